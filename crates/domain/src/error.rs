@@ -1,0 +1,248 @@
+//! One error type for every layer. A [`Reason`] is the stable code a client
+//! sees in `google.rpc.ErrorInfo`; its [`Kind`] mirrors a gRPC status code.
+//! The message is safe to show to a caller; the optional source is for logs.
+
+use std::{borrow::Cow, fmt, sync::Arc, time::Duration};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The transport class of an error; one per gRPC status code Latch uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    InvalidArgument,
+    Unauthenticated,
+    PermissionDenied,
+    NotFound,
+    AlreadyExists,
+    FailedPrecondition,
+    ResourceExhausted,
+    Unavailable,
+    Unimplemented,
+    Internal,
+}
+
+macro_rules! reasons {
+    ($($variant:ident => $code:literal, $kind:ident;)*) => {
+        /// Stable reason codes: the contract with clients (README, Errors).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Reason { $($variant,)* }
+
+        impl Reason {
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant,)*];
+
+            /// The UPPER_SNAKE code sent in `ErrorInfo.reason`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Reason::$variant => $code,)* }
+            }
+
+            pub fn kind(self) -> Kind {
+                match self { $(Reason::$variant => Kind::$kind,)* }
+            }
+        }
+    };
+}
+
+reasons! {
+    InvalidArgument => "INVALID_ARGUMENT", InvalidArgument;
+    WeakPassword => "WEAK_PASSWORD", InvalidArgument;
+    EmailTaken => "EMAIL_TAKEN", AlreadyExists;
+    AlreadyExists => "ALREADY_EXISTS", AlreadyExists;
+    InvalidCredentials => "INVALID_CREDENTIALS", Unauthenticated;
+    AuthenticationRequired => "AUTHENTICATION_REQUIRED", Unauthenticated;
+    TokenInvalid => "TOKEN_INVALID", Unauthenticated;
+    TokenExpired => "TOKEN_EXPIRED", Unauthenticated;
+    RefreshTokenReused => "REFRESH_TOKEN_REUSED", Unauthenticated;
+    SessionRevoked => "SESSION_REVOKED", Unauthenticated;
+    ServiceCredentialRequired => "SERVICE_CREDENTIAL_REQUIRED", Unauthenticated;
+    AccountInactive => "ACCOUNT_INACTIVE", FailedPrecondition;
+    EmailNotVerified => "EMAIL_NOT_VERIFIED", FailedPrecondition;
+    AccessDenied => "ACCESS_DENIED", PermissionDenied;
+    NotFound => "NOT_FOUND", NotFound;
+    RateLimited => "RATE_LIMITED", ResourceExhausted;
+    Unavailable => "UNAVAILABLE", Unavailable;
+    Unimplemented => "UNIMPLEMENTED", Unimplemented;
+    Internal => "INTERNAL", Internal;
+}
+
+/// A field that failed validation, sent as `google.rpc.BadRequest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+#[derive(Clone)]
+pub struct Error {
+    reason: Reason,
+    message: Cow<'static, str>,
+    violation: Option<FieldViolation>,
+    retry_after: Option<Duration>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Error {
+    pub fn new(reason: Reason, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+            violation: None,
+            retry_after: None,
+            source: None,
+        }
+    }
+
+    /// A malformed field; `field` is the request field name (`email`).
+    pub fn invalid_field(field: &str, description: impl Into<String>) -> Self {
+        Self::field(Reason::InvalidArgument, field, description)
+    }
+
+    /// A field refused with a more specific reason (`WEAK_PASSWORD`).
+    pub fn field(reason: Reason, field: &str, description: impl Into<String>) -> Self {
+        let description = description.into();
+        let mut err = Self::new(reason, format!("{field}: {description}"));
+        err.violation = Some(FieldViolation {
+            field: field.to_owned(),
+            description,
+        });
+        err
+    }
+
+    pub fn not_found(what: &'static str) -> Self {
+        Self::new(Reason::NotFound, format!("{what} not found"))
+    }
+
+    pub fn access_denied() -> Self {
+        Self::new(Reason::AccessDenied, "the caller may not do this")
+    }
+
+    pub fn rate_limited(retry_after: Duration) -> Self {
+        let mut err = Self::new(Reason::RateLimited, "too many requests, retry later");
+        err.retry_after = Some(retry_after);
+        err
+    }
+
+    /// A dependency is down; the cause is logged, never sent.
+    pub fn unavailable(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::new(
+            Reason::Unavailable,
+            "a dependency is unavailable, retry later",
+        )
+        .with_source(source)
+    }
+
+    /// A bug or an unexpected state; the cause is logged, never sent.
+    pub fn internal(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::new(Reason::Internal, "internal error").with_source(source)
+    }
+
+    /// An internal error described by a message only (for logs).
+    pub fn internal_msg(message: impl Into<String>) -> Self {
+        Self::internal(Plain(message.into()))
+    }
+
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    pub fn reason(&self) -> Reason {
+        self.reason
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.reason.kind()
+    }
+
+    /// What a caller may read.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn violation(&self) -> Option<&FieldViolation> {
+        self.violation.as_ref()
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    pub fn is(&self, reason: Reason) -> bool {
+        self.reason == reason
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("reason", &self.reason.as_str())
+            .field("message", &self.message);
+        if let Some(source) = &self.source {
+            d.field("source", &format_args!("{source}"));
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.reason.as_str(), self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, " ({source})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[derive(Debug)]
+struct Plain(String);
+
+impl fmt::Display for Plain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Plain {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_codes_are_unique_upper_snake() {
+        let mut seen = std::collections::HashSet::new();
+        for reason in Reason::ALL {
+            let code = reason.as_str();
+            assert!(seen.insert(code), "duplicate code {code}");
+            assert!(
+                code.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn internal_source_stays_out_of_the_message() {
+        let err = Error::internal_msg("duplicate key value violates constraint users_pkey");
+        assert_eq!(err.message(), "internal error");
+        assert!(
+            format!("{err}").contains("users_pkey"),
+            "logs keep the cause"
+        );
+    }
+
+    #[test]
+    fn field_errors_name_the_field() {
+        let err = Error::field(Reason::WeakPassword, "password", "too short");
+        assert_eq!(err.kind(), Kind::InvalidArgument);
+        assert_eq!(err.violation().map(|v| v.field.as_str()), Some("password"));
+    }
+}

@@ -1,0 +1,81 @@
+//! Events other services and replicas react to. The bus adapter encodes them
+//! as `latch.events.v1` protobuf on the channel named by [`Event::channel`].
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{SessionId, UserId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub payload: EventPayload,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventPayload {
+    UserCreated {
+        user_id: UserId,
+        email: String,
+    },
+    UserUpdated {
+        user_id: UserId,
+        changed_fields: Vec<String>,
+    },
+    SessionCreated {
+        session_id: SessionId,
+        user_id: UserId,
+    },
+    SessionRevoked {
+        session_id: SessionId,
+        user_id: UserId,
+        reason: String,
+    },
+}
+
+/// The pub/sub channels; the names are the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    UserCreated,
+    UserUpdated,
+    SessionCreated,
+    SessionRevoked,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 4] = [
+        Channel::UserCreated,
+        Channel::UserUpdated,
+        Channel::SessionCreated,
+        Channel::SessionRevoked,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::UserCreated => "user:created",
+            Self::UserUpdated => "user:updated",
+            Self::SessionCreated => "session:created",
+            Self::SessionRevoked => "session:revoked",
+        }
+    }
+}
+
+impl Event {
+    pub fn new(at: DateTime<Utc>, payload: EventPayload) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            at,
+            payload,
+        }
+    }
+
+    pub fn channel(&self) -> Channel {
+        match self.payload {
+            EventPayload::UserCreated { .. } => Channel::UserCreated,
+            EventPayload::UserUpdated { .. } => Channel::UserUpdated,
+            EventPayload::SessionCreated { .. } => Channel::SessionCreated,
+            EventPayload::SessionRevoked { .. } => Channel::SessionRevoked,
+        }
+    }
+}

@@ -1,0 +1,18 @@
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::UserId;
+
+/// One sign-in attempt against a known user, kept in login history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginEvent {
+    pub id: Uuid,
+    pub user_id: UserId,
+    pub at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// `password`, later `totp`, `passkey`, `oidc:<provider>`.
+    pub method: String,
+    pub success: bool,
+    pub failure_reason: Option<String>,
+}

@@ -1,0 +1,15 @@
+//! The records that services keep and exchange through ports.
+
+mod login;
+mod profile;
+mod role;
+mod session;
+mod token;
+mod user;
+
+pub use login::LoginEvent;
+pub use profile::{Address, Profile};
+pub use role::{Role, builtin, permission};
+pub use session::{ClientInfo, DeviceInfo, Session};
+pub use token::{AccessClaims, RefreshFamily, RefreshToken, SigningKeyRecord, TokenPair};
+pub use user::{NewUser, User, UserStatus};

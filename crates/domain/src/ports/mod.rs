@@ -1,0 +1,29 @@
+//! The ports: what a flow needs from the world. Adapters live in
+//! `latch-store` (databases, Redis, memory) and `latch-runtime` (sibling
+//! services over gRPC); services wire them as `Arc<dyn Port>`.
+//!
+//! Every method returns a domain [`crate::Error`]: storage failures arrive
+//! as `UNAVAILABLE` (connection) or `INTERNAL` (anything else), a unique
+//! violation as `ALREADY_EXISTS`, and "no such row" as `Ok(None)` or
+//! `Ok(false)` unless the method says otherwise.
+
+mod cache;
+mod directory;
+mod event_bus;
+mod flow_state;
+mod password;
+mod rate_limit;
+mod repositories;
+
+pub use cache::{CachedSession, SessionCache};
+pub use directory::{
+    ProfileDirectory, RoleDirectory, SessionDirectory, TokenIssuer, TokenRevoker, UserDirectory,
+};
+pub use event_bus::{EventBus, EventStream};
+pub use flow_state::FlowState;
+pub use password::{PasswordHasher, PasswordVerdict};
+pub use rate_limit::RateLimiter;
+pub use repositories::{
+    LoginHistoryRepository, ProfileRepository, RefreshTokenRepository, RoleRepository,
+    SessionRepository, SigningKeyRepository, UserRepository,
+};

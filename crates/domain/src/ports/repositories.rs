@@ -1,0 +1,132 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::{
+    FamilyId, Result, RoleId, SessionId, TokenId, UserId,
+    model::{
+        LoginEvent, NewUser, Profile, RefreshFamily, RefreshToken, Role, Session, SigningKeyRecord,
+        User, UserStatus,
+    },
+};
+
+/// `users`, owned by identity.
+#[async_trait]
+pub trait UserRepository: Send + Sync + 'static {
+    /// Fails with `ALREADY_EXISTS` when the (lowercased) email is taken,
+    /// including by a concurrent insert.
+    async fn create(&self, user: &NewUser) -> Result<User>;
+    async fn get(&self, id: UserId) -> Result<Option<User>>;
+    async fn find_by_email(&self, email: &str) -> Result<Option<User>>;
+    /// Returns false when the user does not exist.
+    async fn set_status(&self, id: UserId, status: UserStatus, at: DateTime<Utc>) -> Result<bool>;
+    async fn set_password_hash(&self, id: UserId, hash: &str, at: DateTime<Utc>) -> Result<bool>;
+    async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<()>;
+    /// Removes the user and what hangs off it in identity's own tables.
+    async fn delete(&self, id: UserId) -> Result<bool>;
+}
+
+/// `login_history`, owned by identity.
+#[async_trait]
+pub trait LoginHistoryRepository: Send + Sync + 'static {
+    async fn record(&self, event: &LoginEvent) -> Result<()>;
+    /// Newest first.
+    async fn list(&self, user: UserId, limit: u64) -> Result<Vec<LoginEvent>>;
+}
+
+/// `profiles`, owned by profile.
+#[async_trait]
+pub trait ProfileRepository: Send + Sync + 'static {
+    /// Inserts unless a profile for the user exists; returns whether it inserted.
+    async fn create_if_absent(&self, profile: &Profile) -> Result<bool>;
+    async fn get(&self, user: UserId) -> Result<Option<Profile>>;
+    /// Replaces every column but the key and `created_at`; false if absent.
+    async fn update(&self, profile: &Profile) -> Result<bool>;
+    async fn delete(&self, user: UserId) -> Result<bool>;
+}
+
+/// `roles`, `permissions`, `role_permissions`, `user_roles`, owned by authorization.
+#[async_trait]
+pub trait RoleRepository: Send + Sync + 'static {
+    async fn list_roles(&self) -> Result<Vec<Role>>;
+    async fn find_role(&self, name: &str) -> Result<Option<Role>>;
+    async fn roles_of_user(&self, user: UserId) -> Result<Vec<Role>>;
+    /// Distinct permission names granted through any of the user's roles.
+    async fn permissions_of_user(&self, user: UserId) -> Result<Vec<String>>;
+    async fn permissions_of_role(&self, role: RoleId) -> Result<Vec<String>>;
+    /// Idempotent: returns false when the user already holds the role.
+    async fn assign(&self, user: UserId, role: RoleId, at: DateTime<Utc>) -> Result<bool>;
+    async fn unassign(&self, user: UserId, role: RoleId) -> Result<bool>;
+}
+
+/// `sessions`, owned by session.
+#[async_trait]
+pub trait SessionRepository: Send + Sync + 'static {
+    async fn create(&self, session: &Session) -> Result<()>;
+    async fn get(&self, id: &SessionId) -> Result<Option<Session>>;
+    /// Newest first; revoked ones only when asked.
+    async fn list_for_user(&self, user: UserId, include_revoked: bool) -> Result<Vec<Session>>;
+    async fn touch(&self, id: &SessionId, at: DateTime<Utc>) -> Result<bool>;
+    /// Revokes if not yet revoked; returns the session when this call revoked it.
+    async fn revoke(
+        &self,
+        id: &SessionId,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<Option<Session>>;
+    /// Revokes every live session of the user but `except`; returns those revoked.
+    async fn revoke_all_for_user(
+        &self,
+        user: UserId,
+        except: Option<&SessionId>,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<Vec<Session>>;
+}
+
+/// `refresh_token_families` and `refresh_tokens`, owned by token.
+#[async_trait]
+pub trait RefreshTokenRepository: Send + Sync + 'static {
+    /// Writes the family and its first token in one transaction.
+    async fn create_family(&self, family: &RefreshFamily, first: &RefreshToken) -> Result<()>;
+    async fn find_by_hash(&self, hash: &[u8; 32]) -> Result<Option<(RefreshToken, RefreshFamily)>>;
+    /// In one transaction: marks `spent` as spent at `at` only if it is still
+    /// unspent, and inserts `successor`. Returns false, writing nothing, when
+    /// the token was already spent: of two concurrent rotations exactly one wins.
+    async fn rotate(
+        &self,
+        spent: TokenId,
+        at: DateTime<Utc>,
+        successor: &RefreshToken,
+    ) -> Result<bool>;
+    /// Returns false when the family was already revoked or does not exist.
+    async fn revoke_family(
+        &self,
+        family: FamilyId,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<bool>;
+    /// Revokes the live families of a session; returns how many.
+    async fn revoke_families_of_session(
+        &self,
+        session: &SessionId,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<u64>;
+    async fn revoke_families_of_user(
+        &self,
+        user: UserId,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<u64>;
+    /// Deletes families that ended or were revoked before `before`, with their tokens.
+    async fn delete_expired(&self, before: DateTime<Utc>) -> Result<u64>;
+}
+
+/// `signing_keys`, owned by token.
+#[async_trait]
+pub trait SigningKeyRepository: Send + Sync + 'static {
+    /// Oldest first.
+    async fn list(&self) -> Result<Vec<SigningKeyRecord>>;
+    async fn insert(&self, key: &SigningKeyRecord) -> Result<()>;
+    async fn retire(&self, kid: &str, at: DateTime<Utc>) -> Result<bool>;
+}

@@ -1,0 +1,175 @@
+//! Input rules that hold whatever the database: lengths are enforced here
+//! because SQLite does not enforce `VARCHAR(n)`.
+
+use crate::{Error, Reason, Result, secret::Secret};
+
+pub const EMAIL_MAX: usize = 254;
+pub const NAME_MAX: usize = 100;
+pub const PASSWORD_MIN: usize = 8;
+pub const PASSWORD_MAX: usize = 128;
+pub const PHONE_MAX: usize = 32;
+/// zxcvbn score (0–4) a password must reach.
+pub const PASSWORD_MIN_SCORE: u8 = 3;
+
+/// A syntactically valid email address, lowercased so that the unique index
+/// is case-insensitive on every backend.
+pub fn email(field: &str, raw: &str) -> Result<String> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(Error::invalid_field(field, "is required"));
+    }
+    if trimmed.len() > EMAIL_MAX {
+        return Err(Error::invalid_field(
+            field,
+            format!("must be at most {EMAIL_MAX} characters"),
+        ));
+    }
+    let lowered = trimmed.to_lowercase();
+    let parsed = lowered
+        .parse::<email_address::EmailAddress>()
+        .map_err(|_| Error::invalid_field(field, "is not a valid email address"))?;
+    // A deliverable address needs a dotted domain; `user@localhost` is refused.
+    if !parsed.domain().contains('.') || parsed.domain().starts_with('[') {
+        return Err(Error::invalid_field(field, "is not a valid email address"));
+    }
+    Ok(lowered)
+}
+
+/// A person's name: required, trimmed, at most [`NAME_MAX`] characters, no
+/// control characters.
+pub fn name(field: &str, raw: &str) -> Result<String> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err(Error::invalid_field(field, "is required"));
+    }
+    optional_text(field, value, NAME_MAX).map(|v| v.unwrap_or_default())
+}
+
+/// Free text that may be empty (None); same length and character rules.
+pub fn optional_text(field: &str, raw: &str, max: usize) -> Result<Option<String>> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if value.chars().count() > max {
+        return Err(Error::invalid_field(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid_field(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+/// An E.164 phone number: `+` then 8 to 15 digits.
+pub fn phone(field: &str, raw: &str) -> Result<String> {
+    let value: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+        .collect();
+    let digits = value.strip_prefix('+').unwrap_or("");
+    if (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(value)
+    } else {
+        Err(Error::invalid_field(
+            field,
+            "must be an E.164 number such as +14155550100",
+        ))
+    }
+}
+
+/// The password policy: 8–128 characters and a zxcvbn score of at least
+/// [`PASSWORD_MIN_SCORE`], judged with the user's own email and names as
+/// known words so that `alice@example.com`'s password is not `alice2024`.
+pub fn password(field: &str, password: &Secret<String>, user_inputs: &[&str]) -> Result<()> {
+    let value = password.expose();
+    let chars = value.chars().count();
+    if chars < PASSWORD_MIN {
+        return Err(Error::field(
+            Reason::WeakPassword,
+            field,
+            format!("must be at least {PASSWORD_MIN} characters"),
+        ));
+    }
+    if chars > PASSWORD_MAX {
+        return Err(Error::field(
+            Reason::WeakPassword,
+            field,
+            format!("must be at most {PASSWORD_MAX} characters"),
+        ));
+    }
+    let estimate = zxcvbn::zxcvbn(value, user_inputs);
+    if u8::from(estimate.score()) < PASSWORD_MIN_SCORE {
+        let hint = estimate
+            .feedback()
+            .and_then(|f| f.warning())
+            .map(|w| w.to_string())
+            .unwrap_or_else(|| "is too easy to guess".to_owned());
+        return Err(Error::field(Reason::WeakPassword, field, hint));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_lowercased() -> Result<()> {
+        assert_eq!(email("email", "  Alice@Example.COM ")?, "alice@example.com");
+        Ok(())
+    }
+
+    #[test]
+    fn malformed_emails_are_refused() {
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@example.com",
+            "a b@example.com",
+            "alice@localhost",
+        ] {
+            assert!(email("email", bad).is_err(), "{bad:?} accepted");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(email("email", &long).is_err());
+    }
+
+    #[test]
+    fn password_policy() {
+        let check = |p: &str| {
+            password(
+                "password",
+                &Secret::new(p.to_owned()),
+                &["alice@example.com"],
+            )
+        };
+        assert!(check("short").is_err_and(|e| e.is(Reason::WeakPassword)));
+        assert!(check("password123").is_err_and(|e| e.is(Reason::WeakPassword)));
+        assert!(check(&"x".repeat(129)).is_err_and(|e| e.is(Reason::WeakPassword)));
+        assert!(check("correct horse battery staple 42").is_ok());
+    }
+
+    #[test]
+    fn names_are_bounded() {
+        assert!(name("first_name", "   ").is_err());
+        assert!(name("first_name", &"é".repeat(NAME_MAX)).is_ok());
+        assert!(name("first_name", &"é".repeat(NAME_MAX + 1)).is_err());
+        assert!(name("first_name", "Ada\u{0}").is_err());
+    }
+
+    #[test]
+    fn phones_are_e164() {
+        assert_eq!(
+            phone("phone", "+1 (415) 555-0100").ok().as_deref(),
+            Some("+14155550100")
+        );
+        assert!(phone("phone", "4155550100").is_err());
+    }
+}

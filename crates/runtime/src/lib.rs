@@ -1,0 +1,9 @@
+//! What every Latch binary shares: configuration, the mapping of domain
+//! errors to gRPC statuses, caller authentication, the server builder and
+//! clients to sibling services.
+
+pub mod auth;
+pub mod config;
+pub mod status;
+
+pub use status::{IntoStatus, ResultExt};
