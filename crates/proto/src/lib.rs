@@ -71,3 +71,39 @@ pub mod latch {
 /// its imports, for `tonic-reflection`.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/latch_descriptor.bin"));
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+
+    #[test]
+    fn descriptor_set_holds_every_latch_file_and_service() -> Result<(), prost::DecodeError> {
+        let fds = prost_types::FileDescriptorSet::decode(super::FILE_DESCRIPTOR_SET)?;
+        let services: Vec<String> = fds
+            .file
+            .iter()
+            .flat_map(|f| {
+                f.service
+                    .iter()
+                    .map(move |s| format!("{}.{}", f.package(), s.name()))
+            })
+            .collect();
+        for name in [
+            "latch.identity.v1.IdentityService",
+            "latch.token.v1.TokenService",
+            "latch.session.v1.SessionService",
+            "latch.authorization.v1.AuthorizationService",
+            "latch.profile.v1.ProfileService",
+        ] {
+            assert!(services.iter().any(|s| s == name), "{name} missing");
+        }
+        for file in [
+            "latch/common/v1/common.proto",
+            "latch/events/v1/events.proto",
+            "google/protobuf/timestamp.proto",
+        ] {
+            assert!(fds.file.iter().any(|f| f.name() == file), "{file} missing");
+        }
+        Ok(())
+    }
+}
