@@ -3,7 +3,12 @@
 //! clients to sibling services.
 
 pub mod auth;
+pub mod clients;
 pub mod config;
+pub mod convert;
+pub mod secrets;
+pub mod server;
+pub mod settings;
 pub mod status;
 
 pub use status::{IntoStatus, ResultExt};

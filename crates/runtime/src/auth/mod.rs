@@ -1,13 +1,13 @@
 //! Who is calling, and what each RPC lets in. A service declares one
-//! [`ServicePolicy`] beside its handlers; the [`layer::AuthLayer`] checks it
-//! for every request and leaves a [`Caller`] in the request extensions.
+//! [`ServicePolicy`] beside its handlers; the [`AuthLayer`] checks it for
+//! every request and leaves a [`Caller`] in the request extensions.
 
 mod caller;
-pub mod layer;
+mod layer;
 mod policy;
 
 pub use caller::{Caller, Principal, UserPrincipal};
-pub use layer::{AuthLayer, Authenticator};
+pub use layer::{AuthLayer, AuthService, Authenticator};
 pub use policy::{Access, PolicyTable, ServicePolicy};
 
 /// Metadata key of the service credential.
