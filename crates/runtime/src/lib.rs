@@ -6,9 +6,12 @@ pub mod auth;
 pub mod clients;
 pub mod config;
 pub mod convert;
+pub mod infra;
 pub mod secrets;
 pub mod server;
 pub mod settings;
+pub mod siblings;
 pub mod status;
+pub mod telemetry;
 
 pub use status::{IntoStatus, ResultExt};

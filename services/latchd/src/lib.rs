@@ -1,1 +1,8 @@
-//! latchd
+//! latchd: all five Latch services in one process, on one port: the
+//! embedded default. Sibling ports are served by direct in-process calls
+//! instead of gRPC clients; everything else is the same code the separate
+//! binaries run.
+
+mod assemble;
+
+pub use assemble::{Latchd, assemble};

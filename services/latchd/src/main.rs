@@ -1,1 +1,72 @@
-fn main() {}
+//! `latchd [serve]` runs every service on `LATCH_GRPC_ADDR`;
+//! `latchd migrate` applies the migrations to `LATCH_DATABASE_URL` and exits.
+
+use std::{process::ExitCode, sync::Arc};
+
+use latch_domain::{Clock, Result, SystemClock};
+use latch_runtime::{
+    config::{ConfigSource, EnvSource, parse_or},
+    infra::{Infra, RedisRequirement},
+    secrets::Secrets,
+    server,
+    settings::CommonConfig,
+    telemetry,
+};
+
+const USAGE: &str = "usage: latchd [serve | migrate]   (settings: LATCH_* environment, see README)";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let source = EnvSource;
+    let command = std::env::args().nth(1);
+    let result = match command.as_deref() {
+        None | Some("serve") => serve(&source).await,
+        Some("migrate") => migrate(&source).await,
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => {
+            eprintln!("latchd: unknown command {other:?}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("latchd: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(source: &dyn ConfigSource) -> Result<()> {
+    let common = CommonConfig::from_source(source)?;
+    telemetry::init(common.log_json);
+    // SQLite migrates itself; a PostgreSQL deployment runs `latchd migrate`
+    // (a Kubernetes Job) unless told otherwise.
+    let migrate = parse_or(source, "LATCH_AUTO_MIGRATE", !common.is_production())?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let secrets = Secrets::load(source, &common).await?;
+    let infra = Infra::connect(&common, clock.clone(), RedisRequirement::Optional, migrate).await?;
+    let latchd = latchd::assemble(source, &secrets, &infra, clock).await?;
+    let listener = tokio::net::TcpListener::bind(common.grpc_addr)
+        .await
+        .map_err(|e| latch_domain::Error::internal_msg(format!("cannot listen on {}: {e}", common.grpc_addr)))?;
+    tracing::info!(
+        addr = %common.grpc_addr,
+        database = if common.is_production() { "postgres" } else { "sqlite" },
+        redis = common.redis_url.is_some(),
+        "latchd serving"
+    );
+    server::serve(latchd.services, listener, latchd.guard, server::shutdown_signal()).await
+}
+
+async fn migrate(source: &dyn ConfigSource) -> Result<()> {
+    let common = CommonConfig::from_source(source)?;
+    telemetry::init(common.log_json);
+    let db = latch_store::Database::connect(&common.database_url, 2).await?;
+    db.migrate().await?;
+    tracing::info!("migrations applied");
+    Ok(())
+}

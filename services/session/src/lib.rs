@@ -1,1 +1,29 @@
-//! latch-session
+//! The session service: one session per signed-in device, validated on
+//! every request through two caches (this process's memory, then the shared
+//! `session:valid:{id}` cache), revoked with a reason together with its
+//! refresh-token families.
+//!
+//! [`Sessions`] holds the flows and implements
+//! [`SessionDirectory`](latch_domain::ports::SessionDirectory) for
+//! in-process callers; [`grpc`] serves `latch.session.v1.SessionService`.
+//! Cache coherence follows ARCHITECTURE.md: a revocation tombstones the
+//! caches before anything else, fills never overwrite (SET NX), and every
+//! replica drops its copy on `session:revoked`.
+
+mod config;
+mod create;
+mod device;
+pub mod grpc;
+mod listener;
+mod local_cache;
+mod revoke;
+mod sessions;
+mod touch;
+mod validate;
+
+#[cfg(test)]
+mod testing;
+
+pub use config::SessionConfig;
+pub use sessions::{SessionDeps, Sessions};
+pub use validate::Validation;

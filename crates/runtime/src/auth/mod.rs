@@ -2,10 +2,12 @@
 //! [`ServicePolicy`] beside its handlers; the [`AuthLayer`] checks it for
 //! every request and leaves a [`Caller`] in the request extensions.
 
+mod access_token;
 mod caller;
 mod layer;
 mod policy;
 
+pub use access_token::{AccessTokenAuthenticator, principal_if_live, verify_error};
 pub use caller::{Caller, Principal, UserPrincipal};
 pub use layer::{AuthLayer, AuthService, Authenticator};
 pub use policy::{Access, PolicyTable, ServicePolicy};

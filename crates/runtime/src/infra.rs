@@ -1,0 +1,82 @@
+//! The shared infrastructure a binary stands on, chosen by configuration
+//! only: the database from `LATCH_DATABASE_URL`, and Redis from
+//! `LATCH_REDIS_URL` or, when unset, in-memory stand-ins (one process only).
+
+use std::sync::Arc;
+
+use latch_domain::{
+    Clock, Error, Result,
+    ports::{EventBus, FlowState, RateLimiter, SessionCache},
+};
+use latch_store::{
+    Database,
+    memory::{MemoryEventBus, MemoryFlowState, MemoryRateLimiter, MemorySessionCache},
+    redis::{Redis, RedisEventBus, RedisFlowState, RedisRateLimiter, RedisSessionCache},
+};
+
+use crate::settings::CommonConfig;
+
+/// Whether in-memory stand-ins for Redis are acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisRequirement {
+    /// latchd: every service shares one process, so memory works.
+    Optional,
+    /// A per-service binary: replicas must share cache and events.
+    Required,
+}
+
+#[derive(Clone)]
+pub struct Infra {
+    pub db: Database,
+    pub cache: Arc<dyn SessionCache>,
+    pub bus: Arc<dyn EventBus>,
+    pub rate_limiter: Arc<dyn RateLimiter>,
+    pub flow_state: Arc<dyn FlowState>,
+}
+
+impl Infra {
+    /// Connects the database (migrating it first when `migrate`) and Redis.
+    pub async fn connect(
+        common: &CommonConfig,
+        clock: Arc<dyn Clock>,
+        redis: RedisRequirement,
+        migrate: bool,
+    ) -> Result<Self> {
+        let db = Database::connect(&common.database_url, common.database_max_connections).await?;
+        if migrate {
+            db.migrate().await?;
+        }
+        match (&common.redis_url, redis) {
+            (Some(url), _) => {
+                let redis = Redis::connect(url, &common.redis_prefix).await?;
+                Self::with_redis(db, redis, url)
+            }
+            (None, RedisRequirement::Optional) => Ok(Self::in_memory(db, clock)),
+            (None, RedisRequirement::Required) => Err(Error::internal_msg(
+                "LATCH_REDIS_URL is required: separate service binaries share cache and events through Redis",
+            )),
+        }
+    }
+
+    /// The database with Redis-backed cache, bus, limiter and flow state.
+    pub fn with_redis(db: Database, redis: Redis, url: &str) -> Result<Self> {
+        Ok(Self {
+            db,
+            cache: Arc::new(RedisSessionCache::new(redis.clone())),
+            bus: Arc::new(RedisEventBus::new(redis.clone(), url)?),
+            rate_limiter: Arc::new(RedisRateLimiter::new(redis.clone())),
+            flow_state: Arc::new(RedisFlowState::new(redis)),
+        })
+    }
+
+    /// The database with in-memory cache, bus, limiter and flow state.
+    pub fn in_memory(db: Database, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            db,
+            cache: Arc::new(MemorySessionCache::new(clock.clone())),
+            bus: Arc::new(MemoryEventBus::new()),
+            rate_limiter: Arc::new(MemoryRateLimiter::new(clock.clone())),
+            flow_state: Arc::new(MemoryFlowState::new(clock)),
+        }
+    }
+}

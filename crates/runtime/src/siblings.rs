@@ -1,0 +1,61 @@
+//! Where the per-service binaries find each other: `LATCH_<SERVICE>_URL`.
+//! Channels connect lazily, so start order does not matter.
+
+use std::sync::Arc;
+
+use latch_domain::{Error, Result, secret::Secret};
+
+use crate::{
+    clients::{AuthorizationClient, IdentityClient, ProfileClient, SessionClient, TokenClient, service_channel},
+    config::ConfigSource,
+};
+
+pub const IDENTITY_URL: &str = "LATCH_IDENTITY_URL";
+pub const TOKEN_URL: &str = "LATCH_TOKEN_URL";
+pub const SESSION_URL: &str = "LATCH_SESSION_URL";
+pub const AUTHORIZATION_URL: &str = "LATCH_AUTHORIZATION_URL";
+pub const PROFILE_URL: &str = "LATCH_PROFILE_URL";
+
+/// Reads sibling URLs on demand; a binary asks only for the siblings it uses,
+/// and a missing one stops the start with its key named.
+pub struct Siblings<'a> {
+    source: &'a dyn ConfigSource,
+    token: Secret<String>,
+}
+
+impl<'a> Siblings<'a> {
+    pub fn new(source: &'a dyn ConfigSource, token: Secret<String>) -> Self {
+        Self { source, token }
+    }
+
+    fn url(&self, key: &str) -> Result<String> {
+        self.source
+            .get(key)
+            .ok_or_else(|| Error::internal_msg(format!("{key} must name the sibling service, e.g. http://127.0.0.1:50052")))
+    }
+
+    pub fn identity(&self) -> Result<Arc<IdentityClient>> {
+        Ok(Arc::new(IdentityClient::new(service_channel(&self.url(IDENTITY_URL)?, &self.token)?)))
+    }
+
+    pub fn token(&self) -> Result<Arc<TokenClient>> {
+        Ok(Arc::new(TokenClient::new(service_channel(&self.url(TOKEN_URL)?, &self.token)?)))
+    }
+
+    pub fn session(&self) -> Result<Arc<SessionClient>> {
+        Ok(Arc::new(SessionClient::new(service_channel(&self.url(SESSION_URL)?, &self.token)?)))
+    }
+
+    pub fn authorization(&self) -> Result<Arc<AuthorizationClient>> {
+        Ok(Arc::new(AuthorizationClient::new(service_channel(&self.url(AUTHORIZATION_URL)?, &self.token)?)))
+    }
+
+    pub fn profile(&self) -> Result<Arc<ProfileClient>> {
+        Ok(Arc::new(ProfileClient::new(service_channel(&self.url(PROFILE_URL)?, &self.token)?)))
+    }
+
+    /// The token service's URL, for fetching its JWKS.
+    pub fn token_url(&self) -> Result<String> {
+        self.url(TOKEN_URL)
+    }
+}

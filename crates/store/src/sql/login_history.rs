@@ -1,0 +1,72 @@
+//! `login_history` behind [`LoginHistoryRepository`].
+
+use async_trait::async_trait;
+use latch_domain::{Result, UserId, model::LoginEvent, ports::LoginHistoryRepository};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::{db_err, entity::login_history};
+use crate::Database;
+
+/// Identity's login history on the SQL database.
+#[derive(Debug, Clone)]
+pub struct SqlLoginHistory {
+    db: Database,
+}
+
+impl SqlLoginHistory {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+fn to_event(row: login_history::Model) -> LoginEvent {
+    LoginEvent {
+        id: row.id,
+        user_id: UserId(row.user_id),
+        at: row.at,
+        ip: row.ip,
+        user_agent: row.user_agent,
+        method: row.method,
+        success: row.success,
+        failure_reason: row.failure_reason,
+    }
+}
+
+fn to_row(event: &LoginEvent) -> login_history::ActiveModel {
+    login_history::ActiveModel {
+        id: Set(event.id),
+        user_id: Set(event.user_id.0),
+        at: Set(event.at),
+        ip: Set(event.ip.clone()),
+        user_agent: Set(event.user_agent.clone()),
+        method: Set(event.method.clone()),
+        success: Set(event.success),
+        failure_reason: Set(event.failure_reason.clone()),
+    }
+}
+
+#[async_trait]
+impl LoginHistoryRepository for SqlLoginHistory {
+    /// `NOT_FOUND` when the user does not exist (foreign key).
+    async fn record(&self, event: &LoginEvent) -> Result<()> {
+        login_history::Entity::insert(to_row(event))
+            .exec_without_returning(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn list(&self, user: UserId, limit: u64) -> Result<Vec<LoginEvent>> {
+        let rows = login_history::Entity::find()
+            .filter(login_history::Column::UserId.eq(user.0))
+            .order_by_desc(login_history::Column::At)
+            .order_by_desc(login_history::Column::Id)
+            .limit(limit)
+            .all(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(rows.into_iter().map(to_event).collect())
+    }
+}

@@ -1,0 +1,23 @@
+//! Repositories on PostgreSQL or SQLite, one per aggregate, each
+//! implementing a port of `latch_domain::ports` over a [`crate::Database`].
+//! Converters between rows and domain models sit beside each repository.
+
+mod entity;
+mod error;
+mod login_history;
+mod profiles;
+mod refresh_tokens;
+mod roles;
+mod sessions;
+mod signing_keys;
+mod users;
+
+pub(crate) use error::db_err;
+
+pub use login_history::SqlLoginHistory;
+pub use profiles::SqlProfiles;
+pub use refresh_tokens::SqlRefreshTokens;
+pub use roles::SqlRoles;
+pub use sessions::SqlSessions;
+pub use signing_keys::SqlSigningKeys;
+pub use users::SqlUsers;

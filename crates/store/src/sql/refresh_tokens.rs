@@ -1,0 +1,223 @@
+//! `refresh_token_families` and `refresh_tokens` behind
+//! [`RefreshTokenRepository`].
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use latch_domain::{
+    FamilyId, Result, SessionId, TokenId, UserId,
+    model::{RefreshFamily, RefreshToken},
+    ports::RefreshTokenRepository,
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+    TransactionTrait, sea_query::Expr,
+};
+
+use super::{
+    db_err,
+    entity::{refresh_token_families as families, refresh_tokens as tokens},
+    error::corrupt,
+};
+use crate::Database;
+
+/// Refresh-token families and their tokens on the SQL database.
+#[derive(Debug, Clone)]
+pub struct SqlRefreshTokens {
+    db: Database,
+}
+
+impl SqlRefreshTokens {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    /// Revokes the unrevoked families matching `filter`; returns how many.
+    async fn revoke_where(
+        &self,
+        filter: Condition,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<u64> {
+        let result = families::Entity::update_many()
+            .col_expr(families::Column::RevokedAt, Expr::value(at))
+            .col_expr(families::Column::RevokedReason, Expr::value(reason))
+            .filter(filter)
+            .filter(families::Column::RevokedAt.is_null())
+            .exec(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(result.rows_affected)
+    }
+}
+
+fn hash32(bytes: Vec<u8>, what: &str) -> Result<[u8; 32]> {
+    bytes.try_into().map_err(|_| corrupt(what))
+}
+
+fn to_token(row: tokens::Model) -> Result<RefreshToken> {
+    Ok(RefreshToken {
+        id: TokenId(row.id),
+        family_id: FamilyId(row.family_id),
+        token_hash: hash32(row.token_hash, "refresh token hash")?,
+        parent_id: row.parent_id.map(TokenId),
+        user_agent: row.user_agent,
+        ip_hash: row.ip_hash.map(|h| hash32(h, "ip hash")).transpose()?,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        spent_at: row.spent_at,
+    })
+}
+
+fn to_family(row: families::Model) -> RefreshFamily {
+    RefreshFamily {
+        id: FamilyId(row.id),
+        user_id: UserId(row.user_id),
+        session_id: SessionId::from_stored(row.session_id),
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        revoked_at: row.revoked_at,
+        revoked_reason: row.revoked_reason,
+    }
+}
+
+fn token_row(token: &RefreshToken) -> tokens::ActiveModel {
+    tokens::ActiveModel {
+        id: Set(token.id.0),
+        family_id: Set(token.family_id.0),
+        token_hash: Set(token.token_hash.to_vec()),
+        parent_id: Set(token.parent_id.map(|p| p.0)),
+        user_agent: Set(token.user_agent.clone()),
+        ip_hash: Set(token.ip_hash.map(|h| h.to_vec())),
+        created_at: Set(token.created_at),
+        expires_at: Set(token.expires_at),
+        spent_at: Set(token.spent_at),
+    }
+}
+
+fn family_row(family: &RefreshFamily) -> families::ActiveModel {
+    families::ActiveModel {
+        id: Set(family.id.0),
+        user_id: Set(family.user_id.0),
+        session_id: Set(family.session_id.as_str().to_owned()),
+        created_at: Set(family.created_at),
+        expires_at: Set(family.expires_at),
+        revoked_at: Set(family.revoked_at),
+        revoked_reason: Set(family.revoked_reason.clone()),
+    }
+}
+
+#[async_trait]
+impl RefreshTokenRepository for SqlRefreshTokens {
+    async fn create_family(&self, family: &RefreshFamily, first: &RefreshToken) -> Result<()> {
+        let txn = self.db.connection().begin().await.map_err(db_err)?;
+        families::Entity::insert(family_row(family))
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_err)?;
+        tokens::Entity::insert(token_row(first))
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)
+    }
+
+    async fn find_by_hash(&self, hash: &[u8; 32]) -> Result<Option<(RefreshToken, RefreshFamily)>> {
+        let found = tokens::Entity::find()
+            .find_also_related(families::Entity)
+            .filter(tokens::Column::TokenHash.eq(hash.to_vec()))
+            .one(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        match found {
+            Some((token, Some(family))) => Ok(Some((to_token(token)?, to_family(family)))),
+            // The foreign key makes an orphan token impossible.
+            Some((_, None)) => Err(corrupt("refresh token family link")),
+            None => Ok(None),
+        }
+    }
+
+    async fn rotate(
+        &self,
+        spent: TokenId,
+        at: DateTime<Utc>,
+        successor: &RefreshToken,
+    ) -> Result<bool> {
+        let txn = self.db.connection().begin().await.map_err(db_err)?;
+        // The conditional UPDATE is the arbiter: a concurrent rotation of
+        // the same token waits on the row lock (PostgreSQL) or the write
+        // lock (SQLite), then finds it spent and changes nothing.
+        let marked = tokens::Entity::update_many()
+            .col_expr(tokens::Column::SpentAt, Expr::value(at))
+            .filter(tokens::Column::Id.eq(spent.0))
+            .filter(tokens::Column::SpentAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        if marked.rows_affected != 1 {
+            txn.rollback().await.map_err(db_err)?;
+            return Ok(false);
+        }
+        tokens::Entity::insert(token_row(successor))
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    async fn revoke_family(
+        &self,
+        family: FamilyId,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<bool> {
+        let filter = Condition::all().add(families::Column::Id.eq(family.0));
+        Ok(self.revoke_where(filter, at, reason).await? > 0)
+    }
+
+    async fn revoke_families_of_session(
+        &self,
+        session: &SessionId,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<u64> {
+        let filter = Condition::all().add(families::Column::SessionId.eq(session.as_str()));
+        self.revoke_where(filter, at, reason).await
+    }
+
+    async fn revoke_families_of_user(
+        &self,
+        user: UserId,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<u64> {
+        let filter = Condition::all().add(families::Column::UserId.eq(user.0));
+        self.revoke_where(filter, at, reason).await
+    }
+
+    async fn delete_expired(&self, before: DateTime<Utc>) -> Result<u64> {
+        let ended = Condition::any()
+            .add(families::Column::ExpiresAt.lt(before))
+            .add(families::Column::RevokedAt.lt(before));
+        let txn = self.db.connection().begin().await.map_err(db_err)?;
+        // Tokens first, explicitly, rather than trusting the cascade to be
+        // switched on for every connection.
+        let doomed = families::Entity::find()
+            .select_only()
+            .column(families::Column::Id)
+            .filter(ended.clone())
+            .into_query();
+        tokens::Entity::delete_many()
+            .filter(tokens::Column::FamilyId.in_subquery(doomed))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        let deleted = families::Entity::delete_many()
+            .filter(ended)
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(deleted.rows_affected)
+    }
+}

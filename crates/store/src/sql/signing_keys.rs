@@ -1,0 +1,79 @@
+//! `signing_keys` behind [`SigningKeyRepository`].
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use latch_domain::{Result, model::SigningKeyRecord, ports::SigningKeyRepository};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+};
+
+use super::{db_err, entity::signing_keys};
+use crate::Database;
+
+/// Token's signing keys on the SQL database.
+#[derive(Debug, Clone)]
+pub struct SqlSigningKeys {
+    db: Database,
+}
+
+impl SqlSigningKeys {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+fn to_record(row: signing_keys::Model) -> SigningKeyRecord {
+    SigningKeyRecord {
+        kid: row.kid,
+        algorithm: row.algorithm,
+        public_key: row.public_key,
+        private_key_encrypted: row.private_key_encrypted,
+        created_at: row.created_at,
+        retired_at: row.retired_at,
+    }
+}
+
+fn to_row(key: &SigningKeyRecord) -> signing_keys::ActiveModel {
+    signing_keys::ActiveModel {
+        kid: Set(key.kid.clone()),
+        algorithm: Set(key.algorithm.clone()),
+        public_key: Set(key.public_key.clone()),
+        private_key_encrypted: Set(key.private_key_encrypted.clone()),
+        created_at: Set(key.created_at),
+        retired_at: Set(key.retired_at),
+    }
+}
+
+#[async_trait]
+impl SigningKeyRepository for SqlSigningKeys {
+    async fn list(&self) -> Result<Vec<SigningKeyRecord>> {
+        let rows = signing_keys::Entity::find()
+            .order_by_asc(signing_keys::Column::CreatedAt)
+            .order_by_asc(signing_keys::Column::Kid)
+            .all(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(rows.into_iter().map(to_record).collect())
+    }
+
+    /// `ALREADY_EXISTS` when the kid is taken.
+    async fn insert(&self, key: &SigningKeyRecord) -> Result<()> {
+        signing_keys::Entity::insert(to_row(key))
+            .exec_without_returning(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Retires a key once: false when unknown or already retired.
+    async fn retire(&self, kid: &str, at: DateTime<Utc>) -> Result<bool> {
+        let result = signing_keys::Entity::update_many()
+            .col_expr(signing_keys::Column::RetiredAt, Expr::value(at))
+            .filter(signing_keys::Column::Kid.eq(kid))
+            .filter(signing_keys::Column::RetiredAt.is_null())
+            .exec(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(result.rows_affected > 0)
+    }
+}

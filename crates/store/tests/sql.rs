@@ -1,0 +1,61 @@
+//! Every repository suite against SQLite, always, and against PostgreSQL
+//! when `LATCH_TEST_DATABASE_URL` is set (each test on a database of its
+//! own, cloned from the migrated template).
+
+use std::sync::Arc;
+
+use latch_store::{
+    Database,
+    sql::{
+        SqlLoginHistory, SqlProfiles, SqlRefreshTokens, SqlRoles, SqlSessions, SqlSigningKeys,
+        SqlUsers,
+    },
+};
+use latch_testkit::{TestDatabase, conformance};
+
+/// A test per backend for one suite: `sqlite` always, `postgres` when the
+/// environment names a server.
+macro_rules! on_every_backend {
+    ($suite:ident, |$db:ident| $run:expr) => {
+        mod $suite {
+            use super::*;
+
+            async fn run($db: Database) {
+                $run.await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let test_db = TestDatabase::sqlite().await;
+                run(test_db.db().clone()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(test_db) = TestDatabase::postgres().await else {
+                    return;
+                };
+                run(test_db.db().clone()).await;
+            }
+        }
+    };
+}
+
+on_every_backend!(users, |db| conformance::users::run(Arc::new(SqlUsers::new(db))));
+on_every_backend!(login_history, |db| conformance::login_history::run(
+    Arc::new(SqlUsers::new(db.clone())),
+    Arc::new(SqlLoginHistory::new(db)),
+));
+on_every_backend!(profiles, |db| conformance::profiles::run(Arc::new(
+    SqlProfiles::new(db)
+)));
+on_every_backend!(roles, |db| conformance::roles::run(Arc::new(SqlRoles::new(db))));
+on_every_backend!(sessions, |db| conformance::sessions::run(Arc::new(
+    SqlSessions::new(db)
+)));
+on_every_backend!(refresh_tokens, |db| conformance::refresh_tokens::run(
+    Arc::new(SqlRefreshTokens::new(db))
+));
+on_every_backend!(signing_keys, |db| conformance::signing_keys::run(Arc::new(
+    SqlSigningKeys::new(db)
+)));

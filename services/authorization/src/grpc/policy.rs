@@ -1,0 +1,29 @@
+//! The caller class of every `AuthorizationService` RPC, as written beside
+//! each RPC in `proto/latch/authorization/v1/authorization.proto`. Admin
+//! RPCs are `User` here: the handler checks the named permission.
+
+use latch_runtime::auth::{Access, ServicePolicy};
+
+pub const POLICY: ServicePolicy = ServicePolicy {
+    service: "latch.authorization.v1.AuthorizationService",
+    methods: &[
+        // user, internal
+        ("Check", Access::UserOrInternal),
+        // user, admin [roles.read], internal
+        ("ListUserPermissions", Access::UserOrInternal),
+        ("ListUserRoles", Access::UserOrInternal),
+        // admin [roles.write] / [roles.read]
+        ("CreateRole", Access::User),
+        ("UpdateRole", Access::User),
+        ("DeleteRole", Access::User),
+        ("ListRoles", Access::User),
+        ("CreatePermission", Access::User),
+        ("DeletePermission", Access::User),
+        ("ListPermissions", Access::User),
+        ("GrantPermission", Access::User),
+        ("RevokePermission", Access::User),
+        // admin [roles.write], internal
+        ("AssignRole", Access::UserOrInternal),
+        ("UnassignRole", Access::UserOrInternal),
+    ],
+};

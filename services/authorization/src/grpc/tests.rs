@@ -1,0 +1,214 @@
+use std::collections::BTreeSet;
+
+use latch_domain::{SessionId, UserId};
+use latch_runtime::{auth::UserPrincipal, status::reason_of};
+use prost::Message as _;
+use tonic::Code;
+
+use super::*;
+use crate::testing::Harness;
+
+fn user(id: UserId) -> Caller {
+    Caller {
+        principal: Principal::User(UserPrincipal {
+            user_id: id,
+            session_id: SessionId::generate().unwrap(),
+            roles: vec![],
+        }),
+        peer_ip: None,
+        user_agent: None,
+    }
+}
+
+fn service() -> Caller {
+    Caller {
+        principal: Principal::Service,
+        peer_ip: None,
+        user_agent: None,
+    }
+}
+
+fn request<T>(caller: Caller, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.extensions_mut().insert(caller);
+    request
+}
+
+fn check(user_id: &str, permission: &str) -> pb::CheckRequest {
+    pb::CheckRequest {
+        user_id: user_id.into(),
+        permission: permission.into(),
+        resource: String::new(),
+    }
+}
+
+fn assign(user: UserId, role: &str) -> pb::AssignRoleRequest {
+    pb::AssignRoleRequest {
+        user_id: user.to_string(),
+        role: role.into(),
+    }
+}
+
+#[test]
+fn the_policy_names_every_rpc_of_the_service() {
+    let fds = prost_types::FileDescriptorSet::decode(latch_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let rpcs: BTreeSet<String> = fds
+        .file
+        .iter()
+        .filter(|f| f.package() == "latch.authorization.v1")
+        .flat_map(|f| &f.service)
+        .filter(|s| s.name() == "AuthorizationService")
+        .flat_map(|s| s.method.iter().map(|m| m.name().to_owned()))
+        .collect();
+    let listed: BTreeSet<String> = POLICY.methods.iter().map(|(m, _)| (*m).to_owned()).collect();
+    assert!(!rpcs.is_empty());
+    assert_eq!(listed, rpcs);
+    assert_eq!(POLICY.methods.len(), rpcs.len(), "no duplicates");
+}
+
+#[tokio::test]
+async fn users_may_check_only_themselves_and_services_anyone() {
+    let h = Harness::new().await;
+    let grpc = AuthorizationGrpc::new(h.roles.clone());
+    let ada = UserId::new();
+    let bob = UserId::new();
+    h.roles.assign(ada, builtin::SUPERADMIN).await.unwrap();
+
+    let own = grpc
+        .check(request(user(ada), check("", permission::USERS_READ)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(own.allowed);
+    assert!(own.reason.is_empty());
+
+    let other = grpc
+        .check(request(user(bob), check(&ada.to_string(), permission::USERS_READ)))
+        .await
+        .unwrap_err();
+    assert_eq!(other.code(), Code::PermissionDenied);
+
+    let by_service = grpc
+        .check(request(service(), check(&bob.to_string(), permission::USERS_READ)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!by_service.allowed);
+    assert!(!by_service.reason.is_empty());
+
+    for bad in [check("", permission::USERS_READ), check(&bob.to_string(), " ")] {
+        let status = grpc.check(request(service(), bad)).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+    }
+}
+
+#[tokio::test]
+async fn listing_another_users_roles_needs_roles_read() {
+    let h = Harness::new().await;
+    let grpc = AuthorizationGrpc::new(h.roles.clone());
+    let ada = UserId::new();
+    let admin = UserId::new();
+    h.roles.assign(ada, builtin::USER).await.unwrap();
+    h.roles.assign(admin, builtin::ADMIN).await.unwrap();
+
+    let own = grpc
+        .list_user_roles(request(user(ada), pb::ListUserRolesRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(own.roles.len(), 1);
+    assert_eq!(own.roles[0].name, "USER");
+
+    let denied = grpc
+        .list_user_permissions(request(
+            user(ada),
+            pb::ListUserPermissionsRequest {
+                user_id: admin.to_string(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&denied).as_deref(), Some("ACCESS_DENIED"));
+
+    let listed = grpc
+        .list_user_permissions(request(
+            user(admin),
+            pb::ListUserPermissionsRequest {
+                user_id: ada.to_string(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.permissions.is_empty(), "USER grants nothing");
+}
+
+#[tokio::test]
+async fn services_assign_the_default_role_idempotently() {
+    let h = Harness::new().await;
+    let grpc = AuthorizationGrpc::new(h.roles.clone());
+    let ada = UserId::new();
+    let first = grpc
+        .assign_role(request(service(), assign(ada, "USER")))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = grpc
+        .assign_role(request(service(), assign(ada, "USER")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(first.assigned);
+    assert!(!second.assigned);
+
+    let unknown = grpc
+        .assign_role(request(service(), assign(ada, "WIZARD")))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn only_a_superadmin_hands_out_superadmin() {
+    let h = Harness::new().await;
+    let manager = UserId::new();
+    let root = UserId::new();
+    let ada = UserId::new();
+    h.roles.assign(root, builtin::SUPERADMIN).await.unwrap();
+    // A role manager: holds roles.write, but is no SUPERADMIN.
+    let grpc = AuthorizationGrpc::new(h.granting(manager, permission::ROLES_WRITE));
+
+    let plain = AuthorizationGrpc::new(h.roles.clone());
+    let no_permission = plain
+        .assign_role(request(user(ada), assign(ada, "ADMIN")))
+        .await
+        .unwrap_err();
+    assert_eq!(no_permission.code(), Code::PermissionDenied);
+
+    grpc.assign_role(request(user(manager), assign(ada, "ADMIN")))
+        .await
+        .unwrap();
+    for role in ["SUPERADMIN", "superadmin"] {
+        let refused = grpc
+            .assign_role(request(user(manager), assign(ada, role)))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied, "{role}");
+    }
+    let refused = grpc
+        .unassign_role(request(
+            user(manager),
+            pb::UnassignRoleRequest {
+                user_id: root.to_string(),
+                role: "SUPERADMIN".into(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
+    grpc.assign_role(request(user(root), assign(ada, "SUPERADMIN")))
+        .await
+        .unwrap();
+    assert!(h.roles.is_superadmin(ada).await.unwrap());
+}

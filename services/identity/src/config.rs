@@ -1,0 +1,114 @@
+//! Identity's configuration, read once at start through a `ConfigSource`.
+//!
+//! | key | default | meaning |
+//! |---|---|---|
+//! | `LATCH_REQUIRE_VERIFIED_EMAIL` | `false` | sign-up returns no tokens and login refuses until the email is verified |
+//! | `LATCH_LOGIN_LIMIT_PER_EMAIL` | `10` | login attempts per email address per window |
+//! | `LATCH_LOGIN_LIMIT_PER_IP` | `50` | login attempts per client IP per window |
+//! | `LATCH_LOGIN_WINDOW` | `1m` | the login rate-limit window |
+//! | `LATCH_SIGNUP_LIMIT_PER_IP` | `20` | sign-ups per client IP per sign-up window |
+//! | `LATCH_SIGNUP_WINDOW` | `1h` | the sign-up rate-limit window |
+
+use std::time::Duration;
+
+use latch_domain::{Error, Result};
+use latch_runtime::config::{ConfigSource, duration_or, parse_or};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityConfig {
+    pub require_verified_email: bool,
+    pub login_limit_per_email: u32,
+    pub login_limit_per_ip: u32,
+    pub login_window: Duration,
+    pub signup_limit_per_ip: u32,
+    pub signup_window: Duration,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            require_verified_email: false,
+            login_limit_per_email: 10,
+            login_limit_per_ip: 50,
+            login_window: Duration::from_secs(60),
+            signup_limit_per_ip: 20,
+            signup_window: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl IdentityConfig {
+    /// Reads every key of the table above; a malformed value or a zero
+    /// limit or window stops the start.
+    pub fn from_source(source: &dyn ConfigSource) -> Result<Self> {
+        let d = Self::default();
+        let config = Self {
+            require_verified_email: parse_or(
+                source,
+                "LATCH_REQUIRE_VERIFIED_EMAIL",
+                d.require_verified_email,
+            )?,
+            login_limit_per_email: parse_or(
+                source,
+                "LATCH_LOGIN_LIMIT_PER_EMAIL",
+                d.login_limit_per_email,
+            )?,
+            login_limit_per_ip: parse_or(source, "LATCH_LOGIN_LIMIT_PER_IP", d.login_limit_per_ip)?,
+            login_window: duration_or(source, "LATCH_LOGIN_WINDOW", d.login_window)?,
+            signup_limit_per_ip: parse_or(
+                source,
+                "LATCH_SIGNUP_LIMIT_PER_IP",
+                d.signup_limit_per_ip,
+            )?,
+            signup_window: duration_or(source, "LATCH_SIGNUP_WINDOW", d.signup_window)?,
+        };
+        let zero = [
+            ("LATCH_LOGIN_LIMIT_PER_EMAIL", config.login_limit_per_email == 0),
+            ("LATCH_LOGIN_LIMIT_PER_IP", config.login_limit_per_ip == 0),
+            ("LATCH_LOGIN_WINDOW", config.login_window.is_zero()),
+            ("LATCH_SIGNUP_LIMIT_PER_IP", config.signup_limit_per_ip == 0),
+            ("LATCH_SIGNUP_WINDOW", config.signup_window.is_zero()),
+        ];
+        if let Some((key, _)) = zero.iter().find(|(_, is_zero)| *is_zero) {
+            return Err(Error::internal_msg(format!("{key}: must be above zero")));
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use latch_runtime::config::MapSource;
+
+    use super::*;
+
+    #[test]
+    fn defaults_apply_and_keys_override() -> Result<()> {
+        assert_eq!(
+            IdentityConfig::from_source(&MapSource::new())?,
+            IdentityConfig::default()
+        );
+        let source = MapSource::new()
+            .with("LATCH_REQUIRE_VERIFIED_EMAIL", "true")
+            .with("LATCH_LOGIN_LIMIT_PER_EMAIL", "3")
+            .with("LATCH_LOGIN_WINDOW", "5m");
+        let config = IdentityConfig::from_source(&source)?;
+        assert!(config.require_verified_email);
+        assert_eq!(config.login_limit_per_email, 3);
+        assert_eq!(config.login_window, Duration::from_secs(300));
+        Ok(())
+    }
+
+    #[test]
+    fn malformed_or_zero_values_stop_the_start() {
+        for (key, value) in [
+            ("LATCH_REQUIRE_VERIFIED_EMAIL", "maybe"),
+            ("LATCH_LOGIN_LIMIT_PER_IP", "0"),
+            ("LATCH_LOGIN_WINDOW", "soon"),
+        ] {
+            let source = MapSource::new().with(key, value);
+            let err = IdentityConfig::from_source(&source).unwrap_err();
+            assert!(format!("{err}").contains(key), "{key}");
+        }
+    }
+}

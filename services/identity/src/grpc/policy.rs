@@ -1,0 +1,47 @@
+//! The caller class of every `IdentityService` RPC, as written beside each
+//! RPC in `proto/latch/identity/v1/identity.proto`. Admin access is `User`
+//! here: the handler checks ownership or the named permission.
+
+use latch_runtime::auth::{Access, ServicePolicy};
+
+pub const POLICY: ServicePolicy = ServicePolicy {
+    service: "latch.identity.v1.IdentityService",
+    methods: &[
+        ("SignUp", Access::Public),
+        ("Login", Access::Public),
+        ("CompleteSecondFactor", Access::Public),
+        ("Logout", Access::User),
+        ("SendEmailVerification", Access::User),
+        ("VerifyEmail", Access::User),
+        ("SendPhoneVerification", Access::User),
+        ("VerifyPhone", Access::User),
+        ("RequestPasswordReset", Access::Public),
+        ("ResetPassword", Access::Public),
+        ("ChangePassword", Access::User),
+        ("ChangeEmail", Access::User),
+        ("BeginTotpEnrollment", Access::User),
+        ("ConfirmTotpEnrollment", Access::User),
+        ("DisableTotp", Access::User),
+        ("RegenerateRecoveryCodes", Access::User),
+        ("StartPasskeyRegistration", Access::User),
+        ("FinishPasskeyRegistration", Access::User),
+        ("StartPasskeyLogin", Access::Public),
+        ("FinishPasskeyLogin", Access::Public),
+        ("ListPasskeys", Access::User),
+        ("RenamePasskey", Access::User),
+        ("DeletePasskey", Access::User),
+        ("StartOAuth", Access::Public),
+        ("CompleteOAuth", Access::Public),
+        ("ListIdentities", Access::User),
+        ("LinkIdentity", Access::User),
+        ("UnlinkIdentity", Access::User),
+        // user, admin [users.read], internal
+        ("GetUser", Access::UserOrInternal),
+        // admin [users.read] / [users.write]
+        ("ListUsers", Access::User),
+        ("SetUserStatus", Access::User),
+        ("DeleteUser", Access::User),
+        // user, admin [users.read]
+        ("ListLoginHistory", Access::User),
+    ],
+};

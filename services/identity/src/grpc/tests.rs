@@ -1,0 +1,198 @@
+use std::collections::BTreeSet;
+
+use latch_domain::{SessionId, UserId, ports::RoleDirectory};
+use latch_proto::latch::common::v1 as common;
+use latch_runtime::{
+    auth::{Principal, UserPrincipal},
+    status::reason_of,
+};
+use prost::Message as _;
+use tonic::Code;
+
+use super::*;
+use crate::testing::*;
+
+fn anonymous() -> Caller {
+    Caller::anonymous(Some("192.0.2.1".into()), Some("browser/1".into()))
+}
+
+fn user(id: UserId) -> Caller {
+    Caller {
+        principal: Principal::User(UserPrincipal {
+            user_id: id,
+            session_id: SessionId::generate().unwrap(),
+            roles: vec![],
+        }),
+        peer_ip: None,
+        user_agent: None,
+    }
+}
+
+fn service() -> Caller {
+    Caller {
+        principal: Principal::Service,
+        peer_ip: Some("10.0.0.2".into()),
+        user_agent: None,
+    }
+}
+
+fn request<T>(caller: Caller, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.extensions_mut().insert(caller);
+    request
+}
+
+fn sign_up_message(email: &str) -> pb::SignUpRequest {
+    pb::SignUpRequest {
+        email: email.into(),
+        password: PASSWORD.into(),
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+        phone: None,
+        client: Some(common::ClientInfo {
+            ip: "203.0.113.99".into(),
+            user_agent: "spoofed".into(),
+        }),
+    }
+}
+
+#[test]
+fn the_policy_names_every_rpc_of_the_service() {
+    let fds = prost_types::FileDescriptorSet::decode(latch_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let rpcs: BTreeSet<String> = fds
+        .file
+        .iter()
+        .filter(|f| f.package() == "latch.identity.v1")
+        .flat_map(|f| &f.service)
+        .filter(|s| s.name() == "IdentityService")
+        .flat_map(|s| s.method.iter().map(|m| m.name().to_owned()))
+        .collect();
+    let listed: BTreeSet<String> = POLICY.methods.iter().map(|(m, _)| (*m).to_owned()).collect();
+    assert!(!rpcs.is_empty());
+    assert_eq!(listed, rpcs);
+    assert_eq!(POLICY.methods.len(), rpcs.len(), "no duplicates");
+}
+
+#[tokio::test]
+async fn sign_up_and_login_answer_with_tokens_and_ignore_an_untrusted_client_claim() {
+    let h = Harness::new().await;
+    let grpc = IdentityGrpc::new(h.identity.clone(), h.roles.clone());
+
+    let signed_up = grpc
+        .sign_up(request(anonymous(), sign_up_message("ada@example.com")))
+        .await
+        .unwrap()
+        .into_inner();
+    let user = signed_up.user.unwrap();
+    assert_eq!(user.status, common::UserStatus::Active as i32);
+    assert_eq!(signed_up.auth.unwrap().user_id, user.id);
+
+    let login = grpc
+        .login(request(
+            anonymous(),
+            pb::LoginRequest {
+                email: "ada@example.com".into(),
+                password: PASSWORD.into(),
+                client: Some(common::ClientInfo {
+                    ip: "203.0.113.99".into(),
+                    user_agent: "spoofed".into(),
+                }),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(login_response::Result::Auth(auth)) = login.result else {
+        panic!("signed in")
+    };
+    assert_eq!(auth.user_id, user.id);
+    let sessions = h.sessions.created.lock().unwrap().clone();
+    assert!(sessions.iter().all(|s| s.client.ip.as_deref() == Some("192.0.2.1")));
+    assert!(sessions.iter().all(|s| s.client.user_agent.as_deref() == Some("browser/1")));
+}
+
+#[tokio::test]
+async fn a_gateway_holding_the_credential_passes_the_client_on() {
+    let h = Harness::new().await;
+    let grpc = IdentityGrpc::new(h.identity.clone(), h.roles.clone());
+    grpc.sign_up(request(service(), sign_up_message("ada@example.com")))
+        .await
+        .unwrap();
+    let session = h.sessions.created.lock().unwrap()[0].clone();
+    assert_eq!(session.client.ip.as_deref(), Some("203.0.113.99"));
+}
+
+#[tokio::test]
+async fn errors_carry_their_stable_reason() {
+    let h = Harness::new().await;
+    let grpc = IdentityGrpc::new(h.identity.clone(), h.roles.clone());
+    let status = grpc
+        .login(request(
+            anonymous(),
+            pb::LoginRequest {
+                email: "nobody@example.com".into(),
+                password: "whatever it is".into(),
+                client: None,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(reason_of(&status).as_deref(), Some("INVALID_CREDENTIALS"));
+
+    let mut weak = sign_up_message("ada@example.com");
+    weak.password = "password".into();
+    let status = grpc.sign_up(request(anonymous(), weak)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(reason_of(&status).as_deref(), Some("WEAK_PASSWORD"));
+}
+
+#[tokio::test]
+async fn get_user_serves_the_owner_admins_and_services_only() {
+    let h = Harness::new().await;
+    let grpc = IdentityGrpc::new(h.identity.clone(), h.roles.clone());
+    let ada = h.identity.sign_up(sign_up_request("ada@example.com")).await.unwrap().user.id;
+    let bob = h.identity.sign_up(sign_up_request("bob@example.com")).await.unwrap().user.id;
+    let get = |caller: Caller, id: &str| {
+        grpc.get_user(request(caller, pb::GetUserRequest { user_id: id.into() }))
+    };
+
+    let own = get(user(ada), "").await.unwrap().into_inner().user.unwrap();
+    assert_eq!(own.email, "ada@example.com");
+
+    let denied = get(user(bob), &ada.to_string()).await.unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    assert_eq!(reason_of(&denied).as_deref(), Some("ACCESS_DENIED"));
+
+    h.roles.assign(bob, "SUPERADMIN").await.unwrap();
+    get(user(bob), &ada.to_string()).await.unwrap();
+    get(service(), &ada.to_string()).await.unwrap();
+
+    let missing = get(service(), "").await.unwrap_err();
+    assert_eq!(missing.code(), Code::InvalidArgument);
+    let unknown = get(service(), &UserId::new().to_string()).await.unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn logout_revokes_the_session_of_the_token() {
+    let h = Harness::new().await;
+    let grpc = IdentityGrpc::new(h.identity.clone(), h.roles.clone());
+    let caller = user(UserId::new());
+    let Principal::User(principal) = &caller.principal else {
+        unreachable!()
+    };
+    let session = principal.session_id.clone();
+    grpc.logout(request(caller, pb::LogoutRequest {}))
+        .await
+        .unwrap();
+    assert_eq!(
+        h.sessions.revoked.lock().unwrap().clone(),
+        [(session, "logout".to_owned())]
+    );
+    let status = grpc
+        .logout(request(anonymous(), pb::LogoutRequest {}))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+}

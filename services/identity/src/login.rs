@@ -1,0 +1,181 @@
+//! Password login.
+//!
+//! One answer, `INVALID_CREDENTIALS`, for an unknown email, a wrong password
+//! and an unfinished sign-up, at one cost: exactly one argon2 verify (a dummy
+//! hash stands in for a missing user). The account's status is told only to
+//! someone who proved the password.
+
+use std::sync::Arc;
+
+use latch_domain::{
+    Error, Reason, Result,
+    model::{ClientInfo, LoginEvent, TokenPair, User, UserStatus},
+    secret::{self, Secret},
+    validate,
+};
+use uuid::Uuid;
+
+use crate::Identity;
+
+/// What `login_history.method` says for a password sign-in.
+const METHOD_PASSWORD: &str = "password";
+
+/// An email and password, and where they came from.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub email: String,
+    pub password: Secret<String>,
+    pub client: ClientInfo,
+}
+
+/// The result of a login that proved the password.
+#[derive(Debug, Clone)]
+pub enum LoginOutcome {
+    /// Signed in: a new session and its tokens. (A second-factor challenge
+    /// joins this enum when TOTP and passkeys land.)
+    SignedIn(TokenPair),
+}
+
+impl Identity {
+    /// Signs in with email and password.
+    ///
+    /// Errors: `RATE_LIMITED` (per client IP, then per email);
+    /// `INVALID_CREDENTIALS` for a malformed or unknown email, a wrong
+    /// password, or a pending user; after the password matched,
+    /// `ACCOUNT_INACTIVE` (suspended, deactivated) or `EMAIL_NOT_VERIFIED`
+    /// (when the deployment requires it). Every attempt against a known
+    /// user lands in its login history (refusals shortly after the answer).
+    pub async fn login(&self, attempt: Credentials) -> Result<LoginOutcome> {
+        let Credentials {
+            email,
+            password,
+            client,
+        } = attempt;
+        if let Some(ip) = &client.ip {
+            self.deps
+                .rate_limiter
+                .hit(
+                    &format!("login:ip:{ip}"),
+                    self.config.login_limit_per_ip,
+                    self.config.login_window,
+                )
+                .await?;
+        }
+        // A malformed address cannot belong to an account: it is answered
+        // like an unknown one (the proto promises no INVALID_ARGUMENT here).
+        let email = validate::email("email", &email).ok();
+        let user = match &email {
+            Some(email) => {
+                self.deps
+                    .rate_limiter
+                    .hit(
+                        &email_limit_key(email),
+                        self.config.login_limit_per_email,
+                        self.config.login_window,
+                    )
+                    .await?;
+                self.deps.users.find_by_email(email).await?
+            }
+            None => None,
+        };
+
+        let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        let verdict = self.deps.hasher.verify(&password, stored).await?;
+        let Some(user) = user else {
+            return Err(invalid_credentials());
+        };
+        if !verdict.matches {
+            return Err(self.refuse(&user, &client, invalid_credentials()).await);
+        }
+        match user.status {
+            UserStatus::Active => {}
+            // A sign-up still running or abandoned: not an account yet.
+            UserStatus::Pending => {
+                return Err(self.refuse(&user, &client, invalid_credentials()).await);
+            }
+            UserStatus::Suspended | UserStatus::Deactivated => {
+                let err = Error::new(Reason::AccountInactive, "the account is not active");
+                return Err(self.refuse(&user, &client, err).await);
+            }
+        }
+        if self.config.require_verified_email && !user.email_verified {
+            let err = Error::new(
+                Reason::EmailNotVerified,
+                "the email address must be verified first",
+            );
+            return Err(self.refuse(&user, &client, err).await);
+        }
+        if verdict.needs_rehash {
+            self.rehash(&user, &password).await;
+        }
+
+        let tokens = self.open_session(user.id, &client).await?;
+        let now = self.deps.clock.now();
+        // The tokens exist now; failing the request over bookkeeping would
+        // leave a session nobody holds.
+        if let Err(error) = self.deps.users.record_login(user.id, now).await {
+            tracing::warn!(user = %user.id, %error, "last_login_at not recorded");
+        }
+        let success = self.attempt(&user, &client, None);
+        if let Err(error) = self.deps.login_history.record(&success).await {
+            tracing::warn!(user = %user.id, %error, "login attempt not recorded");
+        }
+        Ok(LoginOutcome::SignedIn(tokens))
+    }
+
+    /// Records a refused attempt and hands the error back. The write is
+    /// detached from the answer: an unknown email writes nothing, so a
+    /// known one must not answer later because of its history row.
+    async fn refuse(&self, user: &User, client: &ClientInfo, err: Error) -> Error {
+        let event = self.attempt(user, client, Some(err.reason()));
+        let history = Arc::clone(&self.deps.login_history);
+        tokio::spawn(async move {
+            if let Err(error) = history.record(&event).await {
+                tracing::warn!(user = %event.user_id, %error, "login attempt not recorded");
+            }
+        });
+        err
+    }
+
+    fn attempt(&self, user: &User, client: &ClientInfo, failure: Option<Reason>) -> LoginEvent {
+        LoginEvent {
+            id: Uuid::now_v7(),
+            user_id: user.id,
+            at: self.deps.clock.now(),
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+            method: METHOD_PASSWORD.to_owned(),
+            success: failure.is_none(),
+            failure_reason: failure.map(|r| r.as_str().to_owned()),
+        }
+    }
+
+    /// Stores a hash with today's parameters; the login goes on if it fails.
+    async fn rehash(&self, user: &User, password: &Secret<String>) {
+        let stored = async {
+            let hash = self.deps.hasher.hash(password).await?;
+            self.deps
+                .users
+                .set_password_hash(user.id, &hash, self.deps.clock.now())
+                .await
+        }
+        .await;
+        if let Err(error) = stored {
+            tracing::warn!(user = %user.id, %error, "password hash not upgraded");
+        }
+    }
+}
+
+fn invalid_credentials() -> Error {
+    Error::new(Reason::InvalidCredentials, "wrong email or password")
+}
+
+/// The per-email counter's key names a hash of the address, so rate-limit
+/// keys in Redis hold no personal data.
+fn email_limit_key(email: &str) -> String {
+    let digest = secret::sha256(email);
+    format!("login:email:{}", hex::encode(&digest[..16]))
+}
+
+#[cfg(test)]
+mod tests;

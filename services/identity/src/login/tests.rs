@@ -1,0 +1,274 @@
+use argon2::Params;
+use latch_domain::{
+    Reason, UserId,
+    model::{NewUser, UserStatus},
+    ports::{LoginHistoryRepository, PasswordHasher, UserRepository},
+};
+
+use super::*;
+use crate::{Argon2Hasher, IdentityConfig, testing::*};
+
+fn credentials(email: &str, password: &str) -> Credentials {
+    Credentials {
+        email: email.to_owned(),
+        password: Secret::new(password.to_owned()),
+        client: ClientInfo {
+            ip: Some("198.51.100.20".to_owned()),
+            user_agent: Some("curl/8".to_owned()),
+        },
+    }
+}
+
+/// Refused attempts are recorded after the answer: wait for `n` entries.
+async fn history(h: &Harness, user: UserId, n: usize) -> Vec<latch_domain::model::LoginEvent> {
+    for _ in 0..500 {
+        let entries = h.history.list(user, 50).await.unwrap();
+        if entries.len() >= n {
+            return entries;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("login history never reached {n} entries");
+}
+
+async fn signed_up(h: &Harness, email: &str) -> UserId {
+    h.identity
+        .sign_up(sign_up_request(email))
+        .await
+        .unwrap()
+        .user
+        .id
+}
+
+#[tokio::test]
+async fn the_right_password_signs_in_and_is_recorded() -> Result<()> {
+    let h = Harness::new().await;
+    let user = signed_up(&h, "ada@example.com").await;
+    h.clock.advance(chrono::Duration::minutes(1));
+
+    let LoginOutcome::SignedIn(tokens) = h
+        .identity
+        .login(credentials("ADA@example.com ", PASSWORD))
+        .await?;
+
+    assert_eq!(tokens.user_id, user);
+    let session = h.sessions.created.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(session.id, tokens.session_id);
+    assert_eq!(session.client.ip.as_deref(), Some("198.51.100.20"));
+    let stored = h.users.get(user).await?.unwrap();
+    assert_eq!(stored.last_login_at, Some(h.clock.now()));
+    let history = h.history.list(user, 10).await?;
+    assert_eq!(history.len(), 1);
+    assert!(history[0].success);
+    assert_eq!(history[0].method, "password");
+    assert_eq!(history[0].user_agent.as_deref(), Some("curl/8"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_email_get_one_answer_for_one_verify_each() -> Result<()> {
+    let h = Harness::new().await;
+    let user = signed_up(&h, "ada@example.com").await;
+
+    let before = h.hasher.verify_count();
+    let wrong = h
+        .identity
+        .login(credentials("ada@example.com", "not the password at all"))
+        .await
+        .unwrap_err();
+    assert_eq!(h.hasher.verify_count(), before + 1);
+
+    let unknown = h
+        .identity
+        .login(credentials("nobody@example.com", PASSWORD))
+        .await
+        .unwrap_err();
+    assert_eq!(h.hasher.verify_count(), before + 2);
+
+    let malformed = h
+        .identity
+        .login(credentials("not an email", PASSWORD))
+        .await
+        .unwrap_err();
+    assert_eq!(h.hasher.verify_count(), before + 3);
+
+    for err in [&wrong, &unknown, &malformed] {
+        assert_eq!(err.reason(), Reason::InvalidCredentials);
+        assert_eq!(err.message(), wrong.message());
+        assert!(err.violation().is_none());
+    }
+    let history = history(&h, user, 1).await;
+    assert_eq!(history.len(), 1, "the known user's failed attempt");
+    assert!(!history[0].success);
+    assert_eq!(
+        history[0].failure_reason.as_deref(),
+        Some("INVALID_CREDENTIALS")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_inactive_account_is_told_only_to_the_right_password() -> Result<()> {
+    let h = Harness::new().await;
+    let user = signed_up(&h, "ada@example.com").await;
+    for status in [UserStatus::Suspended, UserStatus::Deactivated] {
+        h.users.set_status(user, status, h.clock.now()).await?;
+
+        let wrong = h
+            .identity
+            .login(credentials("ada@example.com", "not the password at all"))
+            .await
+            .unwrap_err();
+        assert_eq!(wrong.reason(), Reason::InvalidCredentials, "{status:?}");
+
+        let right = h
+            .identity
+            .login(credentials("ada@example.com", PASSWORD))
+            .await
+            .unwrap_err();
+        assert_eq!(right.reason(), Reason::AccountInactive, "{status:?}");
+    }
+    assert_eq!(h.sessions.created.lock().unwrap().len(), 1, "only sign-up's");
+    let history = history(&h, user, 4).await;
+    assert_eq!(
+        history
+            .iter()
+            .filter(|e| e.failure_reason.as_deref() == Some("ACCOUNT_INACTIVE"))
+            .count(),
+        2
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_pending_user_cannot_sign_in() -> Result<()> {
+    let h = Harness::new().await;
+    let hash = h.hasher.hash(&Secret::new(PASSWORD.to_owned())).await?;
+    h.users
+        .create(&NewUser {
+            id: UserId::new(),
+            email: "ada@example.com".into(),
+            phone: None,
+            password_hash: Some(hash),
+            status: UserStatus::Pending,
+            created_at: h.clock.now(),
+        })
+        .await?;
+    let err = h
+        .identity
+        .login(credentials("ada@example.com", PASSWORD))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), Reason::InvalidCredentials);
+    Ok(())
+}
+
+#[tokio::test]
+async fn logins_are_rate_limited_per_email_then_released() -> Result<()> {
+    let h = Harness::with_config(IdentityConfig {
+        login_limit_per_email: 3,
+        ..IdentityConfig::default()
+    })
+    .await;
+    signed_up(&h, "ada@example.com").await;
+    for _ in 0..3 {
+        let err = h
+            .identity
+            .login(credentials("ada@example.com", "guess guess guess"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), Reason::InvalidCredentials);
+    }
+    let before = h.hasher.verify_count();
+    let limited = h
+        .identity
+        .login(credentials("ada@example.com", PASSWORD))
+        .await
+        .unwrap_err();
+    assert_eq!(limited.reason(), Reason::RateLimited);
+    assert!(limited.retry_after().is_some());
+    assert_eq!(h.hasher.verify_count(), before, "no verify when limited");
+
+    h.clock.advance(chrono::Duration::seconds(61));
+    h.identity
+        .login(credentials("ada@example.com", PASSWORD))
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn logins_are_rate_limited_per_ip_across_emails() {
+    let h = Harness::with_config(IdentityConfig {
+        login_limit_per_ip: 2,
+        ..IdentityConfig::default()
+    })
+    .await;
+    for email in ["a@example.com", "b@example.com"] {
+        let err = h
+            .identity
+            .login(credentials(email, PASSWORD))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), Reason::InvalidCredentials);
+    }
+    let err = h
+        .identity
+        .login(credentials("c@example.com", PASSWORD))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), Reason::RateLimited);
+}
+
+#[tokio::test]
+async fn an_old_hash_is_upgraded_on_login() -> Result<()> {
+    let h = Harness::new().await;
+    let user = signed_up(&h, "ada@example.com").await;
+    let old = Argon2Hasher::new(Params::new(32, 1, 1, None).unwrap(), 1)?;
+    let old_hash = old.hash(&Secret::new(PASSWORD.to_owned())).await?;
+    h.users
+        .set_password_hash(user, &old_hash, h.clock.now())
+        .await?;
+
+    h.identity
+        .login(credentials("ada@example.com", PASSWORD))
+        .await?;
+
+    let stored = h.users.get(user).await?.unwrap().password_hash.unwrap();
+    assert!(stored.contains("m=64,t=1,p=1"), "{stored}");
+    h.identity
+        .login(credentials("ada@example.com", PASSWORD))
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unverified_email_is_refused_when_the_deployment_requires_it() -> Result<()> {
+    let h = Harness::with_config(IdentityConfig {
+        require_verified_email: true,
+        ..IdentityConfig::default()
+    })
+    .await;
+    signed_up(&h, "ada@example.com").await;
+    let err = h
+        .identity
+        .login(credentials("ada@example.com", PASSWORD))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), Reason::EmailNotVerified);
+    Ok(())
+}
+
+#[tokio::test]
+async fn logout_revokes_the_callers_session() -> Result<()> {
+    let h = Harness::new().await;
+    signed_up(&h, "ada@example.com").await;
+    let LoginOutcome::SignedIn(tokens) = h
+        .identity
+        .login(credentials("ada@example.com", PASSWORD))
+        .await?;
+    h.identity.logout(&tokens.session_id).await?;
+    h.identity.logout(&tokens.session_id).await?;
+    let revoked = h.sessions.revoked.lock().unwrap().clone();
+    assert_eq!(revoked, [(tokens.session_id, "logout".to_owned())]);
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! argon2id password hashing off the async runtime.
+//!
+//! Every hash and verify runs in `spawn_blocking` behind a semaphore sized
+//! to the cores, so a burst of logins queues instead of starving the
+//! runtime or the blocking pool. An unknown user is verified against a dummy
+//! hash made with the same parameters, so it costs what a known one costs.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use argon2::{
+    Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version,
+    password_hash::{self, phc::PasswordHash},
+};
+use async_trait::async_trait;
+use latch_domain::{
+    Error, Result,
+    ports::{PasswordHasher, PasswordVerdict},
+    secret::{self, Secret},
+};
+use tokio::sync::Semaphore;
+
+/// [`PasswordHasher`] with argon2id (v0x13).
+pub struct Argon2Hasher {
+    params: Params,
+    permits: Arc<Semaphore>,
+    /// A hash of a random password, verified in place of an unknown user's.
+    dummy_hash: Arc<str>,
+    hashes: AtomicU64,
+    verifies: AtomicU64,
+}
+
+impl std::fmt::Debug for Argon2Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Argon2Hasher")
+            .field("m_cost", &self.params.m_cost())
+            .field("t_cost", &self.params.t_cost())
+            .field("p_cost", &self.params.p_cost())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Argon2Hasher {
+    /// A hasher with `params` running at most `max_concurrent` hashes at
+    /// once (at least one). Computes the dummy hash here, once: this blocks
+    /// for one hash, so build the hasher at start-up.
+    pub fn new(params: Params, max_concurrent: usize) -> Result<Arc<Self>> {
+        let dummy_password = secret::random_token(32)?;
+        let dummy_hash = hash_blocking(&params, dummy_password.as_bytes())?;
+        Ok(Arc::new(Self {
+            params,
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            dummy_hash: dummy_hash.into(),
+            hashes: AtomicU64::new(0),
+            verifies: AtomicU64::new(0),
+        }))
+    }
+
+    /// The OWASP minimum (m=19456 KiB, t=2, p=1), one hash per core.
+    pub fn with_defaults() -> Result<Arc<Self>> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self::new(Params::default(), cores)
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// How many hashes this hasher computed (the dummy excluded).
+    pub fn hash_count(&self) -> u64 {
+        self.hashes.load(Ordering::Relaxed)
+    }
+
+    /// How many verifies ran, against real or dummy hashes: tests count
+    /// them instead of timing logins.
+    pub fn verify_count(&self) -> u64 {
+        self.verifies.load(Ordering::Relaxed)
+    }
+
+    /// Runs `job` on the blocking pool once a permit is free.
+    async fn run_blocking<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(Error::internal)?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            job()
+        })
+        .await
+        .map_err(Error::internal)?
+    }
+}
+
+#[async_trait]
+impl PasswordHasher for Argon2Hasher {
+    async fn hash(&self, password: &Secret<String>) -> Result<String> {
+        self.hashes.fetch_add(1, Ordering::Relaxed);
+        let params = self.params.clone();
+        let password = password.clone();
+        self.run_blocking(move || hash_blocking(&params, password.expose().as_bytes()))
+            .await
+    }
+
+    async fn verify(
+        &self,
+        password: &Secret<String>,
+        hash: Option<&str>,
+    ) -> Result<PasswordVerdict> {
+        self.verifies.fetch_add(1, Ordering::Relaxed);
+        let known = hash.is_some();
+        let stored: Arc<str> = hash.map_or_else(|| Arc::clone(&self.dummy_hash), Arc::from);
+        let password = password.clone();
+        let current = self.params.clone();
+        self.run_blocking(move || {
+            let parsed = PasswordHash::new(&stored).map_err(phc_error)?;
+            let matches = match Argon2::default().verify_password(password.expose().as_bytes(), &parsed) {
+                Ok(()) => true,
+                Err(password_hash::Error::PasswordInvalid) => false,
+                Err(other) => return Err(phc_error(other)),
+            };
+            // The dummy can "match" only if someone guessed 256 random bits.
+            let matches = matches && known;
+            Ok(PasswordVerdict {
+                matches,
+                needs_rehash: matches && is_weaker(&parsed, &current),
+            })
+        })
+        .await
+    }
+}
+
+fn hash_blocking(params: &Params, password: &[u8]) -> Result<String> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password(password)
+        .map(|hash| hash.to_string())
+        .map_err(phc_error)
+}
+
+/// Whether `stored` was made with another algorithm or version, or with
+/// cheaper parameters than `current`: then it is rehashed on login.
+fn is_weaker(stored: &PasswordHash, current: &Params) -> bool {
+    if stored.algorithm.as_str() != Algorithm::Argon2id.as_str()
+        || stored.version != Some(Version::V0x13.into())
+    {
+        return true;
+    }
+    match Params::try_from(stored) {
+        Ok(p) => {
+            p.m_cost() < current.m_cost()
+                || p.t_cost() < current.t_cost()
+                || p.p_cost() < current.p_cost()
+        }
+        Err(_) => true,
+    }
+}
+
+/// A stored hash that does not parse is a data fault: logged, never sent.
+fn phc_error(err: impl std::fmt::Display) -> Error {
+    Error::internal_msg(format!("argon2: {err}"))
+}
+
+#[cfg(test)]
+mod tests;

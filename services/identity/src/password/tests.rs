@@ -1,0 +1,74 @@
+use super::*;
+
+fn weak() -> Params {
+    Params::new(64, 1, 1, None).unwrap()
+}
+
+fn pw(s: &str) -> Secret<String> {
+    Secret::new(s.to_owned())
+}
+
+#[tokio::test]
+async fn a_hash_verifies_its_password_only() -> Result<()> {
+    let hasher = Argon2Hasher::new(weak(), 2)?;
+    let hash = hasher.hash(&pw("correct horse battery")).await?;
+    assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{hash}");
+    let right = hasher.verify(&pw("correct horse battery"), Some(&hash)).await?;
+    assert_eq!(
+        right,
+        PasswordVerdict {
+            matches: true,
+            needs_rehash: false
+        }
+    );
+    let wrong = hasher.verify(&pw("correct horse battery!"), Some(&hash)).await?;
+    assert!(!wrong.matches);
+    assert_eq!(hasher.verify_count(), 2);
+    assert_eq!(hasher.hash_count(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn unknown_users_cost_one_verify_and_never_match() -> Result<()> {
+    let hasher = Argon2Hasher::new(weak(), 1)?;
+    let verdict = hasher.verify(&pw("anything at all"), None).await?;
+    assert!(!verdict.matches);
+    assert_eq!(hasher.verify_count(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn hashes_with_cheaper_parameters_need_a_rehash() -> Result<()> {
+    let old = Argon2Hasher::new(weak(), 1)?;
+    let hash = old.hash(&pw("correct horse battery")).await?;
+    let stronger = Argon2Hasher::new(Params::new(128, 2, 1, None).unwrap(), 1)?;
+    let verdict = stronger.verify(&pw("correct horse battery"), Some(&hash)).await?;
+    assert!(verdict.matches, "old hashes keep working");
+    assert!(verdict.needs_rehash);
+    let wrong = stronger.verify(&pw("nope nope nope"), Some(&hash)).await?;
+    assert!(!wrong.needs_rehash, "only a proven password is rehashed");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_corrupt_stored_hash_is_an_internal_error() -> Result<()> {
+    let hasher = Argon2Hasher::new(weak(), 1)?;
+    let err = hasher
+        .verify(&pw("whatever"), Some("$argon2id$garbage"))
+        .await
+        .unwrap_err();
+    assert!(err.is(latch_domain::Reason::Internal));
+    assert!(!err.message().contains("garbage"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn defaults_are_the_owasp_minimum() -> Result<()> {
+    let hasher = Argon2Hasher::with_defaults()?;
+    let hash = hasher.hash(&pw("correct horse battery")).await?;
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    Ok(())
+}

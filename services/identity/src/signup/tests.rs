@@ -1,0 +1,218 @@
+use std::sync::atomic::Ordering;
+
+use latch_domain::{
+    Reason, UserId,
+    events::{Channel, EventPayload},
+    model::{NewUser, UserStatus},
+    ports::{EventBus, ProfileDirectory, RoleDirectory, UserRepository},
+};
+
+use super::*;
+use crate::{IdentityConfig, testing::*};
+
+fn field_of(err: &Error) -> Option<&str> {
+    err.violation().map(|v| v.field.as_str())
+}
+
+async fn count_users(h: &Harness, email: &str) -> usize {
+    usize::from(h.users.find_by_email(email).await.unwrap().is_some())
+}
+
+#[tokio::test]
+async fn sign_up_creates_an_active_user_with_profile_and_default_role() -> Result<()> {
+    let h = Harness::new().await;
+    let mut created = h.bus.subscribe(Channel::UserCreated).await?;
+
+    let out = h
+        .identity
+        .sign_up(sign_up_request("  Ada@Example.COM "))
+        .await?;
+
+    assert_eq!(out.user.email, "ada@example.com");
+    assert_eq!(out.user.status, UserStatus::Active);
+    let stored = h.users.get(out.user.id).await?.unwrap();
+    assert_eq!(stored.status, UserStatus::Active);
+    assert_ne!(stored.password_hash.as_deref(), Some(PASSWORD));
+    let profile = h.profiles.get(out.user.id).await?;
+    assert_eq!((profile.first_name.as_str(), profile.last_name.as_str()), ("Ada", "Lovelace"));
+    assert_eq!(h.roles.role_names(out.user.id).await?, ["USER"]);
+    let tokens = out.tokens.expect("signed in");
+    assert_eq!(tokens.user_id, out.user.id);
+    assert_eq!(h.sessions.created.lock().unwrap().len(), 1);
+
+    let event = tokio::time::timeout(std::time::Duration::from_secs(5), futures::StreamExt::next(&mut created))
+        .await
+        .expect("user:created published")
+        .expect("stream open");
+    assert_eq!(
+        event.payload,
+        EventPayload::UserCreated {
+            user_id: out.user.id,
+            email: "ada@example.com".to_owned()
+        }
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_address_in_use_in_any_case_is_taken_and_nothing_changes() -> Result<()> {
+    let h = Harness::new().await;
+    let first = h.identity.sign_up(sign_up_request("ada@example.com")).await?;
+    let hashes = h.hasher.hash_count();
+
+    let mut again = sign_up_request("ADA@example.com");
+    again.first_name = "Mallory".to_owned();
+    let err = h.identity.sign_up(again).await.unwrap_err();
+
+    assert_eq!(err.reason(), Reason::EmailTaken);
+    assert_eq!(h.hasher.hash_count(), hashes, "no work spent on a taken address");
+    let stored = h.users.find_by_email("ada@example.com").await?.unwrap();
+    assert_eq!(stored.id, first.user.id);
+    assert_eq!(h.profiles.get(first.user.id).await?.first_name, "Ada");
+    assert_eq!(h.sessions.created.lock().unwrap().len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failing_profile_step_undoes_the_sign_up() -> Result<()> {
+    let h = Harness::new().await;
+    h.profiles_fail.fail.store(true, Ordering::SeqCst);
+
+    let err = h
+        .identity
+        .sign_up(sign_up_request("ada@example.com"))
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.reason(), Reason::Unavailable, "the original error");
+    let user = h.profiles_fail.last_user().unwrap();
+    assert_eq!(h.users.get(user).await?, None, "user deleted");
+    assert!(h.profiles.get(user).await.is_err_and(|e| e.is(Reason::NotFound)));
+    assert!(h.roles.role_names(user).await?.is_empty());
+    assert!(h.sessions.created.lock().unwrap().is_empty());
+
+    h.profiles_fail.fail.store(false, Ordering::SeqCst);
+    h.identity.sign_up(sign_up_request("ada@example.com")).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failing_role_step_undoes_profile_and_user() -> Result<()> {
+    let h = Harness::new().await;
+    h.roles_fail.fail.store(true, Ordering::SeqCst);
+
+    let err = h
+        .identity
+        .sign_up(sign_up_request("ada@example.com"))
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.reason(), Reason::Unavailable);
+    let user = h.profiles_fail.last_user().unwrap();
+    assert_eq!(h.users.get(user).await?, None);
+    assert!(h.profiles.get(user).await.is_err_and(|e| e.is(Reason::NotFound)));
+    assert_eq!(count_users(&h, "ada@example.com").await, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn weak_or_overlong_passwords_are_refused_before_anything_is_written() {
+    let h = Harness::new().await;
+    for password in ["short", "password123", "ada@example.com1", &"Zq9!".repeat(33)] {
+        let mut request = sign_up_request("ada@example.com");
+        request.password = Secret::new(password.to_owned());
+        let err = h.identity.sign_up(request).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::WeakPassword, "{password:?}");
+        assert_eq!(field_of(&err), Some("password"));
+    }
+    assert_eq!(count_users(&h, "ada@example.com").await, 0);
+    assert_eq!(h.hasher.hash_count(), 0);
+}
+
+#[tokio::test]
+async fn malformed_fields_are_named_and_nothing_is_written() {
+    let h = Harness::new().await;
+    type Edit = fn(&mut SignUp);
+    let cases: [(&str, Edit); 6] = [
+        ("email", |r| r.email = "not-an-email".into()),
+        ("email", |r| r.email = "  ".into()),
+        ("first_name", |r| r.first_name = "   ".into()),
+        ("last_name", |r| r.last_name = "x".repeat(101)),
+        ("first_name", |r| r.first_name = "Ada\u{7}".into()),
+        ("phone", |r| r.phone = Some("12345".into())),
+    ];
+    for (field, edit) in cases {
+        let mut request = sign_up_request("ada@example.com");
+        edit(&mut request);
+        let err = h.identity.sign_up(request).await.unwrap_err();
+        assert_eq!(err.reason(), Reason::InvalidArgument, "{field}");
+        assert_eq!(field_of(&err), Some(field));
+    }
+    assert_eq!(count_users(&h, "ada@example.com").await, 0);
+    assert!(h.profiles_fail.last_user().is_none(), "no profile attempted");
+}
+
+#[tokio::test]
+async fn a_deployment_requiring_verified_email_signs_nobody_in() -> Result<()> {
+    let h = Harness::with_config(IdentityConfig {
+        require_verified_email: true,
+        ..IdentityConfig::default()
+    })
+    .await;
+    let out = h.identity.sign_up(sign_up_request("ada@example.com")).await?;
+    assert!(out.tokens.is_none());
+    assert_eq!(out.user.status, UserStatus::Active);
+    assert!(h.sessions.created.lock().unwrap().is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_abandoned_pending_sign_up_is_reclaimed_only_when_stale() -> Result<()> {
+    let h = Harness::new().await;
+    let stale = h
+        .users
+        .create(&NewUser {
+            id: UserId::new(),
+            email: "ada@example.com".into(),
+            phone: None,
+            password_hash: None,
+            status: UserStatus::Pending,
+            created_at: h.clock.now(),
+        })
+        .await?;
+    h.profiles.create(stale.id, "Old", "Attempt").await?;
+
+    let err = h
+        .identity
+        .sign_up(sign_up_request("ada@example.com"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), Reason::EmailTaken, "a sign-up may still be running");
+
+    h.clock.advance(chrono::Duration::minutes(11));
+    let out = h.identity.sign_up(sign_up_request("ada@example.com")).await?;
+    assert_ne!(out.user.id, stale.id);
+    assert_eq!(h.users.get(stale.id).await?, None);
+    assert!(h.profiles.get(stale.id).await.is_err_and(|e| e.is(Reason::NotFound)));
+    Ok(())
+}
+
+#[tokio::test]
+async fn sign_ups_are_rate_limited_per_ip() -> Result<()> {
+    let h = Harness::with_config(IdentityConfig {
+        signup_limit_per_ip: 2,
+        ..IdentityConfig::default()
+    })
+    .await;
+    h.identity.sign_up(sign_up_request("a@example.com")).await?;
+    h.identity.sign_up(sign_up_request("b@example.com")).await?;
+    let err = h
+        .identity
+        .sign_up(sign_up_request("c@example.com"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), Reason::RateLimited);
+    assert!(err.retry_after().is_some());
+    assert_eq!(count_users(&h, "c@example.com").await, 0);
+    Ok(())
+}

@@ -1,0 +1,250 @@
+//! Test doubles for the sibling services identity calls, and a harness that
+//! wires identity over the SQL repositories on a fresh SQLite database.
+
+use std::sync::{
+    Arc, Mutex, PoisonError,
+    atomic::{AtomicBool, Ordering},
+};
+
+use argon2::Params;
+use async_trait::async_trait;
+use chrono::Duration;
+use latch_authorization::Roles;
+use latch_domain::{
+    Clock, Error, ManualClock, Result, SessionId, UserId,
+    model::{ClientInfo, DeviceInfo, Session, TokenPair},
+    ports::{ProfileDirectory, RoleDirectory, SessionDirectory, TokenIssuer},
+    secret::{Secret, random_token},
+};
+use latch_profile::Profiles;
+use latch_store::{
+    memory::{MemoryEventBus, MemoryRateLimiter},
+    sql::{SqlLoginHistory, SqlProfiles, SqlRoles, SqlUsers},
+};
+use latch_testkit::TestDatabase;
+
+use crate::{Argon2Hasher, Identity, IdentityConfig, IdentityDeps, SignUp};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The session service, reduced to a list of what was opened and revoked.
+#[derive(Default)]
+pub(crate) struct FakeSessions {
+    pub(crate) created: Mutex<Vec<Session>>,
+    pub(crate) revoked: Mutex<Vec<(SessionId, String)>>,
+}
+
+#[async_trait]
+impl SessionDirectory for FakeSessions {
+    async fn create(&self, user: UserId, client: &ClientInfo) -> Result<Session> {
+        let now = chrono::Utc::now();
+        let session = Session {
+            id: SessionId::generate()?,
+            user_id: user,
+            client: client.clone(),
+            device: DeviceInfo::default(),
+            location: None,
+            created_at: now,
+            last_active_at: now,
+            expires_at: now + Duration::days(30),
+            revoked_at: None,
+            revoked_reason: None,
+        };
+        lock(&self.created).push(session.clone());
+        Ok(session)
+    }
+
+    async fn validate(&self, id: &SessionId) -> Result<Option<Session>> {
+        let revoked = lock(&self.revoked).iter().any(|(r, _)| r == id);
+        Ok(lock(&self.created)
+            .iter()
+            .find(|s| &s.id == id && !revoked)
+            .cloned())
+    }
+
+    async fn revoke(&self, id: &SessionId, reason: &str) -> Result<bool> {
+        let mut revoked = lock(&self.revoked);
+        if revoked.iter().any(|(r, _)| r == id) {
+            return Ok(false);
+        }
+        revoked.push((id.clone(), reason.to_owned()));
+        Ok(true)
+    }
+
+    async fn revoke_all(&self, _: UserId, _: Option<&SessionId>, _: &str) -> Result<u32> {
+        Ok(0)
+    }
+}
+
+/// The token service: hands out random strings.
+#[derive(Default)]
+pub(crate) struct FakeTokens;
+
+#[async_trait]
+impl TokenIssuer for FakeTokens {
+    async fn issue(&self, user: UserId, session: &SessionId, _: &ClientInfo) -> Result<TokenPair> {
+        let now = chrono::Utc::now();
+        Ok(TokenPair {
+            user_id: user,
+            session_id: session.clone(),
+            access_token: random_token(32)?,
+            access_token_expires_at: now + Duration::minutes(15),
+            refresh_token: random_token(32)?,
+            refresh_token_expires_at: now + Duration::days(14),
+        })
+    }
+}
+
+/// A profile directory whose `create` fails while `fail` is set, after the
+/// real one ran (as a timed-out remote call that did take effect would).
+pub(crate) struct FlakyProfiles {
+    pub(crate) inner: Arc<dyn ProfileDirectory>,
+    pub(crate) fail: AtomicBool,
+    /// The user of the last `create`, so a test can look for leftovers.
+    pub(crate) last_user: Mutex<Option<UserId>>,
+}
+
+#[async_trait]
+impl ProfileDirectory for FlakyProfiles {
+    async fn create(&self, user: UserId, first: &str, last: &str) -> Result<bool> {
+        *lock(&self.last_user) = Some(user);
+        let created = self.inner.create(user, first, last).await?;
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(Error::unavailable(std::io::Error::other("profile down")));
+        }
+        Ok(created)
+    }
+
+    async fn delete(&self, user: UserId) -> Result<bool> {
+        self.inner.delete(user).await
+    }
+}
+
+/// A role directory whose `assign` fails while `fail` is set.
+pub(crate) struct FlakyRoles {
+    pub(crate) inner: Arc<dyn RoleDirectory>,
+    pub(crate) fail: AtomicBool,
+}
+
+#[async_trait]
+impl RoleDirectory for FlakyRoles {
+    async fn role_names(&self, user: UserId) -> Result<Vec<String>> {
+        self.inner.role_names(user).await
+    }
+
+    async fn has_permission(&self, user: UserId, permission: &str) -> Result<bool> {
+        self.inner.has_permission(user, permission).await
+    }
+
+    async fn assign(&self, user: UserId, role: &str) -> Result<bool> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(Error::unavailable(std::io::Error::other("authz down")));
+        }
+        self.inner.assign(user, role).await
+    }
+
+    async fn unassign(&self, user: UserId, role: &str) -> Result<bool> {
+        self.inner.unassign(user, role).await
+    }
+}
+
+/// Identity wired over SQLite, the real profile and authorization flows
+/// (behind switches that make them fail), fake session and token services,
+/// and a cheap argon2 so tests stay fast.
+pub(crate) struct Harness {
+    pub(crate) identity: Arc<Identity>,
+    pub(crate) hasher: Arc<Argon2Hasher>,
+    pub(crate) users: Arc<SqlUsers>,
+    pub(crate) history: Arc<SqlLoginHistory>,
+    pub(crate) profiles: Arc<Profiles>,
+    pub(crate) roles: Arc<Roles>,
+    pub(crate) profiles_fail: Arc<FlakyProfiles>,
+    pub(crate) roles_fail: Arc<FlakyRoles>,
+    pub(crate) sessions: Arc<FakeSessions>,
+    pub(crate) bus: Arc<MemoryEventBus>,
+    pub(crate) clock: ManualClock,
+    _db: TestDatabase,
+}
+
+pub(crate) const PASSWORD: &str = "correct horse battery staple 42";
+
+impl Harness {
+    pub(crate) async fn new() -> Harness {
+        Self::with_config(IdentityConfig::default()).await
+    }
+
+    pub(crate) async fn with_config(config: IdentityConfig) -> Harness {
+        let db = TestDatabase::new().await;
+        let clock = ManualClock::starting_now();
+        let clock_port: Arc<dyn Clock> = Arc::new(clock.clone());
+        let users = Arc::new(SqlUsers::new(db.db().clone()));
+        let history = Arc::new(SqlLoginHistory::new(db.db().clone()));
+        let bus = Arc::new(MemoryEventBus::new());
+        let roles = Roles::new(Arc::new(SqlRoles::new(db.db().clone())), clock_port.clone());
+        let profiles = Profiles::new(
+            Arc::new(SqlProfiles::new(db.db().clone())),
+            bus.clone(),
+            clock_port.clone(),
+        );
+        let profiles_fail = Arc::new(FlakyProfiles {
+            inner: profiles.clone(),
+            fail: AtomicBool::new(false),
+            last_user: Mutex::new(None),
+        });
+        let roles_fail = Arc::new(FlakyRoles {
+            inner: roles.clone(),
+            fail: AtomicBool::new(false),
+        });
+        let hasher = Argon2Hasher::new(Params::new(64, 1, 1, None).unwrap(), 2).unwrap();
+        let sessions = Arc::new(FakeSessions::default());
+        let deps = IdentityDeps {
+            users: users.clone(),
+            login_history: history.clone(),
+            hasher: hasher.clone(),
+            sessions: sessions.clone(),
+            tokens: Arc::new(FakeTokens),
+            roles: roles_fail.clone(),
+            profiles: profiles_fail.clone(),
+            bus: bus.clone(),
+            rate_limiter: Arc::new(MemoryRateLimiter::new(clock_port.clone())),
+            clock: clock_port,
+        };
+        Harness {
+            identity: Identity::new(deps, config),
+            hasher,
+            users,
+            history,
+            profiles,
+            roles,
+            profiles_fail,
+            roles_fail,
+            sessions,
+            bus,
+            clock,
+            _db: db,
+        }
+    }
+}
+
+impl FlakyProfiles {
+    pub(crate) fn last_user(&self) -> Option<UserId> {
+        *lock(&self.last_user)
+    }
+}
+
+/// A valid sign-up for `email`.
+pub(crate) fn sign_up_request(email: &str) -> SignUp {
+    SignUp {
+        email: email.to_owned(),
+        password: Secret::new(PASSWORD.to_owned()),
+        first_name: "Ada".to_owned(),
+        last_name: "Lovelace".to_owned(),
+        phone: None,
+        client: ClientInfo {
+            ip: Some("203.0.113.7".to_owned()),
+            user_agent: Some("test".to_owned()),
+        },
+    }
+}

@@ -1,0 +1,110 @@
+//! Wiring: repositories over the one database, the shared infrastructure,
+//! then each service with its siblings reached in-process.
+
+use std::sync::Arc;
+
+use latch_authorization::Roles;
+use latch_domain::{Clock, Result, ports::{RefreshTokenRepository, RoleDirectory, UserRepository}};
+use latch_identity::{Argon2Hasher, Identity, IdentityConfig, IdentityDeps, UserStatusReader};
+use latch_profile::Profiles;
+use latch_runtime::{
+    auth::AccessTokenAuthenticator,
+    config::ConfigSource,
+    infra::Infra,
+    secrets::Secrets,
+    server::{Guard, ServiceSet},
+};
+use latch_session::{SessionConfig, SessionDeps, Sessions};
+use latch_store::sql::{
+    SqlLoginHistory, SqlProfiles, SqlRefreshTokens, SqlRoles, SqlSessions, SqlSigningKeys, SqlUsers,
+};
+use latch_token::{FamilyRevoker, TokenConfig, TokenDeps, TokenSecrets, Tokens};
+
+/// The assembled process: what to serve and how to authenticate callers.
+pub struct Latchd {
+    pub services: ServiceSet,
+    pub guard: Guard,
+    /// Kept for harnesses and benchmarks that reach past gRPC.
+    pub tokens: Arc<Tokens>,
+    pub sessions: Arc<Sessions>,
+}
+
+pub async fn assemble(
+    source: &dyn ConfigSource,
+    secrets: &Secrets,
+    infra: &Infra,
+    clock: Arc<dyn Clock>,
+) -> Result<Latchd> {
+    let db = &infra.db;
+
+    let roles = Roles::new(Arc::new(SqlRoles::new(db.clone())), clock.clone());
+    let profiles = Profiles::new(Arc::new(SqlProfiles::new(db.clone())), infra.bus.clone(), clock.clone());
+
+    let refresh_tokens: Arc<dyn RefreshTokenRepository> = Arc::new(SqlRefreshTokens::new(db.clone()));
+    let sessions = Sessions::new(
+        SessionDeps {
+            repo: Arc::new(SqlSessions::new(db.clone())),
+            cache: infra.cache.clone(),
+            bus: infra.bus.clone(),
+            tokens: Arc::new(FamilyRevoker::new(refresh_tokens.clone(), clock.clone())),
+            clock: clock.clone(),
+        },
+        SessionConfig::from_source(source)?,
+    );
+    sessions.spawn_revocation_listener();
+
+    let users: Arc<dyn UserRepository> = Arc::new(SqlUsers::new(db.clone()));
+    let tokens = Tokens::start(
+        TokenDeps {
+            refresh_tokens,
+            signing_keys: Arc::new(SqlSigningKeys::new(db.clone())),
+            sessions: sessions.clone(),
+            users: UserStatusReader::new(users.clone()),
+            roles: roles.clone(),
+            clock: clock.clone(),
+        },
+        TokenConfig::from_source(source)?,
+        TokenSecrets {
+            encryption_key: secrets.encryption_key.clone(),
+            ip_hash_key: secrets.ip_hash_key.clone(),
+            refresh_key: secrets.refresh_key.clone(),
+        },
+    )
+    .await?;
+
+    let identity = Identity::new(
+        IdentityDeps {
+            users,
+            login_history: Arc::new(SqlLoginHistory::new(db.clone())),
+            hasher: Argon2Hasher::with_defaults()?,
+            sessions: sessions.clone(),
+            tokens: tokens.clone(),
+            roles: roles.clone(),
+            profiles: profiles.clone(),
+            bus: infra.bus.clone(),
+            rate_limiter: infra.rate_limiter.clone(),
+            clock,
+        },
+        IdentityConfig::from_source(source)?,
+    );
+
+    let role_directory: Arc<dyn RoleDirectory> = roles.clone();
+    let mut services = ServiceSet::new();
+    services
+        .add(latch_identity::grpc::server(identity, role_directory.clone()), latch_identity::grpc::POLICY)
+        .add(latch_token::grpc::server(tokens.clone(), role_directory.clone()), latch_token::grpc::POLICY)
+        .add(latch_session::grpc::server(sessions.clone(), role_directory.clone()), latch_session::grpc::POLICY)
+        .add(latch_authorization::grpc::server(roles), latch_authorization::grpc::POLICY)
+        .add(latch_profile::grpc::server(profiles, role_directory), latch_profile::grpc::POLICY);
+
+    let guard = Guard {
+        authenticator: AccessTokenAuthenticator::new(tokens.verifier(), sessions.clone()),
+        service_token: secrets.service_token.clone(),
+    };
+    Ok(Latchd {
+        services,
+        guard,
+        tokens,
+        sessions,
+    })
+}

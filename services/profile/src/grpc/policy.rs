@@ -1,0 +1,19 @@
+//! The caller class of every `ProfileService` RPC, as written beside each
+//! RPC in `proto/latch/profile/v1/profile.proto`. Admin access is `User`
+//! here: the handler checks ownership or the named permission.
+
+use latch_runtime::auth::{Access, ServicePolicy};
+
+pub const POLICY: ServicePolicy = ServicePolicy {
+    service: "latch.profile.v1.ProfileService",
+    methods: &[
+        ("CreateProfile", Access::Internal),
+        ("DeleteProfile", Access::Internal),
+        // user, admin [users.read]
+        ("GetProfile", Access::User),
+        // user, admin [users.write]
+        ("UpdateProfile", Access::User),
+        ("UploadAvatar", Access::User),
+        ("DeleteAvatar", Access::User),
+    ],
+};

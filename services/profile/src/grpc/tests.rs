@@ -1,0 +1,196 @@
+use std::collections::BTreeSet;
+
+use latch_domain::{SessionId, UserId, model::builtin, ports::RoleDirectory};
+use latch_runtime::auth::{Principal, UserPrincipal};
+use prost::Message as _;
+use serde_json::json;
+use tonic::Code;
+
+use super::*;
+use crate::testing::Harness;
+
+fn user(id: UserId) -> Caller {
+    Caller {
+        principal: Principal::User(UserPrincipal {
+            user_id: id,
+            session_id: SessionId::generate().unwrap(),
+            roles: vec![],
+        }),
+        peer_ip: None,
+        user_agent: None,
+    }
+}
+
+fn service() -> Caller {
+    Caller {
+        principal: Principal::Service,
+        peer_ip: None,
+        user_agent: None,
+    }
+}
+
+fn request<T>(caller: Caller, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.extensions_mut().insert(caller);
+    request
+}
+
+fn grpc(h: &Harness) -> ProfileGrpc {
+    ProfileGrpc::new(h.profiles.clone(), h.roles.clone())
+}
+
+async fn create(grpc: &ProfileGrpc, id: UserId) -> pb::CreateProfileResponse {
+    grpc.create_profile(request(
+        service(),
+        pb::CreateProfileRequest {
+            user_id: id.to_string(),
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+        },
+    ))
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+fn update(user_id: &str, profile: pb::Profile, paths: &[&str]) -> pb::UpdateProfileRequest {
+    pb::UpdateProfileRequest {
+        user_id: user_id.into(),
+        profile: Some(profile),
+        update_mask: Some(prost_types::FieldMask {
+            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+        }),
+    }
+}
+
+#[test]
+fn the_policy_names_every_rpc_of_the_service() {
+    let fds = prost_types::FileDescriptorSet::decode(latch_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let rpcs: BTreeSet<String> = fds
+        .file
+        .iter()
+        .filter(|f| f.package() == "latch.profile.v1")
+        .flat_map(|f| &f.service)
+        .filter(|s| s.name() == "ProfileService")
+        .flat_map(|s| s.method.iter().map(|m| m.name().to_owned()))
+        .collect();
+    let listed: BTreeSet<String> = POLICY.methods.iter().map(|(m, _)| (*m).to_owned()).collect();
+    assert!(!rpcs.is_empty());
+    assert_eq!(listed, rpcs);
+    assert_eq!(POLICY.methods.len(), rpcs.len(), "no duplicates");
+}
+
+#[tokio::test]
+async fn create_profile_is_idempotent() {
+    let h = Harness::new().await;
+    let grpc = grpc(&h);
+    let ada = UserId::new();
+    let first = create(&grpc, ada).await;
+    let second = create(&grpc, ada).await;
+    assert!(first.created);
+    assert!(!second.created);
+    assert_eq!(first.profile, second.profile);
+}
+
+#[tokio::test]
+async fn owners_and_admins_read_and_write_others_do_not() {
+    let h = Harness::new().await;
+    let grpc = grpc(&h);
+    let ada = UserId::new();
+    let eve = UserId::new();
+    let admin = UserId::new();
+    create(&grpc, ada).await;
+    h.roles.assign(admin, builtin::ADMIN).await.unwrap();
+
+    let own = grpc
+        .get_profile(request(user(ada), pb::GetProfileRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(own.profile.unwrap().first_name, "Ada");
+
+    let target = ada.to_string();
+    let denied = grpc
+        .get_profile(request(user(eve), pb::GetProfileRequest { user_id: target.clone() }))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let denied = grpc
+        .update_profile(request(
+            user(eve),
+            update(&target, pb::Profile::default(), &["phone"]),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    grpc.get_profile(request(user(admin), pb::GetProfileRequest { user_id: target.clone() }))
+        .await
+        .unwrap();
+    let changed = pb::Profile {
+        display_name: "Countess".into(),
+        ..pb::Profile::default()
+    };
+    let updated = grpc
+        .update_profile(request(user(admin), update(&target, changed, &["display_name"])))
+        .await
+        .unwrap()
+        .into_inner()
+        .profile
+        .unwrap();
+    assert_eq!(updated.display_name, "Countess");
+    assert_eq!(updated.first_name, "Ada");
+}
+
+#[tokio::test]
+async fn metadata_and_dates_round_trip_through_the_wire() {
+    let h = Harness::new().await;
+    let grpc = grpc(&h);
+    let ada = UserId::new();
+    create(&grpc, ada).await;
+    let json = json!({"theme": "dark", "beta": true, "visits": 3});
+    let serde_json::Value::Object(map) = &json else {
+        unreachable!()
+    };
+    let changed = pb::Profile {
+        date_of_birth: "1815-12-10".into(),
+        metadata: Some(object_to_struct(map)),
+        ..pb::Profile::default()
+    };
+    let updated = grpc
+        .update_profile(request(
+            user(ada),
+            update("", changed, &["date_of_birth", "metadata"]),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .profile
+        .unwrap();
+    assert_eq!(updated.date_of_birth, "1815-12-10");
+    assert_eq!(struct_to_json(updated.metadata.unwrap()).unwrap(), json);
+}
+
+#[tokio::test]
+async fn a_missing_mask_is_refused() {
+    let h = Harness::new().await;
+    let grpc = grpc(&h);
+    let ada = UserId::new();
+    create(&grpc, ada).await;
+    let status = grpc
+        .update_profile(request(
+            user(ada),
+            pb::UpdateProfileRequest {
+                user_id: String::new(),
+                profile: Some(pb::Profile::default()),
+                update_mask: None,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        latch_runtime::status::reason_of(&status).as_deref(),
+        Some("INVALID_ARGUMENT")
+    );
+}

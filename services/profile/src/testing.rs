@@ -1,0 +1,42 @@
+//! Profiles (and Roles, for admin checks) over a freshly migrated SQLite
+//! database, with an in-memory event bus and a manual clock.
+
+use std::sync::Arc;
+
+use latch_authorization::Roles;
+use latch_domain::{Clock, ManualClock};
+use latch_store::{
+    memory::MemoryEventBus,
+    sql::{SqlProfiles, SqlRoles},
+};
+use latch_testkit::TestDatabase;
+
+use crate::Profiles;
+
+pub(crate) struct Harness {
+    pub(crate) profiles: Arc<Profiles>,
+    pub(crate) roles: Arc<Roles>,
+    pub(crate) bus: Arc<MemoryEventBus>,
+    pub(crate) clock: ManualClock,
+    _db: TestDatabase,
+}
+
+impl Harness {
+    pub(crate) async fn new() -> Harness {
+        let db = TestDatabase::new().await;
+        let clock = ManualClock::starting_now();
+        let clock_port: Arc<dyn Clock> = Arc::new(clock.clone());
+        let bus = Arc::new(MemoryEventBus::new());
+        Harness {
+            profiles: Profiles::new(
+                Arc::new(SqlProfiles::new(db.db().clone())),
+                bus.clone(),
+                clock_port.clone(),
+            ),
+            roles: Roles::new(Arc::new(SqlRoles::new(db.db().clone())), clock_port),
+            bus,
+            clock,
+            _db: db,
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! `latch.session.v1.SessionService` over gRPC: thin handlers that convert
+//! the request, check who may act on whose sessions, call [`Sessions`] and
+//! convert the answer. The caller class of each RPC is [`POLICY`], enforced
+//! by the runtime's auth layer before a handler runs.
+
+mod convert;
+
+use std::sync::Arc;
+
+use latch_domain::{
+    Error, Result, SessionId, UserId,
+    model::{Session, permission},
+    ports::RoleDirectory,
+};
+use latch_proto::latch::session::v1::{
+    CreateSessionRequest, CreateSessionResponse, GetSessionRequest, GetSessionResponse,
+    ListSessionsRequest, ListSessionsResponse, RevokeAllSessionsRequest,
+    RevokeAllSessionsResponse, RevokeSessionRequest, RevokeSessionResponse, TouchSessionRequest,
+    TouchSessionResponse, ValidateSessionRequest, ValidateSessionResponse,
+    session_service_server::{SERVICE_NAME, SessionService, SessionServiceServer},
+};
+use latch_runtime::{
+    ResultExt,
+    auth::{Access, Caller, Principal, ServicePolicy},
+};
+use tonic::{Request, Response, Status};
+
+pub use convert::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use convert::{Page, client_info_from_proto, session_to_proto};
+
+use crate::Sessions;
+
+/// Who may call each RPC, per the `// Caller:` comments in session.proto.
+pub const POLICY: ServicePolicy = ServicePolicy {
+    service: SERVICE_NAME,
+    methods: &[
+        ("CreateSession", Access::Internal),
+        ("ValidateSession", Access::Internal),
+        ("GetSession", Access::User),
+        ("ListSessions", Access::User),
+        ("TouchSession", Access::Internal),
+        ("RevokeSession", Access::UserOrInternal),
+        ("RevokeAllSessions", Access::UserOrInternal),
+    ],
+};
+
+/// Longest revocation reason a caller may give.
+const REASON_MAX: usize = 64;
+
+/// The tonic service; build it with [`server`].
+pub struct SessionGrpc {
+    sessions: Arc<Sessions>,
+    roles: Arc<dyn RoleDirectory>,
+}
+
+impl SessionGrpc {
+    pub fn new(sessions: Arc<Sessions>, roles: Arc<dyn RoleDirectory>) -> Self {
+        Self { sessions, roles }
+    }
+
+    fn to_proto(&self, session: &Session, caller: &Caller) -> latch_proto::latch::session::v1::Session {
+        let current = matches!(
+            &caller.principal,
+            Principal::User(user) if user.session_id == session.id
+        );
+        session_to_proto(session, self.sessions.idle_expires_at(session), current)
+    }
+
+    /// The stored session, or `NOT_FOUND`.
+    async fn existing(&self, id: &SessionId) -> Result<Session> {
+        self.sessions
+            .get(id)
+            .await?
+            .ok_or_else(|| Error::not_found("session"))
+    }
+}
+
+/// The server to add to a router; put it behind the auth layer with
+/// [`POLICY`].
+pub fn server(sessions: Arc<Sessions>, roles: Arc<dyn RoleDirectory>) -> SessionServiceServer<SessionGrpc> {
+    SessionServiceServer::new(SessionGrpc::new(sessions, roles))
+}
+
+#[tonic::async_trait]
+impl SessionService for SessionGrpc {
+    async fn create_session(
+        &self,
+        request: Request<CreateSessionRequest>,
+    ) -> Result<Response<CreateSessionResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let request = request.into_inner();
+        let user = UserId::parse("user_id", &request.user_id).or_status()?;
+        let claimed = request
+            .client
+            .map(client_info_from_proto)
+            .transpose()
+            .or_status()?;
+        let client = caller.client_info(claimed);
+        let session = self.sessions.open(user, &client).await.or_status()?;
+        Ok(Response::new(CreateSessionResponse {
+            session: Some(self.to_proto(&session, &caller)),
+        }))
+    }
+
+    async fn validate_session(
+        &self,
+        request: Request<ValidateSessionRequest>,
+    ) -> Result<Response<ValidateSessionResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let id = SessionId::parse("session_id", &request.get_ref().session_id).or_status()?;
+        let validation = self.sessions.inspect(&id).await.or_status()?;
+        Ok(Response::new(ValidateSessionResponse {
+            valid: validation.valid,
+            session: validation.session.map(|s| self.to_proto(&s, &caller)),
+        }))
+    }
+
+    async fn get_session(
+        &self,
+        request: Request<GetSessionRequest>,
+    ) -> Result<Response<GetSessionResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let id = SessionId::parse("session_id", &request.get_ref().session_id).or_status()?;
+        let session = self.existing(&id).await.or_status()?;
+        caller
+            .authorize_for(session.user_id, permission::SESSIONS_READ, self.roles.as_ref())
+            .await
+            .or_status()?;
+        Ok(Response::new(GetSessionResponse {
+            session: Some(self.to_proto(&session, &caller)),
+        }))
+    }
+
+    async fn list_sessions(
+        &self,
+        request: Request<ListSessionsRequest>,
+    ) -> Result<Response<ListSessionsResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let request = request.into_inner();
+        let user = target_user(&caller, &request.user_id).or_status()?;
+        let page = Page::from_request(request.page_size, &request.page_token).or_status()?;
+        caller
+            .authorize_for(user, permission::SESSIONS_READ, self.roles.as_ref())
+            .await
+            .or_status()?;
+        let sessions = self
+            .sessions
+            .list_for_user(user, request.include_revoked)
+            .await
+            .or_status()?;
+        let (sessions, next_page_token) = page.slice(sessions);
+        Ok(Response::new(ListSessionsResponse {
+            sessions: sessions.iter().map(|s| self.to_proto(s, &caller)).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn touch_session(
+        &self,
+        request: Request<TouchSessionRequest>,
+    ) -> Result<Response<TouchSessionResponse>, Status> {
+        let id = SessionId::parse("session_id", &request.get_ref().session_id).or_status()?;
+        self.sessions.touch(&id).await.or_status()?;
+        Ok(Response::new(TouchSessionResponse {}))
+    }
+
+    async fn revoke_session(
+        &self,
+        request: Request<RevokeSessionRequest>,
+    ) -> Result<Response<RevokeSessionResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let request = request.into_inner();
+        let id = SessionId::parse("session_id", &request.session_id).or_status()?;
+        let session = self.existing(&id).await.or_status()?;
+        caller
+            .authorize_for(session.user_id, permission::SESSIONS_WRITE, self.roles.as_ref())
+            .await
+            .or_status()?;
+        let reason = revocation_reason(&caller, session.user_id, &request.reason).or_status()?;
+        self.sessions.revoke_one(&id, &reason).await.or_status()?;
+        Ok(Response::new(RevokeSessionResponse {}))
+    }
+
+    async fn revoke_all_sessions(
+        &self,
+        request: Request<RevokeAllSessionsRequest>,
+    ) -> Result<Response<RevokeAllSessionsResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let request = request.into_inner();
+        let user = target_user(&caller, &request.user_id).or_status()?;
+        let except = match request.except_session_id.as_str() {
+            "" => None,
+            raw => Some(SessionId::parse("except_session_id", raw).or_status()?),
+        };
+        caller
+            .authorize_for(user, permission::SESSIONS_WRITE, self.roles.as_ref())
+            .await
+            .or_status()?;
+        let reason = revocation_reason(&caller, user, &request.reason).or_status()?;
+        let revoked = self
+            .sessions
+            .revoke_many(user, except.as_ref(), &reason)
+            .await
+            .or_status()?;
+        Ok(Response::new(RevokeAllSessionsResponse { revoked }))
+    }
+}
+
+/// The user a request names; empty means the calling user (a service
+/// caller has no user of its own, so it must name one).
+fn target_user(caller: &Caller, raw: &str) -> Result<UserId> {
+    if !raw.trim().is_empty() {
+        return UserId::parse("user_id", raw);
+    }
+    if caller.is_service() {
+        return Err(Error::invalid_field("user_id", "is required for service callers"));
+    }
+    Ok(caller.user()?.user_id)
+}
+
+/// The reason a caller gave, or one that says who revoked: the user
+/// themselves, an administrator, or a Latch service.
+fn revocation_reason(caller: &Caller, owner: UserId, raw: &str) -> Result<String> {
+    if let Some(reason) = latch_domain::validate::optional_text("reason", raw, REASON_MAX)? {
+        return Ok(reason);
+    }
+    Ok(match &caller.principal {
+        Principal::User(user) if user.user_id == owner => "user_revoked",
+        Principal::User(_) => "admin",
+        Principal::Service | Principal::Anonymous => "revoked",
+    }
+    .to_owned())
+}
+
+#[cfg(test)]
+mod tests;

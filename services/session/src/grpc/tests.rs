@@ -1,0 +1,404 @@
+//! Handler tests: a `Caller` put where the auth layer would, assertions on
+//! the status code and stable reason a client sees.
+
+use std::{collections::HashSet, sync::Mutex};
+
+use async_trait::async_trait;
+use latch_domain::{Result, SessionId, UserId, ports::RoleDirectory};
+use latch_proto::latch::{common::v1 as common, session::v1::*};
+use latch_runtime::{
+    auth::{Caller, Principal, UserPrincipal},
+    status::reason_of,
+};
+use prost::Message as _;
+use tonic::{Code, Request, Status};
+
+use super::*;
+use crate::testing::{CHROME_MAC, Harness, browser_client};
+
+/// Authorization as the session service sees it: a fixed grant table.
+#[derive(Default)]
+struct FakeRoles {
+    grants: Mutex<HashSet<(UserId, String)>>,
+}
+
+impl FakeRoles {
+    fn grant(&self, user: UserId, permission: &str) {
+        self.grants.lock().unwrap().insert((user, permission.to_owned()));
+    }
+}
+
+#[async_trait]
+impl RoleDirectory for FakeRoles {
+    async fn role_names(&self, _user: UserId) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    async fn has_permission(&self, user: UserId, permission: &str) -> Result<bool> {
+        Ok(self.grants.lock().unwrap().contains(&(user, permission.to_owned())))
+    }
+    async fn assign(&self, _user: UserId, _role: &str) -> Result<bool> {
+        Ok(false)
+    }
+    async fn unassign(&self, _user: UserId, _role: &str) -> Result<bool> {
+        Ok(false)
+    }
+}
+
+struct Fixture {
+    h: Harness,
+    sessions: Arc<Sessions>,
+    roles: Arc<FakeRoles>,
+    grpc: SessionGrpc,
+}
+
+async fn fixture() -> Fixture {
+    let h = Harness::new().await;
+    let sessions = h.replica();
+    let roles = Arc::new(FakeRoles::default());
+    let grpc = SessionGrpc::new(sessions.clone(), roles.clone());
+    Fixture {
+        h,
+        sessions,
+        roles,
+        grpc,
+    }
+}
+
+fn service() -> Caller {
+    Caller {
+        principal: Principal::Service,
+        peer_ip: Some("10.0.0.2".into()),
+        user_agent: Some("latch-identity".into()),
+    }
+}
+
+fn user(user_id: UserId, session_id: &SessionId) -> Caller {
+    Caller {
+        principal: Principal::User(UserPrincipal {
+            user_id,
+            session_id: session_id.clone(),
+            roles: vec!["USER".into()],
+        }),
+        peer_ip: Some("198.51.100.9".into()),
+        user_agent: Some(CHROME_MAC.into()),
+    }
+}
+
+fn as_caller<T>(caller: Caller, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.extensions_mut().insert(caller);
+    request
+}
+
+fn assert_refused(status: &Status, code: Code, reason: &str) {
+    assert_eq!(status.code(), code, "{status:?}");
+    assert_eq!(reason_of(status).as_deref(), Some(reason), "{status:?}");
+}
+
+fn bad_field(status: &Status) -> Option<String> {
+    use tonic_types::StatusExt as _;
+    status
+        .get_details_bad_request()
+        .and_then(|b| b.field_violations.first().map(|v| v.field.clone()))
+}
+
+#[test]
+fn the_policy_names_every_rpc_of_the_service() {
+    let fds = prost_types::FileDescriptorSet::decode(latch_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let service = fds
+        .file
+        .iter()
+        .filter(|f| f.package() == "latch.session.v1")
+        .flat_map(|f| f.service.iter())
+        .find(|s| s.name() == "SessionService")
+        .unwrap();
+    let rpcs: HashSet<&str> = service.method.iter().map(|m| m.name()).collect();
+    let policed: HashSet<&str> = POLICY.methods.iter().map(|(m, _)| *m).collect();
+    assert_eq!(rpcs, policed);
+    assert_eq!(POLICY.service, "latch.session.v1.SessionService");
+}
+
+#[tokio::test]
+async fn create_session_trusts_the_claimed_client_of_a_service() {
+    let f = fixture().await;
+    let user_id = UserId::new();
+    let response = f
+        .grpc
+        .create_session(as_caller(
+            service(),
+            CreateSessionRequest {
+                user_id: user_id.to_string(),
+                client: Some(common::ClientInfo {
+                    ip: "203.0.113.7".into(),
+                    user_agent: CHROME_MAC.into(),
+                }),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let session = response.session.unwrap();
+    assert_eq!(session.user_id, user_id.to_string());
+    assert_eq!(session.ip, "203.0.113.7");
+    assert_eq!(session.browser, "Chrome");
+    assert_eq!(session.os, "Mac OSX");
+    assert!(SessionId::parse("id", &session.id).is_ok());
+    assert!(session.idle_expires_at.is_some());
+}
+
+#[tokio::test]
+async fn create_session_names_malformed_fields() {
+    let f = fixture().await;
+    let status = f
+        .grpc
+        .create_session(as_caller(
+            service(),
+            CreateSessionRequest {
+                user_id: "me".into(),
+                client: None,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_refused(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
+    assert_eq!(bad_field(&status).as_deref(), Some("user_id"));
+}
+
+#[tokio::test]
+async fn validate_session_says_invalid_without_an_error() {
+    let f = fixture().await;
+    let owner = UserId::new();
+    let session = f.sessions.open(owner, &browser_client()).await.unwrap();
+    let validate = |id: String| {
+        f.grpc.validate_session(as_caller(
+            service(),
+            ValidateSessionRequest { session_id: id },
+        ))
+    };
+
+    let live = validate(session.id.to_string()).await.unwrap().into_inner();
+    assert!(live.valid);
+    assert_eq!(live.session.map(|s| s.id), Some(session.id.to_string()));
+
+    f.sessions.revoke_one(&session.id, "logout").await.unwrap();
+    let revoked = validate(session.id.to_string()).await.unwrap().into_inner();
+    assert!(!revoked.valid);
+    assert_eq!(
+        revoked.session.map(|s| s.revoked_reason),
+        Some("logout".to_owned()),
+        "a revoked session is still described"
+    );
+
+    let unknown = validate(SessionId::generate().unwrap().to_string())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!unknown.valid);
+    assert_eq!(unknown.session, None);
+
+    let status = validate("not-a-session".into()).await.unwrap_err();
+    assert_eq!(bad_field(&status).as_deref(), Some("session_id"));
+}
+
+#[tokio::test]
+async fn get_session_is_for_the_owner_or_a_reader() {
+    let f = fixture().await;
+    let owner = UserId::new();
+    let session = f.sessions.open(owner, &browser_client()).await.unwrap();
+    let get = |caller: Caller, id: String| {
+        f.grpc
+            .get_session(as_caller(caller, GetSessionRequest { session_id: id }))
+    };
+
+    let own = get(user(owner, &session.id), session.id.to_string())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(own.session.unwrap().current);
+
+    let other = UserId::new();
+    let other_session = SessionId::generate().unwrap();
+    let status = get(user(other, &other_session), session.id.to_string())
+        .await
+        .unwrap_err();
+    assert_refused(&status, Code::PermissionDenied, "ACCESS_DENIED");
+
+    f.roles.grant(other, "sessions.read");
+    let read = get(user(other, &other_session), session.id.to_string())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!read.session.unwrap().current);
+
+    let status = get(user(owner, &session.id), SessionId::generate().unwrap().to_string())
+        .await
+        .unwrap_err();
+    assert_refused(&status, Code::NotFound, "NOT_FOUND");
+
+    let status = get(user(owner, &session.id), "x".into()).await.unwrap_err();
+    assert_refused(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
+    assert_eq!(bad_field(&status).as_deref(), Some("session_id"));
+}
+
+#[tokio::test]
+async fn list_sessions_defaults_to_the_caller_and_marks_the_current_one() {
+    let f = fixture().await;
+    let owner = UserId::new();
+    let first = f.sessions.open(owner, &browser_client()).await.unwrap();
+    f.h.clock.advance(chrono::Duration::minutes(1));
+    let second = f.sessions.open(owner, &browser_client()).await.unwrap();
+    let revoked = f.sessions.open(owner, &browser_client()).await.unwrap();
+    f.sessions.revoke_one(&revoked.id, "logout").await.unwrap();
+    f.sessions.open(UserId::new(), &browser_client()).await.unwrap();
+
+    let list = |caller: Caller, request: ListSessionsRequest| {
+        f.grpc.list_sessions(as_caller(caller, request))
+    };
+    let mine = list(user(owner, &first.id), ListSessionsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<_> = mine.sessions.iter().map(|s| s.id.clone()).collect();
+    assert_eq!(ids, vec![second.id.to_string(), first.id.to_string()], "most recently active first");
+    let current: Vec<_> = mine.sessions.iter().map(|s| s.current).collect();
+    assert_eq!(current, vec![false, true]);
+    assert!(mine.next_page_token.is_empty());
+
+    let all = list(
+        user(owner, &first.id),
+        ListSessionsRequest {
+            include_revoked: true,
+            page_size: 2,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .into_inner();
+    assert_eq!(all.sessions.len(), 2);
+    let rest = list(
+        user(owner, &first.id),
+        ListSessionsRequest {
+            include_revoked: true,
+            page_size: 2,
+            page_token: all.next_page_token,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .into_inner();
+    assert_eq!(rest.sessions.len(), 1);
+
+    let stranger = UserId::new();
+    let status = list(
+        user(stranger, &SessionId::generate().unwrap()),
+        ListSessionsRequest {
+            user_id: owner.to_string(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_refused(&status, Code::PermissionDenied, "ACCESS_DENIED");
+}
+
+#[tokio::test]
+async fn revoke_session_is_for_the_owner_an_admin_or_a_service() {
+    let f = fixture().await;
+    let owner = UserId::new();
+    let session = f.sessions.open(owner, &browser_client()).await.unwrap();
+    let revoke = |caller: Caller, id: &SessionId| {
+        f.grpc.revoke_session(as_caller(
+            caller,
+            RevokeSessionRequest {
+                session_id: id.to_string(),
+                reason: String::new(),
+            },
+        ))
+    };
+
+    let stranger = UserId::new();
+    let status = revoke(user(stranger, &SessionId::generate().unwrap()), &session.id)
+        .await
+        .unwrap_err();
+    assert_refused(&status, Code::PermissionDenied, "ACCESS_DENIED");
+    assert!(f.sessions.inspect(&session.id).await.unwrap().valid);
+
+    revoke(user(owner, &session.id), &session.id).await.unwrap();
+    let stored = f.sessions.get(&session.id).await.unwrap().unwrap();
+    assert_eq!(stored.revoked_reason.as_deref(), Some("user_revoked"));
+    revoke(service(), &session.id).await.unwrap();
+
+    let status = revoke(service(), &SessionId::generate().unwrap())
+        .await
+        .unwrap_err();
+    assert_refused(&status, Code::NotFound, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn revoke_all_sessions_keeps_the_exception() {
+    let f = fixture().await;
+    let owner = UserId::new();
+    let keep = f.sessions.open(owner, &browser_client()).await.unwrap();
+    let other = f.sessions.open(owner, &browser_client()).await.unwrap();
+
+    let response = f
+        .grpc
+        .revoke_all_sessions(as_caller(
+            user(owner, &keep.id),
+            RevokeAllSessionsRequest {
+                user_id: String::new(),
+                except_session_id: keep.id.to_string(),
+                reason: "sign_out_elsewhere".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.revoked, 1);
+    assert!(f.sessions.inspect(&keep.id).await.unwrap().valid);
+    assert!(!f.sessions.inspect(&other.id).await.unwrap().valid);
+
+    let status = f
+        .grpc
+        .revoke_all_sessions(as_caller(service(), RevokeAllSessionsRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&status).as_deref(), Some("user_id"));
+
+    let status = f
+        .grpc
+        .revoke_all_sessions(as_caller(
+            user(owner, &keep.id),
+            RevokeAllSessionsRequest {
+                except_session_id: "nope".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&status).as_deref(), Some("except_session_id"));
+}
+
+#[tokio::test]
+async fn touch_session_reports_ended_sessions() {
+    let f = fixture().await;
+    let session = f
+        .sessions
+        .open(UserId::new(), &browser_client())
+        .await
+        .unwrap();
+    f.sessions.revoke_one(&session.id, "logout").await.unwrap();
+    let status = f
+        .grpc
+        .touch_session(as_caller(
+            service(),
+            TouchSessionRequest {
+                session_id: session.id.to_string(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_refused(&status, Code::Unauthenticated, "SESSION_REVOKED");
+}

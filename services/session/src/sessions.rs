@@ -1,0 +1,117 @@
+//! [`Sessions`]: the session service's flows behind one handle, and its
+//! place as the [`SessionDirectory`] other services call.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use latch_domain::{
+    Clock, Result, SessionId, UserId,
+    model::{ClientInfo, Session},
+    ports::{EventBus, SessionCache, SessionDirectory, SessionRepository, TokenRevoker},
+};
+
+use crate::{
+    config::{SessionConfig, chrono_duration},
+    local_cache::LocalCache,
+    touch::TouchLog,
+};
+
+/// The ports the session service runs on.
+#[derive(Clone)]
+pub struct SessionDeps {
+    pub repo: Arc<dyn SessionRepository>,
+    /// `session:valid:{id}` / `session:{id}`, shared by every replica.
+    pub cache: Arc<dyn SessionCache>,
+    /// `session:created` and `session:revoked`.
+    pub bus: Arc<dyn EventBus>,
+    /// The token service, which revokes a session's refresh-token families.
+    pub tokens: Arc<dyn TokenRevoker>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Creates, validates, touches and revokes sessions. Cheap to share: build
+/// one per process with [`Sessions::new`] and start
+/// [`Sessions::spawn_revocation_listener`] so that its in-memory cache is
+/// used (and dropped as revocations arrive from any replica).
+pub struct Sessions {
+    pub(crate) deps: SessionDeps,
+    pub(crate) config: SessionConfig,
+    pub(crate) absolute_ttl: Duration,
+    pub(crate) idle_ttl: Duration,
+    pub(crate) touch_interval: Duration,
+    pub(crate) local: LocalCache,
+    pub(crate) touches: TouchLog,
+}
+
+impl Sessions {
+    pub fn new(deps: SessionDeps, config: SessionConfig) -> Arc<Sessions> {
+        Arc::new(Self {
+            deps,
+            absolute_ttl: chrono_duration(config.absolute_ttl),
+            idle_ttl: chrono_duration(config.idle_ttl),
+            touch_interval: chrono_duration(config.touch_interval),
+            local: LocalCache::new(chrono_duration(config.local_cache_ttl)),
+            touches: TouchLog::new(),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// When `session` ends if there is no more activity (never after its
+    /// absolute end).
+    pub fn idle_expires_at(&self, session: &Session) -> DateTime<Utc> {
+        session.idle_expires_at(self.idle_ttl)
+    }
+
+    /// The stored session, live or not, read from the database.
+    pub async fn get(&self, id: &SessionId) -> Result<Option<Session>> {
+        self.deps.repo.get(id).await
+    }
+
+    /// A user's sessions, most recently active first. Without
+    /// `include_revoked`, only live ones: not revoked, expired or idle.
+    pub async fn list_for_user(&self, user: UserId, include_revoked: bool) -> Result<Vec<Session>> {
+        let mut sessions = self.deps.repo.list_for_user(user, include_revoked).await?;
+        if !include_revoked {
+            let now = self.deps.clock.now();
+            sessions.retain(|s| s.is_active(now, self.idle_ttl));
+        }
+        sessions.sort_by_key(|s| std::cmp::Reverse(s.last_active_at));
+        Ok(sessions)
+    }
+}
+
+#[async_trait]
+impl SessionDirectory for Sessions {
+    /// Opens a session; see [`Sessions::open`].
+    async fn create(&self, user: UserId, client: &ClientInfo) -> Result<Session> {
+        self.open(user, client).await
+    }
+
+    /// The session while it is live; `None` when unknown, revoked, past its
+    /// absolute end or idle too long. Served from the caches when it can;
+    /// with the shared cache down it reads the database, never failing open.
+    async fn validate(&self, id: &SessionId) -> Result<Option<Session>> {
+        Ok(self.inspect(id).await?.live())
+    }
+
+    /// Idempotent: true when this call revoked it; see [`Sessions::revoke_one`].
+    async fn revoke(&self, id: &SessionId, reason: &str) -> Result<bool> {
+        self.revoke_one(id, reason).await
+    }
+
+    /// Revokes every live session of `user` but `except`; returns how many
+    /// this call revoked. See [`Sessions::revoke_many`].
+    async fn revoke_all(
+        &self,
+        user: UserId,
+        except: Option<&SessionId>,
+        reason: &str,
+    ) -> Result<u32> {
+        self.revoke_many(user, except, reason).await
+    }
+}

@@ -1,0 +1,167 @@
+//! The token service's configuration and secrets, read once at start.
+
+use std::time::Duration;
+
+use latch_domain::{Error, Result, secret::Secret};
+use latch_runtime::config::{ConfigSource, duration_or, parse_or};
+
+/// Lifetimes and names of the tokens. Every key is optional; the defaults
+/// are ARCHITECTURE.md's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenConfig {
+    /// `iss` of access tokens (`LATCH_TOKEN_ISSUER`, default `latch`).
+    pub issuer: String,
+    /// `aud` of access tokens (`LATCH_TOKEN_AUDIENCE`, default `latch`).
+    pub audience: String,
+    /// Access-token lifetime (`LATCH_ACCESS_TOKEN_TTL`, default and maximum 15m).
+    pub access_ttl: Duration,
+    /// One refresh token's own lifetime, capped by its family's end
+    /// (`LATCH_REFRESH_TOKEN_TTL`, default 7d).
+    pub refresh_ttl: Duration,
+    /// Absolute lifetime of a refresh family, whatever the rotations
+    /// (`LATCH_REFRESH_FAMILY_TTL`, default 14d).
+    pub family_ttl: Duration,
+    /// How long after a refresh the same spent token may come back and get
+    /// the same successor instead of counting as reuse (a client retrying
+    /// after a lost response); `LATCH_REFRESH_REUSE_GRACE`, default 10s, 0
+    /// turns it off.
+    pub reuse_grace: Duration,
+}
+
+impl TokenConfig {
+    /// The longest access-token lifetime Latch accepts: revocation reaches
+    /// a token checked without its session only when it expires.
+    pub const MAX_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+
+    /// Reads the `LATCH_*` keys above; a malformed or out-of-range value
+    /// stops the start.
+    pub fn from_source(source: &dyn ConfigSource) -> Result<Self> {
+        let defaults = Self::default();
+        let config = Self {
+            issuer: parse_or(source, "LATCH_TOKEN_ISSUER", defaults.issuer)?,
+            audience: parse_or(source, "LATCH_TOKEN_AUDIENCE", defaults.audience)?,
+            access_ttl: duration_or(source, "LATCH_ACCESS_TOKEN_TTL", defaults.access_ttl)?,
+            refresh_ttl: duration_or(source, "LATCH_REFRESH_TOKEN_TTL", defaults.refresh_ttl)?,
+            family_ttl: duration_or(source, "LATCH_REFRESH_FAMILY_TTL", defaults.family_ttl)?,
+            reuse_grace: duration_or(source, "LATCH_REFRESH_REUSE_GRACE", defaults.reuse_grace)?,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the ranges; [`crate::Tokens::start`] calls it too, so a config
+    /// built in code is held to the same rules.
+    pub fn validate(&self) -> Result<()> {
+        let refuse = |msg: &str| Err(Error::internal_msg(msg.to_owned()));
+        if self.issuer.trim().is_empty() || self.audience.trim().is_empty() {
+            return refuse("LATCH_TOKEN_ISSUER and LATCH_TOKEN_AUDIENCE must not be empty");
+        }
+        if self.access_ttl.as_secs() == 0 || self.access_ttl > Self::MAX_ACCESS_TTL {
+            return refuse("LATCH_ACCESS_TOKEN_TTL must be between 1s and 15m");
+        }
+        if self.refresh_ttl.as_secs() == 0 || self.family_ttl.as_secs() == 0 {
+            return refuse(
+                "LATCH_REFRESH_TOKEN_TTL and LATCH_REFRESH_FAMILY_TTL must be at least 1s",
+            );
+        }
+        if self.reuse_grace >= self.refresh_ttl {
+            return refuse(
+                "LATCH_REFRESH_REUSE_GRACE must be shorter than LATCH_REFRESH_TOKEN_TTL",
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "latch".to_owned(),
+            audience: "latch".to_owned(),
+            access_ttl: Self::MAX_ACCESS_TTL,
+            refresh_ttl: Duration::from_secs(7 * 86_400),
+            family_ttl: Duration::from_secs(14 * 86_400),
+            reuse_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The token service's keys. Where they come from (files under `./data`
+/// for the embedded default, the environment in production) is the
+/// binary's business.
+#[derive(Debug, Clone)]
+pub struct TokenSecrets {
+    /// AES-256-GCM key that encrypts signing keys' private halves at rest.
+    pub encryption_key: Secret<[u8; 32]>,
+    /// HMAC-SHA-256 key of the stored client IP hashes.
+    pub ip_hash_key: Secret<[u8; 32]>,
+    /// HMAC-SHA-256 key that derives a refresh token's successor from it.
+    pub refresh_key: Secret<[u8; 32]>,
+}
+
+impl TokenSecrets {
+    /// Three fresh random keys: for tests, and for a first start that
+    /// persists them.
+    pub fn generate() -> Result<Self> {
+        Ok(Self {
+            encryption_key: Secret::new(random_key()?),
+            ip_hash_key: Secret::new(random_key()?),
+            refresh_key: Secret::new(random_key()?),
+        })
+    }
+}
+
+fn random_key() -> Result<[u8; 32]> {
+    let bytes = latch_domain::secret::random_bytes(32)?;
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map_err(|_| Error::internal_msg("os randomness returned a short key"))
+}
+
+#[cfg(test)]
+mod tests {
+    use latch_runtime::config::MapSource;
+
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_ones() -> Result<()> {
+        let config = TokenConfig::from_source(&MapSource::new())?;
+        assert_eq!(config, TokenConfig::default());
+        assert_eq!(config.access_ttl, Duration::from_secs(900));
+        assert_eq!(config.family_ttl, Duration::from_secs(14 * 86_400));
+        assert_eq!(config.reuse_grace, Duration::from_secs(10));
+        Ok(())
+    }
+
+    #[test]
+    fn keys_override_defaults() -> Result<()> {
+        let source = MapSource::new()
+            .with("LATCH_TOKEN_ISSUER", "https://auth.example")
+            .with("LATCH_ACCESS_TOKEN_TTL", "5m")
+            .with("LATCH_REFRESH_REUSE_GRACE", "0");
+        let config = TokenConfig::from_source(&source)?;
+        assert_eq!(config.issuer, "https://auth.example");
+        assert_eq!(config.access_ttl, Duration::from_secs(300));
+        assert_eq!(config.reuse_grace, Duration::ZERO);
+        Ok(())
+    }
+
+    #[test]
+    fn access_tokens_longer_than_15_minutes_are_refused() {
+        let source = MapSource::new().with("LATCH_ACCESS_TOKEN_TTL", "16m");
+        assert!(TokenConfig::from_source(&source).is_err());
+        let source = MapSource::new().with("LATCH_ACCESS_TOKEN_TTL", "0");
+        assert!(TokenConfig::from_source(&source).is_err());
+        let source = MapSource::new().with("LATCH_REFRESH_FAMILY_TTL", "forever");
+        assert!(TokenConfig::from_source(&source).is_err());
+    }
+
+    #[test]
+    fn generated_secrets_differ_and_do_not_print() -> Result<()> {
+        let secrets = TokenSecrets::generate()?;
+        assert_ne!(secrets.ip_hash_key, secrets.refresh_key);
+        let printed = format!("{secrets:?}");
+        assert!(!printed.contains(&format!("{:?}", secrets.refresh_key.expose())));
+        Ok(())
+    }
+}

@@ -1,0 +1,222 @@
+//! Refresh tokens: a new family per session, rotation on every use, and
+//! reuse detection.
+//!
+//! A refresh token is 256 random bits (base64url); only its SHA-256 is
+//! stored. Rotating token `t` issues `HMAC(refresh_key, t)` as its successor,
+//! so a duplicate of the same refresh (a client retrying after a lost
+//! response) within the grace window can be answered with the same
+//! successor, recomputed rather than stored: there are never two different
+//! live successors of one token. A spent token seen outside that window is
+//! reuse: the family and the session are revoked.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use latch_domain::{
+    Error, FamilyId, Reason, Result, SessionId, TokenId, UserId,
+    model::{ClientInfo, RefreshFamily, RefreshToken, TokenPair, UserStatus},
+    secret::{hmac_sha256, random_token, sha256},
+};
+
+use crate::{Tokens, revoke, span};
+
+mod replay;
+
+/// Longest stored user agent (the column's width), in characters.
+const USER_AGENT_MAX_CHARS: usize = 512;
+/// Refresh tokens Latch issues are 43 characters; anything much longer is
+/// not one of them.
+const TOKEN_MAX_LEN: usize = 128;
+
+impl Tokens {
+    /// Starts a refresh family for a live session of an active user and
+    /// returns its first token pair. `SESSION_REVOKED` when the session is
+    /// not live, `ACCOUNT_INACTIVE` when the user is not active,
+    /// `INVALID_ARGUMENT` when the session belongs to another user.
+    pub async fn issue_tokens(
+        &self,
+        user: UserId,
+        session: &SessionId,
+        client: &ClientInfo,
+    ) -> Result<TokenPair> {
+        let live = self.deps.sessions.validate(session).await?;
+        match live {
+            None => return Err(session_revoked()),
+            Some(live) if live.user_id != user => {
+                return Err(Error::invalid_field(
+                    "session_id",
+                    "belongs to another user",
+                ));
+            }
+            Some(_) => {}
+        }
+        self.require_active(user).await?;
+        let now = self.deps.clock.now();
+        let family = RefreshFamily {
+            id: FamilyId::new(),
+            user_id: user,
+            session_id: session.clone(),
+            created_at: now,
+            expires_at: now + span(self.config.family_ttl),
+            revoked_at: None,
+            revoked_reason: None,
+        };
+        let value = random_token(32)?;
+        let first = self.token_row(&family, &value, None, client, now);
+        self.deps
+            .refresh_tokens
+            .create_family(&family, &first)
+            .await?;
+        tracing::debug!(family = %family.id, "issued a refresh family");
+        self.pair(&family, value, first.expires_at).await
+    }
+
+    /// Spends `token` and returns a new pair in its family.
+    ///
+    /// Errors: `TOKEN_INVALID` (unknown, or its family was revoked by a token
+    /// revocation), `TOKEN_EXPIRED` (the token or its family has ended),
+    /// `REFRESH_TOKEN_REUSED` (spent before, outside the grace window: the
+    /// family and the session are now revoked), `SESSION_REVOKED`,
+    /// `ACCOUNT_INACTIVE`.
+    pub async fn refresh(&self, token: &str, client: &ClientInfo) -> Result<TokenPair> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(Error::invalid_field("refresh_token", "is required"));
+        }
+        if token.len() > TOKEN_MAX_LEN {
+            return Err(unknown_token());
+        }
+        let (current, family) = self
+            .deps
+            .refresh_tokens
+            .find_by_hash(&sha256(token))
+            .await?
+            .ok_or_else(unknown_token)?;
+        let now = self.deps.clock.now();
+        if family.revoked_at.is_some() {
+            return Err(revoke::refusal_for_revoked(&family));
+        }
+        if now >= family.expires_at {
+            return Err(expired());
+        }
+        if let Some(spent_at) = current.spent_at {
+            return self.replay(token, &current, &family, spent_at).await;
+        }
+        if now >= current.expires_at {
+            return Err(expired());
+        }
+        self.require_live(&family).await?;
+
+        let successor_value = self.successor_of(token);
+        let successor = self.token_row(&family, &successor_value, Some(current.id), client, now);
+        if self
+            .deps
+            .refresh_tokens
+            .rotate(current.id, now, &successor)
+            .await?
+        {
+            return self
+                .pair(&family, successor_value, successor.expires_at)
+                .await;
+        }
+        // A concurrent refresh of the same token won the race just now: this
+        // one is its duplicate, inside any grace window but a zero one.
+        self.replay(token, &current, &family, now).await
+    }
+
+    /// The session behind the family is live and its user active.
+    pub(super) async fn require_live(&self, family: &RefreshFamily) -> Result<()> {
+        match self.deps.sessions.validate(&family.session_id).await? {
+            Some(session) if session.user_id == family.user_id => {}
+            _ => return Err(session_revoked()),
+        }
+        self.require_active(family.user_id).await
+    }
+
+    async fn require_active(&self, user: UserId) -> Result<()> {
+        match self.deps.users.status(user).await? {
+            Some(UserStatus::Active) => Ok(()),
+            _ => Err(Error::new(
+                Reason::AccountInactive,
+                "the account is not active",
+            )),
+        }
+    }
+
+    /// The successor of `token`: HMAC(refresh_key, token), base64url.
+    pub(super) fn successor_of(&self, token: &str) -> String {
+        URL_SAFE_NO_PAD.encode(hmac_sha256(
+            self.secrets.refresh_key.expose(),
+            token.as_bytes(),
+        ))
+    }
+
+    fn token_row(
+        &self,
+        family: &RefreshFamily,
+        value: &str,
+        parent: Option<TokenId>,
+        client: &ClientInfo,
+        now: DateTime<Utc>,
+    ) -> RefreshToken {
+        let ip_hash = client
+            .ip
+            .as_deref()
+            .map(str::trim)
+            .filter(|ip| !ip.is_empty())
+            .map(|ip| hmac_sha256(self.secrets.ip_hash_key.expose(), ip.as_bytes()));
+        let user_agent = client
+            .user_agent
+            .as_deref()
+            .filter(|ua| !ua.is_empty())
+            .map(|ua| ua.chars().take(USER_AGENT_MAX_CHARS).collect());
+        RefreshToken {
+            id: TokenId::new(),
+            family_id: family.id,
+            token_hash: sha256(value),
+            parent_id: parent,
+            user_agent,
+            ip_hash,
+            created_at: now,
+            expires_at: (now + span(self.config.refresh_ttl)).min(family.expires_at),
+            spent_at: None,
+        }
+    }
+
+    pub(super) async fn pair(
+        &self,
+        family: &RefreshFamily,
+        refresh_token: String,
+        refresh_token_expires_at: DateTime<Utc>,
+    ) -> Result<TokenPair> {
+        let roles = self.deps.roles.role_names(family.user_id).await?;
+        let (access_token, access_token_expires_at) = self
+            .sign_access_token(family.user_id, &family.session_id, roles)
+            .await?;
+        Ok(TokenPair {
+            user_id: family.user_id,
+            session_id: family.session_id.clone(),
+            access_token,
+            access_token_expires_at,
+            refresh_token,
+            refresh_token_expires_at,
+        })
+    }
+}
+
+fn unknown_token() -> Error {
+    Error::new(Reason::TokenInvalid, "invalid refresh token")
+}
+
+fn expired() -> Error {
+    Error::new(Reason::TokenExpired, "the refresh token has expired")
+}
+
+pub(crate) fn session_revoked() -> Error {
+    Error::new(
+        Reason::SessionRevoked,
+        "the session of this token has ended",
+    )
+}
+
+#[cfg(test)]
+mod tests;

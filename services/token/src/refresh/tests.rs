@@ -1,0 +1,359 @@
+//! Refresh flows on real storage: rotation, the grace window, reuse
+//! detection, lifetimes, and what refuses a refresh.
+
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use futures::future::join_all;
+use latch_domain::{
+    Reason, Result,
+    model::{TokenPair, UserStatus},
+    ports::SessionDirectory,
+    secret::sha256,
+};
+
+use crate::{
+    TokenConfig,
+    revoke::REASON_REUSED,
+    testing::{Harness, client},
+};
+
+fn reason<T: std::fmt::Debug>(result: Result<T>) -> Reason {
+    result
+        .expect_err("the call should have been refused")
+        .reason()
+}
+
+async fn refresh(h: &Harness, token: &str) -> Result<TokenPair> {
+    h.tokens.refresh(token, &client()).await
+}
+
+fn config_with_grace(grace: Duration) -> TokenConfig {
+    TokenConfig {
+        reuse_grace: grace,
+        ..TokenConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_returns_a_new_pair_and_spends_the_old_token() -> Result<()> {
+    let h = Harness::new().await;
+    let first = h.issue().await;
+    h.advance(TimeDelta::seconds(30));
+
+    let second = refresh(&h, &first.refresh_token).await?;
+    assert_ne!(second.refresh_token, first.refresh_token);
+    assert_ne!(second.access_token, first.access_token);
+    assert_eq!(
+        (second.user_id, &second.session_id),
+        (first.user_id, &first.session_id)
+    );
+
+    let repo = h.deps().refresh_tokens;
+    let (old, family) = repo
+        .find_by_hash(&sha256(&first.refresh_token))
+        .await?
+        .unwrap();
+    assert!(old.spent_at.is_some(), "the presented token is spent");
+    let (new, same_family) = repo
+        .find_by_hash(&sha256(&second.refresh_token))
+        .await?
+        .unwrap();
+    assert_eq!(new.parent_id, Some(old.id));
+    assert_eq!(same_family.id, family.id);
+    assert!(new.spent_at.is_none());
+
+    // The chain goes on.
+    let third = refresh(&h, &second.refresh_token).await?;
+    assert_ne!(third.refresh_token, second.refresh_token);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_duplicate_inside_the_grace_window_gets_the_same_successor() -> Result<()> {
+    let h = Harness::new().await;
+    let first = h.issue().await;
+    let successor = refresh(&h, &first.refresh_token).await?;
+
+    h.advance(TimeDelta::seconds(9));
+    let again = refresh(&h, &first.refresh_token).await?;
+    assert_eq!(again.refresh_token, successor.refresh_token);
+    assert_eq!(
+        again.refresh_token_expires_at,
+        successor.refresh_token_expires_at
+    );
+    assert!(h.sessions.revocations().is_empty());
+
+    // The successor is live and the only one.
+    refresh(&h, &successor.refresh_token).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_spent_token_after_the_grace_window_revokes_the_family_and_the_session() -> Result<()> {
+    let h = Harness::new().await;
+    let first = h.issue().await;
+    let successor = refresh(&h, &first.refresh_token).await?;
+
+    h.advance(TimeDelta::seconds(11));
+    assert_eq!(
+        reason(refresh(&h, &first.refresh_token).await),
+        Reason::RefreshTokenReused
+    );
+    assert_eq!(
+        h.sessions.revocations(),
+        vec![(first.session_id.clone(), REASON_REUSED.to_owned())]
+    );
+    assert!(h.sessions.validate(&first.session_id).await?.is_none());
+
+    // Whoever holds the successor (the thief or the user) is out too.
+    assert_eq!(
+        reason(refresh(&h, &successor.refresh_token).await),
+        Reason::TokenInvalid
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_grace_window_ends_once_the_successor_is_spent() -> Result<()> {
+    let h = Harness::new().await;
+    let first = h.issue().await;
+    let second = refresh(&h, &first.refresh_token).await?;
+    refresh(&h, &second.refresh_token).await?;
+    h.advance(TimeDelta::seconds(1));
+    assert_eq!(
+        reason(refresh(&h, &first.refresh_token).await),
+        Reason::RefreshTokenReused
+    );
+    Ok(())
+}
+
+/// Sixteen refreshes of one token at once, on several threads.
+async fn race(h: &Harness, token: &str) -> Vec<Result<TokenPair>> {
+    let attempts = (0..16).map(|_| {
+        let (tokens, token) = (h.tokens.clone(), token.to_owned());
+        tokio::spawn(async move { tokens.refresh(&token, &client()).await })
+    });
+    join_all(attempts)
+        .await
+        .into_iter()
+        .map(|joined| joined.expect("a refresh task panicked"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_concurrent_refreshes_of_one_token_exactly_one_wins_without_grace() -> Result<()> {
+    let h = Harness::with_config(config_with_grace(Duration::ZERO)).await;
+    let first = h.issue().await;
+    let results = race(&h, &first.refresh_token).await;
+
+    let winners: Vec<&TokenPair> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for err in results.iter().filter_map(|r| r.as_ref().err()) {
+        // Losers either saw the race (reuse) or the family it revoked.
+        assert!(
+            matches!(
+                err.reason(),
+                Reason::RefreshTokenReused | Reason::TokenInvalid
+            ),
+            "{err:?}"
+        );
+    }
+    assert!(
+        results
+            .iter()
+            .any(|r| r.as_ref().is_err_and(|e| e.is(Reason::RefreshTokenReused)))
+    );
+    // Without a grace window a duplicate is reuse: the family is gone.
+    assert_eq!(
+        reason(refresh(&h, &winners[0].refresh_token).await),
+        Reason::TokenInvalid
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_duplicates_inside_the_grace_window_share_one_successor() -> Result<()> {
+    let h = Harness::new().await;
+    let first = h.issue().await;
+    let results = race(&h, &first.refresh_token).await;
+    let successors: std::collections::HashSet<String> = results
+        .into_iter()
+        .map(|r| r.map(|pair| pair.refresh_token))
+        .collect::<Result<_>>()?;
+    assert_eq!(successors.len(), 1, "never two different live successors");
+    assert!(h.sessions.revocations().is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_family_ends_at_its_absolute_lifetime_whatever_the_rotations() -> Result<()> {
+    let h = Harness::with_config(TokenConfig {
+        family_ttl: Duration::from_secs(86_400),
+        ..TokenConfig::default()
+    })
+    .await;
+    let first = h.issue().await;
+    let family_end = h.clock_now() + TimeDelta::days(1);
+    assert!(
+        first.refresh_token_expires_at <= family_end,
+        "a token never outlives its family"
+    );
+
+    h.advance(TimeDelta::hours(12));
+    let second = refresh(&h, &first.refresh_token).await?;
+    assert_eq!(
+        second.refresh_token_expires_at,
+        first.refresh_token_expires_at
+    );
+
+    h.advance(TimeDelta::hours(12));
+    assert_eq!(
+        reason(refresh(&h, &second.refresh_token).await),
+        Reason::TokenExpired
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_token_expires_on_its_own_before_its_family() -> Result<()> {
+    let h = Harness::with_config(TokenConfig {
+        refresh_ttl: Duration::from_secs(3600),
+        ..TokenConfig::default()
+    })
+    .await;
+    let first = h.issue().await;
+    h.advance(TimeDelta::minutes(59));
+    let second = refresh(&h, &first.refresh_token).await?;
+    h.advance(TimeDelta::minutes(61));
+    assert_eq!(
+        reason(refresh(&h, &second.refresh_token).await),
+        Reason::TokenExpired
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_revoked_session_refuses_refresh() -> Result<()> {
+    let h = Harness::new().await;
+    let first = h.issue().await;
+    h.sessions.revoke(&first.session_id, "logout").await?;
+    assert_eq!(
+        reason(refresh(&h, &first.refresh_token).await),
+        Reason::SessionRevoked
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_suspended_user_cannot_refresh() -> Result<()> {
+    let h = Harness::new().await;
+    let first = h.issue().await;
+    h.users.set(first.user_id, UserStatus::Suspended);
+    assert_eq!(
+        reason(refresh(&h, &first.refresh_token).await),
+        Reason::AccountInactive
+    );
+    // Nothing was spent: reactivated, the user refreshes with the same token.
+    h.users.set(first.user_id, UserStatus::Active);
+    refresh(&h, &first.refresh_token).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn unknown_and_empty_tokens_are_refused() {
+    let h = Harness::new().await;
+    assert_eq!(
+        reason(refresh(&h, "not-a-token").await),
+        Reason::TokenInvalid
+    );
+    assert_eq!(
+        reason(refresh(&h, &"x".repeat(4096)).await),
+        Reason::TokenInvalid
+    );
+    assert_eq!(reason(refresh(&h, "  ").await), Reason::InvalidArgument);
+}
+
+#[tokio::test]
+async fn issuing_needs_a_live_session_of_the_same_active_user() -> Result<()> {
+    let h = Harness::new().await;
+    let (user, session) = h.signed_in();
+    let (other_user, _) = h.signed_in();
+
+    let err = h
+        .tokens
+        .issue_tokens(other_user, &session, &client())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.violation().map(|v| v.field.as_str()),
+        Some("session_id")
+    );
+
+    h.users.set(user, UserStatus::Deactivated);
+    assert_eq!(
+        reason(h.tokens.issue_tokens(user, &session, &client()).await),
+        Reason::AccountInactive
+    );
+
+    h.sessions.revoke(&session, "logout").await?;
+    assert_eq!(
+        reason(h.tokens.issue_tokens(user, &session, &client()).await),
+        Reason::SessionRevoked
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn refresh_tokens_are_stored_only_as_hashes() -> Result<()> {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use latch_domain::secret::hmac_sha256;
+    use sea_orm::{ConnectionTrait, Statement};
+
+    let h = Harness::new().await;
+    let first = h.issue().await;
+    let second = refresh(&h, &first.refresh_token).await?;
+    for pair in [&first, &second] {
+        let bits = URL_SAFE_NO_PAD
+            .decode(&pair.refresh_token)
+            .map(|b| b.len() * 8);
+        assert_eq!(bits.ok(), Some(256));
+    }
+
+    let conn = h.storage.db.connection();
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT * FROM refresh_tokens",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let ip = client().ip.unwrap();
+    for row in &rows {
+        let hash: Vec<u8> = row.try_get("", "token_hash").unwrap();
+        // The other columns are ids and times: the hash is the only trace.
+        assert!(hash == sha256(&first.refresh_token) || hash == sha256(&second.refresh_token));
+        let ip_hash: Vec<u8> = row.try_get("", "ip_hash").unwrap();
+        assert_eq!(
+            ip_hash,
+            hmac_sha256(h.secrets.ip_hash_key.expose(), ip.as_bytes())
+        );
+        let user_agent: Option<String> = row.try_get("", "user_agent").unwrap();
+        assert_eq!(user_agent, client().user_agent);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn access_tokens_carry_the_users_roles() -> Result<()> {
+    let h = Harness::new().await;
+    let first = h.issue().await;
+    h.roles.grant_role(first.user_id, "ADMIN");
+    let second = refresh(&h, &first.refresh_token).await?;
+    let before = h.tokens.validate(&first.access_token, false).await?;
+    let after = h.tokens.validate(&second.access_token, false).await?;
+    assert_eq!(before.roles, vec!["USER".to_owned()]);
+    assert_eq!(after.roles, vec!["USER".to_owned(), "ADMIN".to_owned()]);
+    Ok(())
+}

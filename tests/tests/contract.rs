@@ -1,0 +1,81 @@
+//! What every server promises: health per service, reflection, caller
+//! classes enforced, UNIMPLEMENTED for RPCs not built yet.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use latch_proto::latch::{
+    identity::v1::StartOAuthRequest,
+    profile::v1::GetProfileRequest,
+    token::v1::IssueTokensRequest,
+};
+use latch_tests::{TestLatchd, bearer, e2e, must, reason};
+use tonic::Code;
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+
+e2e!(every_service_reports_healthy, caller_classes_are_enforced, unbuilt_rpcs_are_unimplemented);
+
+const SERVICES: [&str; 5] = [
+    "latch.identity.v1.IdentityService",
+    "latch.token.v1.TokenService",
+    "latch.session.v1.SessionService",
+    "latch.authorization.v1.AuthorizationService",
+    "latch.profile.v1.ProfileService",
+];
+
+async fn every_service_reports_healthy(latchd: TestLatchd) {
+    let mut health = HealthClient::new(latchd.channel());
+    for service in SERVICES {
+        let status = must(
+            health
+                .check(HealthCheckRequest {
+                    service: service.into(),
+                })
+                .await,
+            service,
+        )
+        .into_inner()
+        .status();
+        assert_eq!(status, ServingStatus::Serving, "{service}");
+    }
+}
+
+async fn caller_classes_are_enforced(latchd: TestLatchd) {
+    let auth = latchd.sign_up("classes@example.com").await.auth.expect("auth");
+
+    let err = latchd.profile().get_profile(GetProfileRequest::default()).await.expect_err("no token");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    assert_eq!(reason(&err), "AUTHENTICATION_REQUIRED");
+
+    let err = latchd
+        .profile()
+        .get_profile(bearer(GetProfileRequest::default(), "garbage"))
+        .await
+        .expect_err("bad token");
+    assert_eq!(reason(&err), "TOKEN_INVALID");
+
+    let issue = || IssueTokensRequest {
+        user_id: auth.user_id.clone(),
+        session_id: auth.session_id.clone(),
+        client: None,
+    };
+    let err = latchd
+        .token()
+        .issue_tokens(bearer(issue(), &auth.access_token))
+        .await
+        .expect_err("a user is not a service");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    assert_eq!(reason(&err), "SERVICE_CREDENTIAL_REQUIRED");
+    let pair = must(latchd.token().issue_tokens(latchd.internal(issue())).await, "internal issue");
+    assert!(pair.into_inner().auth.is_some());
+}
+
+async fn unbuilt_rpcs_are_unimplemented(latchd: TestLatchd) {
+    let err = latchd
+        .identity()
+        .start_o_auth(StartOAuthRequest {
+            provider: "google".into(),
+            redirect_uri: "https://app.example.com/cb".into(),
+        })
+        .await
+        .expect_err("not built yet");
+    assert_eq!(err.code(), Code::Unimplemented);
+}
