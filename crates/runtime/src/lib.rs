@@ -3,6 +3,7 @@
 //! clients to sibling services.
 
 pub mod auth;
+pub mod binary;
 pub mod clients;
 pub mod config;
 pub mod convert;

@@ -54,9 +54,7 @@ impl Database {
             }
             let on_disk = file.is_some();
             options.map_sqlx_sqlite_opts(move |opts| {
-                let opts = opts
-                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                    .foreign_keys(true);
+                let opts = opts.busy_timeout(SQLITE_BUSY_TIMEOUT).foreign_keys(true);
                 if on_disk {
                     opts.journal_mode(SqliteJournalMode::Wal)
                         .synchronous(SqliteSynchronous::Normal)
@@ -71,9 +69,7 @@ impl Database {
             ));
         }
 
-        let conn = sea_orm::Database::connect(options)
-            .await
-            .map_err(db_err)?;
+        let conn = sea_orm::Database::connect(options).await.map_err(db_err)?;
         Ok(Database { conn })
     }
 
@@ -133,6 +129,25 @@ mod tests {
         db.migrate().await?;
         assert!(file.exists());
         assert!(!db.is_postgres());
+
+        use sea_orm::{ConnectionTrait, Statement};
+        let pragma = |name: &str| {
+            let stmt = Statement::from_string(
+                db.connection().get_database_backend(),
+                format!("PRAGMA {name}"),
+            );
+            let conn = db.connection().clone();
+            async move {
+                let row = conn.query_one_raw(stmt).await.map_err(db_err)?;
+                let row = row.ok_or_else(|| Error::internal_msg("no pragma row"))?;
+                row.try_get_by_index::<String>(0)
+                    .or_else(|_| row.try_get_by_index::<i64>(0).map(|v| v.to_string()))
+                    .map_err(db_err)
+            }
+        };
+        assert_eq!(pragma("journal_mode").await?, "wal");
+        assert_eq!(pragma("foreign_keys").await?, "1");
+        assert_eq!(pragma("busy_timeout").await?, "5000");
         Ok(())
     }
 

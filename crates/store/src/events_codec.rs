@@ -188,8 +188,8 @@ mod tests {
     #[test]
     fn the_wire_format_is_the_proto_message() -> Result<()> {
         let event = every_kind()?.remove(3);
-        let m = pb::SessionRevoked::decode(encode(&event).as_slice())
-            .map_err(|_| malformed("test"))?;
+        let m =
+            pb::SessionRevoked::decode(encode(&event).as_slice()).map_err(|_| malformed("test"))?;
         assert_eq!(m.reason, "logout");
         assert_eq!(m.event_id, event.id.to_string());
         assert_eq!(m.time.map(|t| t.seconds), Some(event.at.timestamp()));

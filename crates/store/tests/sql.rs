@@ -41,7 +41,9 @@ macro_rules! on_every_backend {
     };
 }
 
-on_every_backend!(users, |db| conformance::users::run(Arc::new(SqlUsers::new(db))));
+on_every_backend!(users, |db| conformance::users::run(Arc::new(
+    SqlUsers::new(db)
+)));
 on_every_backend!(login_history, |db| conformance::login_history::run(
     Arc::new(SqlUsers::new(db.clone())),
     Arc::new(SqlLoginHistory::new(db)),
@@ -49,7 +51,9 @@ on_every_backend!(login_history, |db| conformance::login_history::run(
 on_every_backend!(profiles, |db| conformance::profiles::run(Arc::new(
     SqlProfiles::new(db)
 )));
-on_every_backend!(roles, |db| conformance::roles::run(Arc::new(SqlRoles::new(db))));
+on_every_backend!(roles, |db| conformance::roles::run(Arc::new(
+    SqlRoles::new(db)
+)));
 on_every_backend!(sessions, |db| conformance::sessions::run(Arc::new(
     SqlSessions::new(db)
 )));

@@ -21,8 +21,13 @@ pub struct TestDatabase {
 
 enum Backend {
     /// The file lives in this directory, deleted on drop.
-    Sqlite { _dir: tempfile::TempDir },
-    Postgres { admin_url: String, name: String },
+    Sqlite {
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl TestDatabase {
@@ -39,7 +44,10 @@ impl TestDatabase {
     /// `sqlite::memory:` so that every connection of the pool sees it.
     pub async fn sqlite() -> TestDatabase {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("latch.db").display());
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("latch.db").display()
+        );
         let db = Database::connect(&url, MAX_CONNECTIONS)
             .await
             .expect("SQLite opens");
@@ -104,7 +112,11 @@ impl Drop for TestDatabase {
             runtime.block_on(async {
                 let admin = connect(&admin_url).await;
                 // FORCE ends the test pool's connections still open.
-                execute(&admin, &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                execute(
+                    &admin,
+                    &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                )
+                .await;
                 admin.close().await.ok();
             });
         })
@@ -164,7 +176,11 @@ async fn ensure_template(admin: &DatabaseConnection, admin_url: &str, template: 
         .is_some();
     if !exists {
         let building = format!("{template}_build");
-        execute(admin, &format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)")).await;
+        execute(
+            admin,
+            &format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"),
+        )
+        .await;
         execute(admin, &format!("CREATE DATABASE \"{building}\"")).await;
         let db = Database::connect(&with_database(admin_url, &building), 1)
             .await
@@ -178,7 +194,11 @@ async fn ensure_template(admin: &DatabaseConnection, admin_url: &str, template: 
         )
         .await;
     }
-    execute(admin, &format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK})")).await;
+    execute(
+        admin,
+        &format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK})"),
+    )
+    .await;
 }
 
 /// `url` with its database (the path) replaced by `name`.

@@ -9,6 +9,7 @@
 
 pub mod grpc;
 mod roles;
+pub mod standalone;
 
 pub use roles::{Decision, RoleWithPermissions, Roles};
 

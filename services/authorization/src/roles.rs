@@ -127,6 +127,5 @@ fn sort_dedup(names: &mut Vec<String>) {
     names.dedup();
 }
 
-
 #[cfg(test)]
 mod tests;

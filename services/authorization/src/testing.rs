@@ -7,9 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use latch_domain::{
-    Clock, ManualClock, Result, RoleId, UserId,
-    model::Role,
-    ports::RoleRepository,
+    Clock, ManualClock, Result, RoleId, UserId, model::Role, ports::RoleRepository,
 };
 use latch_store::sql::SqlRoles;
 use latch_testkit::TestDatabase;

@@ -63,7 +63,10 @@ impl IdentityConfig {
             signup_window: duration_or(source, "LATCH_SIGNUP_WINDOW", d.signup_window)?,
         };
         let zero = [
-            ("LATCH_LOGIN_LIMIT_PER_EMAIL", config.login_limit_per_email == 0),
+            (
+                "LATCH_LOGIN_LIMIT_PER_EMAIL",
+                config.login_limit_per_email == 0,
+            ),
             ("LATCH_LOGIN_LIMIT_PER_IP", config.login_limit_per_ip == 0),
             ("LATCH_LOGIN_WINDOW", config.login_window.is_zero()),
             ("LATCH_SIGNUP_LIMIT_PER_IP", config.signup_limit_per_ip == 0),

@@ -16,6 +16,7 @@ mod login;
 mod logout;
 mod password;
 mod signup;
+pub mod standalone;
 mod users;
 
 use std::sync::Arc;

@@ -119,11 +119,12 @@ impl PasswordHasher for Argon2Hasher {
         let current = self.params.clone();
         self.run_blocking(move || {
             let parsed = PasswordHash::new(&stored).map_err(phc_error)?;
-            let matches = match Argon2::default().verify_password(password.expose().as_bytes(), &parsed) {
-                Ok(()) => true,
-                Err(password_hash::Error::PasswordInvalid) => false,
-                Err(other) => return Err(phc_error(other)),
-            };
+            let matches =
+                match Argon2::default().verify_password(password.expose().as_bytes(), &parsed) {
+                    Ok(()) => true,
+                    Err(password_hash::Error::PasswordInvalid) => false,
+                    Err(other) => return Err(phc_error(other)),
+                };
             // The dummy can "match" only if someone guessed 256 random bits.
             let matches = matches && known;
             Ok(PasswordVerdict {

@@ -195,7 +195,11 @@ impl Identity {
 
     /// A new session and its first token pair. If the tokens cannot be
     /// issued, the session is revoked rather than left dangling.
-    pub(crate) async fn open_session(&self, user: UserId, client: &ClientInfo) -> Result<TokenPair> {
+    pub(crate) async fn open_session(
+        &self,
+        user: UserId,
+        client: &ClientInfo,
+    ) -> Result<TokenPair> {
         let session = self.deps.sessions.create(user, client).await?;
         match self.deps.tokens.issue(user, &session.id, client).await {
             Ok(tokens) => Ok(tokens),

@@ -9,6 +9,7 @@
 
 pub mod grpc;
 mod profiles;
+pub mod standalone;
 mod update;
 
 pub use profiles::Profiles;

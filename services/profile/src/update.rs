@@ -261,9 +261,7 @@ fn metadata(value: Option<&serde_json::Value>) -> Result<serde_json::Value> {
     if !value.is_object() {
         return Err(Error::invalid_field("metadata", "must be a JSON object"));
     }
-    let size = serde_json::to_vec(value)
-        .map_err(Error::internal)?
-        .len();
+    let size = serde_json::to_vec(value).map_err(Error::internal)?.len();
     if size > METADATA_MAX_BYTES {
         return Err(Error::invalid_field(
             "metadata",

@@ -14,6 +14,7 @@ mod config;
 mod create;
 mod device;
 pub mod grpc;
+pub mod standalone;
 mod listener;
 mod local_cache;
 mod revoke;

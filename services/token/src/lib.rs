@@ -24,6 +24,7 @@ use latch_domain::{
 mod access;
 mod config;
 pub mod grpc;
+pub mod standalone;
 mod introspect;
 mod keys;
 mod refresh;

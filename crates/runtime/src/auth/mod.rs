@@ -6,11 +6,13 @@ mod access_token;
 mod caller;
 mod layer;
 mod policy;
+mod remote;
 
 pub use access_token::{AccessTokenAuthenticator, principal_if_live, verify_error};
 pub use caller::{Caller, Principal, UserPrincipal};
 pub use layer::{AuthLayer, AuthService, Authenticator};
 pub use policy::{Access, PolicyTable, ServicePolicy};
+pub use remote::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, remote_verifier};
 
 /// Metadata key of the service credential.
 pub const SERVICE_TOKEN_HEADER: &str = "x-latch-service-token";

@@ -127,18 +127,24 @@ mod tests {
     fn entries_expire_on_the_clock_and_are_swept() {
         let clock = ManualClock::starting_now();
         let map = ExpiringMap::<String, u32>::new(Arc::new(clock.clone()));
-        map.with("a", |mut e| e.insert("a".into(), 1, Duration::from_secs(10)));
+        map.with("a", |mut e| {
+            e.insert("a".into(), 1, Duration::from_secs(10))
+        });
         clock.advance(chrono::Duration::seconds(9));
         assert_eq!(map.with("a", |e| e.get("a").map(|v| v.0)), Some(1));
         clock.advance(chrono::Duration::seconds(1));
         assert_eq!(map.with("a", |e| e.get("a").map(|v| v.0)), None);
 
         for i in 0..SWEEP_EVERY {
-            map.with("", |mut e| e.insert(i.to_string(), 0, Duration::from_secs(1)));
+            map.with("", |mut e| {
+                e.insert(i.to_string(), 0, Duration::from_secs(1))
+            });
         }
         clock.advance(chrono::Duration::seconds(2));
         for i in 0..SWEEP_EVERY {
-            map.with("", |mut e| e.insert(format!("b{i}"), 0, Duration::from_secs(1)));
+            map.with("", |mut e| {
+                e.insert(format!("b{i}"), 0, Duration::from_secs(1))
+            });
         }
         assert!(map.with("", |e| e.len()) <= SWEEP_EVERY as usize);
     }

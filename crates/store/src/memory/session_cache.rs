@@ -42,8 +42,9 @@ impl SessionCache for MemorySessionCache {
     }
 
     async fn tombstone(&self, id: &SessionId, ttl: Duration) -> Result<()> {
-        self.entries
-            .with(id, |mut e| e.insert(id.clone(), CachedSession::Revoked, ttl));
+        self.entries.with(id, |mut e| {
+            e.insert(id.clone(), CachedSession::Revoked, ttl)
+        });
         Ok(())
     }
 }

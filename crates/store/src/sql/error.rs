@@ -70,7 +70,9 @@ mod tests {
 
     #[test]
     fn retryable_codes_are_transient() {
-        for code in ["08006", "57P01", "53300", "40001", "40P01", "5", "517", "6", "262"] {
+        for code in [
+            "08006", "57P01", "53300", "40001", "40P01", "5", "517", "6", "262",
+        ] {
             assert!(transient_code(code), "{code}");
         }
         for code in ["23505", "2067", "42601", "1"] {

@@ -2,9 +2,7 @@
 
 use async_trait::async_trait;
 use latch_domain::{Result, UserId, model::LoginEvent, ports::LoginHistoryRepository};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{db_err, entity::login_history};
 use crate::Database;

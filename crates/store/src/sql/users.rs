@@ -29,10 +29,7 @@ impl SqlUsers {
         for (column, value) in columns {
             update = update.col_expr(column, value);
         }
-        let result = update
-            .exec(self.db.connection())
-            .await
-            .map_err(db_err)?;
+        let result = update.exec(self.db.connection()).await.map_err(db_err)?;
         Ok(result.rows_affected > 0)
     }
 }

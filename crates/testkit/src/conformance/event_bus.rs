@@ -114,5 +114,7 @@ pub async fn run(bus: Arc<dyn EventBus>) {
     // Publishing with nobody listening is no error.
     drop(streams);
     drop(second);
-    bus.publish(&every_kind()[0]).await.expect("publish to nobody");
+    bus.publish(&every_kind()[0])
+        .await
+        .expect("publish to nobody");
 }

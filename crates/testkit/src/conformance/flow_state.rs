@@ -16,7 +16,10 @@ pub async fn run(state: Arc<dyn FlowState>, time: Time) {
     assert_eq!(state.take(&key).await.expect("take unknown"), None);
 
     state.put(&key, b"first", long).await.expect("put");
-    state.put(&key, b"\x00binary\xff", long).await.expect("overwrite");
+    state
+        .put(&key, b"\x00binary\xff", long)
+        .await
+        .expect("overwrite");
     assert_eq!(
         state.take(&key).await.expect("take"),
         Some(b"\x00binary\xff".to_vec())
@@ -26,10 +29,16 @@ pub async fn run(state: Arc<dyn FlowState>, time: Time) {
     let other = unique_key("oauth_state");
     state.put(&other, b"kept", long).await.expect("put");
     let expiring = unique_key("passkey_auth");
-    state.put(&expiring, b"gone", Time::SHORT_TTL).await.expect("put");
+    state
+        .put(&expiring, b"gone", Time::SHORT_TTL)
+        .await
+        .expect("put");
     time.pass_beyond_short_ttl().await;
     assert_eq!(state.take(&expiring).await.expect("take expired"), None);
-    assert_eq!(state.take(&other).await.expect("take"), Some(b"kept".to_vec()));
+    assert_eq!(
+        state.take(&other).await.expect("take"),
+        Some(b"kept".to_vec())
+    );
 
     // Of concurrent takes, exactly one gets the value.
     let contested = unique_key("email_verification");

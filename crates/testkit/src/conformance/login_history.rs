@@ -55,7 +55,13 @@ pub async fn run(users: Arc<dyn UserRepository>, history: Arc<dyn LoginHistoryRe
         history.list(user.id, 2).await.expect("list"),
         vec![third, second]
     );
-    assert!(history.list(UserId::new(), 10).await.expect("list").is_empty());
+    assert!(
+        history
+            .list(UserId::new(), 10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
 
     assert_reason(
         history.record(&attempt(UserId::new(), 0, false)).await,

@@ -40,7 +40,8 @@ impl Time {
 
     /// Lets more than [`Time::SHORT_TTL`] pass.
     pub async fn pass_beyond_short_ttl(&self) {
-        self.pass(Self::SHORT_TTL + Duration::from_millis(150)).await;
+        self.pass(Self::SHORT_TTL + Duration::from_millis(150))
+            .await;
     }
 
     pub async fn pass(&self, by: Duration) {

@@ -44,7 +44,12 @@ pub async fn run(repo: Arc<dyn ProfileRepository>) {
         first_name: "Grace".into(),
         ..new_profile(user)
     };
-    assert!(!repo.create_if_absent(&other_names).await.expect("create again"));
+    assert!(
+        !repo
+            .create_if_absent(&other_names)
+            .await
+            .expect("create again")
+    );
     assert_eq!(repo.get(user).await.expect("get"), Some(profile.clone()));
 
     let updated = Profile {
@@ -92,7 +97,12 @@ pub async fn run(repo: Arc<dyn ProfileRepository>) {
     assert_eq!(read.avatar_url, None);
     assert_eq!(read.metadata, json!({}));
 
-    assert!(!repo.update(&new_profile(UserId::new())).await.expect("update unknown"));
+    assert!(
+        !repo
+            .update(&new_profile(UserId::new()))
+            .await
+            .expect("update unknown")
+    );
     assert!(repo.delete(user).await.expect("delete"));
     assert_eq!(repo.get(user).await.expect("get"), None);
     assert!(!repo.delete(user).await.expect("delete again"));

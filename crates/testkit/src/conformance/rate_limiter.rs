@@ -29,7 +29,10 @@ pub async fn run(limiter: Arc<dyn RateLimiter>, time: Time) {
     // Other keys count on their own.
     let other = format!("login:{}", uuid::Uuid::new_v4().simple());
     limiter.hit(&other, 3, window).await.expect("another key");
-    limiter.hit(&other, 1_000, window).await.expect("another key");
+    limiter
+        .hit(&other, 1_000, window)
+        .await
+        .expect("another key");
 
     // A new window starts once the old one ends.
     time.pass_beyond_short_ttl().await;

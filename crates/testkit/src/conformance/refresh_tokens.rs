@@ -34,7 +34,11 @@ pub fn new_family(at: DateTime<Utc>) -> RefreshFamily {
 }
 
 /// An unspent token of `family`, child of `parent`.
-pub fn new_token(family: &RefreshFamily, parent: Option<TokenId>, at: DateTime<Utc>) -> RefreshToken {
+pub fn new_token(
+    family: &RefreshFamily,
+    parent: Option<TokenId>,
+    at: DateTime<Utc>,
+) -> RefreshToken {
     RefreshToken {
         id: TokenId::new(),
         family_id: family.id,
@@ -71,26 +75,50 @@ async fn deletes_what_ended(repo: &dyn RefreshTokenRepository) {
         new_token(&revoked, None, t0),
         new_token(&live, None, t0 + Duration::days(59)),
     );
-    repo.create_family(&expired, &expired_token).await.expect("create");
-    repo.create_family(&revoked, &revoked_token).await.expect("create");
-    repo.create_family(&live, &live_token).await.expect("create");
-    assert!(repo
-        .revoke_family(revoked.id, t0 + Duration::hours(2), "logout")
+    repo.create_family(&expired, &expired_token)
         .await
-        .expect("revoke"));
+        .expect("create");
+    repo.create_family(&revoked, &revoked_token)
+        .await
+        .expect("create");
+    repo.create_family(&live, &live_token)
+        .await
+        .expect("create");
+    assert!(
+        repo.revoke_family(revoked.id, t0 + Duration::hours(2), "logout")
+            .await
+            .expect("revoke")
+    );
 
     let deleted = repo
         .delete_expired(t0 + Duration::hours(3))
         .await
         .expect("delete expired");
     assert_eq!(deleted, 2);
-    assert_eq!(repo.find_by_hash(&expired_token.token_hash).await.expect("find"), None);
-    assert_eq!(repo.find_by_hash(&revoked_token.token_hash).await.expect("find"), None);
     assert_eq!(
-        repo.find_by_hash(&live_token.token_hash).await.expect("find"),
+        repo.find_by_hash(&expired_token.token_hash)
+            .await
+            .expect("find"),
+        None
+    );
+    assert_eq!(
+        repo.find_by_hash(&revoked_token.token_hash)
+            .await
+            .expect("find"),
+        None
+    );
+    assert_eq!(
+        repo.find_by_hash(&live_token.token_hash)
+            .await
+            .expect("find"),
         Some((live_token, live))
     );
-    assert_eq!(repo.delete_expired(t0 + Duration::hours(3)).await.expect("again"), 0);
+    assert_eq!(
+        repo.delete_expired(t0 + Duration::hours(3))
+            .await
+            .expect("again"),
+        0
+    );
 }
 
 async fn creates_and_finds(repo: &dyn RefreshTokenRepository) {
@@ -115,9 +143,15 @@ async fn creates_and_finds(repo: &dyn RefreshTokenRepository) {
         token_hash: first.token_hash,
         ..new_token(&orphan, None, at)
     };
-    assert_reason(repo.create_family(&orphan, &clashing).await, Reason::AlreadyExists);
+    assert_reason(
+        repo.create_family(&orphan, &clashing).await,
+        Reason::AlreadyExists,
+    );
     assert!(
-        !repo.revoke_family(orphan.id, at, "probe").await.expect("revoke"),
+        !repo
+            .revoke_family(orphan.id, at, "probe")
+            .await
+            .expect("revoke"),
         "the family was rolled back"
     );
 }
@@ -130,7 +164,11 @@ async fn rotates_once(repo: &dyn RefreshTokenRepository) {
 
     let later = at + Duration::minutes(15);
     let successor = new_token(&family, Some(first.id), later);
-    assert!(repo.rotate(first.id, later, &successor).await.expect("rotate"));
+    assert!(
+        repo.rotate(first.id, later, &successor)
+            .await
+            .expect("rotate")
+    );
     let (spent, _) = repo
         .find_by_hash(&first.token_hash)
         .await
@@ -138,14 +176,26 @@ async fn rotates_once(repo: &dyn RefreshTokenRepository) {
         .expect("still stored");
     assert_eq!(spent.spent_at, Some(later));
     assert_eq!(
-        repo.find_by_hash(&successor.token_hash).await.expect("find"),
+        repo.find_by_hash(&successor.token_hash)
+            .await
+            .expect("find"),
         Some((successor.clone(), family.clone()))
     );
 
     // The spent token cannot be rotated again, and the loser writes nothing.
     let second_try = new_token(&family, Some(first.id), later);
-    assert!(!repo.rotate(first.id, later, &second_try).await.expect("rotate"));
-    assert_eq!(repo.find_by_hash(&second_try.token_hash).await.expect("find"), None);
+    assert!(
+        !repo
+            .rotate(first.id, later, &second_try)
+            .await
+            .expect("rotate")
+    );
+    assert_eq!(
+        repo.find_by_hash(&second_try.token_hash)
+            .await
+            .expect("find"),
+        None
+    );
     let (spent_again, _) = repo
         .find_by_hash(&first.token_hash)
         .await
@@ -153,10 +203,12 @@ async fn rotates_once(repo: &dyn RefreshTokenRepository) {
         .expect("still stored");
     assert_eq!(spent_again.spent_at, Some(later), "the first spend stands");
 
-    assert!(!repo
-        .rotate(TokenId::new(), later, &new_token(&family, None, later))
-        .await
-        .expect("rotate unknown"));
+    assert!(
+        !repo
+            .rotate(TokenId::new(), later, &new_token(&family, None, later))
+            .await
+            .expect("rotate unknown")
+    );
 }
 
 async fn one_of_racing_rotations_wins(repo: Arc<dyn RefreshTokenRepository>) {
@@ -178,12 +230,18 @@ async fn one_of_racing_rotations_wins(repo: Arc<dyn RefreshTokenRepository>) {
     let winners: Vec<usize> = results
         .into_iter()
         .enumerate()
-        .filter_map(|(i, r)| r.expect("a losing rotation is false, not an error").then_some(i))
+        .filter_map(|(i, r)| {
+            r.expect("a losing rotation is false, not an error")
+                .then_some(i)
+        })
         .collect();
     assert_eq!(winners.len(), 1, "exactly one rotation wins");
 
     for (i, successor) in successors.iter().enumerate() {
-        let stored = repo.find_by_hash(&successor.token_hash).await.expect("find");
+        let stored = repo
+            .find_by_hash(&successor.token_hash)
+            .await
+            .expect("find");
         assert_eq!(stored.is_some(), i == winners[0], "successor {i}");
     }
 }
@@ -194,9 +252,23 @@ async fn revokes(repo: &dyn RefreshTokenRepository) {
     repo.create_family(&family, &new_token(&family, None, at))
         .await
         .expect("create");
-    assert!(repo.revoke_family(family.id, at, "refresh_token_reused").await.expect("revoke"));
-    assert!(!repo.revoke_family(family.id, at, "again").await.expect("revoke"));
-    assert!(!repo.revoke_family(FamilyId::new(), at, "unknown").await.expect("revoke"));
+    assert!(
+        repo.revoke_family(family.id, at, "refresh_token_reused")
+            .await
+            .expect("revoke")
+    );
+    assert!(
+        !repo
+            .revoke_family(family.id, at, "again")
+            .await
+            .expect("revoke")
+    );
+    assert!(
+        !repo
+            .revoke_family(FamilyId::new(), at, "unknown")
+            .await
+            .expect("revoke")
+    );
 
     // Two families of one session (a re-issue), one of another session of
     // the same user.

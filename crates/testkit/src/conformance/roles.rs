@@ -57,7 +57,9 @@ async fn seeded(repo: &dyn RoleRepository) {
 
     let superadmin = role(repo, builtin::SUPERADMIN).await;
     assert_eq!(
-        repo.permissions_of_role(superadmin.id).await.expect("perms"),
+        repo.permissions_of_role(superadmin.id)
+            .await
+            .expect("perms"),
         all_permissions()
     );
     let admin = role(repo, builtin::ADMIN).await;
@@ -70,8 +72,18 @@ async fn seeded(repo: &dyn RoleRepository) {
         expected
     );
     let user = role(repo, builtin::USER).await;
-    assert!(repo.permissions_of_role(user.id).await.expect("perms").is_empty());
-    assert!(repo.permissions_of_role(RoleId::new()).await.expect("perms").is_empty());
+    assert!(
+        repo.permissions_of_role(user.id)
+            .await
+            .expect("perms")
+            .is_empty()
+    );
+    assert!(
+        repo.permissions_of_role(RoleId::new())
+            .await
+            .expect("perms")
+            .is_empty()
+    );
 }
 
 async fn assigns(repo: Arc<dyn RoleRepository>) {
@@ -80,10 +92,20 @@ async fn assigns(repo: Arc<dyn RoleRepository>) {
     let default = role(&*repo, builtin::DEFAULT).await;
     let user = UserId::new();
     assert!(repo.roles_of_user(user).await.expect("roles").is_empty());
-    assert!(repo.permissions_of_user(user).await.expect("perms").is_empty());
+    assert!(
+        repo.permissions_of_user(user)
+            .await
+            .expect("perms")
+            .is_empty()
+    );
 
     assert!(repo.assign(user, default.id, now()).await.expect("assign"));
-    assert!(!repo.assign(user, default.id, now()).await.expect("assign again"));
+    assert!(
+        !repo
+            .assign(user, default.id, now())
+            .await
+            .expect("assign again")
+    );
 
     // Racing assignments of one role: one inserts, none fails.
     let results = race(8, |_| {
@@ -106,28 +128,50 @@ async fn assigns(repo: Arc<dyn RoleRepository>) {
         .into_iter()
         .map(|r| r.name)
         .collect();
-    assert_eq!(held, vec![builtin::ADMIN.to_owned(), builtin::USER.to_owned()]);
+    assert_eq!(
+        held,
+        vec![builtin::ADMIN.to_owned(), builtin::USER.to_owned()]
+    );
     assert_eq!(
         repo.permissions_of_user(user).await.expect("perms"),
         repo.permissions_of_role(admin.id).await.expect("perms")
     );
 
     // Overlapping grants are listed once.
-    assert!(repo.assign(user, superadmin.id, now()).await.expect("assign"));
+    assert!(
+        repo.assign(user, superadmin.id, now())
+            .await
+            .expect("assign")
+    );
     assert_eq!(
         repo.permissions_of_user(user).await.expect("perms"),
         all_permissions()
     );
 
     assert!(repo.unassign(user, superadmin.id).await.expect("unassign"));
-    assert!(!repo.unassign(user, superadmin.id).await.expect("unassign again"));
-    assert!(!repo
-        .permissions_of_user(user)
-        .await
-        .expect("perms")
-        .contains(&permission::KEYS_WRITE.to_owned()));
+    assert!(
+        !repo
+            .unassign(user, superadmin.id)
+            .await
+            .expect("unassign again")
+    );
+    assert!(
+        !repo
+            .permissions_of_user(user)
+            .await
+            .expect("perms")
+            .contains(&permission::KEYS_WRITE.to_owned())
+    );
 
-    assert_reason(repo.assign(user, RoleId::new(), now()).await, Reason::NotFound);
+    assert_reason(
+        repo.assign(user, RoleId::new(), now()).await,
+        Reason::NotFound,
+    );
     // Another user's roles are their own.
-    assert!(repo.roles_of_user(UserId::new()).await.expect("roles").is_empty());
+    assert!(
+        repo.roles_of_user(UserId::new())
+            .await
+            .expect("roles")
+            .is_empty()
+    );
 }

@@ -35,7 +35,10 @@ pub async fn run(cache: Arc<dyn SessionCache>, time: Time) {
         cache.get(&session.id).await.expect("get"),
         Some(CachedSession::Revoked)
     );
-    cache.fill(&session, LONG).await.expect("fill over a tombstone");
+    cache
+        .fill(&session, LONG)
+        .await
+        .expect("fill over a tombstone");
     assert_eq!(
         cache.get(&session.id).await.expect("get"),
         Some(CachedSession::Revoked),
@@ -59,7 +62,10 @@ async fn expires(cache: &dyn SessionCache, time: &Time) {
     let short = new_session(UserId::new(), 0);
     cache.fill(&short, Time::SHORT_TTL).await.expect("fill");
     let revoked = new_session(UserId::new(), 0);
-    cache.tombstone(&revoked.id, Time::SHORT_TTL).await.expect("tombstone");
+    cache
+        .tombstone(&revoked.id, Time::SHORT_TTL)
+        .await
+        .expect("tombstone");
     let lasting = new_session(UserId::new(), 0);
     cache.fill(&lasting, LONG).await.expect("fill");
 

@@ -81,9 +81,18 @@ pub async fn run(repo: Arc<dyn SessionRepository>) {
             ..touched
         }
     );
-    assert_eq!(repo.get(&older.id).await.expect("get"), Some(revoked.clone()));
-    assert_eq!(repo.revoke(&older.id, at, "again").await.expect("revoke"), None);
-    assert_eq!(repo.revoke(&unknown, at, "logout").await.expect("revoke"), None);
+    assert_eq!(
+        repo.get(&older.id).await.expect("get"),
+        Some(revoked.clone())
+    );
+    assert_eq!(
+        repo.revoke(&older.id, at, "again").await.expect("revoke"),
+        None
+    );
+    assert_eq!(
+        repo.revoke(&unknown, at, "logout").await.expect("revoke"),
+        None
+    );
     assert!(!repo.touch(&older.id, at).await.expect("touch revoked"));
     assert_eq!(
         repo.list_for_user(user, false).await.expect("list"),
@@ -109,7 +118,9 @@ async fn revokes_all_but_one(repo: &dyn SessionRepository) {
         repo.create(session).await.expect("create");
     }
     let at = now() + Duration::hours(1);
-    repo.revoke(&already.id, at, "logout").await.expect("revoke");
+    repo.revoke(&already.id, at, "logout")
+        .await
+        .expect("revoke");
 
     let later = at + Duration::minutes(1);
     let mut revoked: Vec<SessionId> = repo
@@ -145,12 +156,16 @@ async fn revokes_all_but_one(repo: &dyn SessionRepository) {
         .revoke_all_for_user(user, None, later, "admin")
         .await
         .expect("revoke all");
-    assert_eq!(all.into_iter().map(|s| s.id).collect::<Vec<_>>(), vec![keep.id]);
-    assert!(repo
-        .revoke_all_for_user(user, None, later, "admin")
-        .await
-        .expect("revoke all")
-        .is_empty());
+    assert_eq!(
+        all.into_iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![keep.id]
+    );
+    assert!(
+        repo.revoke_all_for_user(user, None, later, "admin")
+            .await
+            .expect("revoke all")
+            .is_empty()
+    );
 }
 
 async fn one_of_racing_revocations_wins(repo: Arc<dyn SessionRepository>) {

@@ -25,13 +25,29 @@ pub async fn run(repo: Arc<dyn SigningKeyRepository>) {
     let older = key("kid-older", 0);
     repo.insert(&newer).await.expect("insert");
     repo.insert(&older).await.expect("insert");
-    assert_eq!(repo.list().await.expect("list"), vec![older.clone(), newer.clone()]);
-    assert_reason(repo.insert(&key("kid-older", 5)).await, Reason::AlreadyExists);
+    assert_eq!(
+        repo.list().await.expect("list"),
+        vec![older.clone(), newer.clone()]
+    );
+    assert_reason(
+        repo.insert(&key("kid-older", 5)).await,
+        Reason::AlreadyExists,
+    );
 
     let at = now() + Duration::days(1);
     assert!(repo.retire("kid-older", at).await.expect("retire"));
-    assert!(!repo.retire("kid-older", at + Duration::hours(1)).await.expect("retire again"));
-    assert!(!repo.retire("kid-unknown", at).await.expect("retire unknown"));
+    assert!(
+        !repo
+            .retire("kid-older", at + Duration::hours(1))
+            .await
+            .expect("retire again")
+    );
+    assert!(
+        !repo
+            .retire("kid-unknown", at)
+            .await
+            .expect("retire unknown")
+    );
     assert_eq!(
         repo.list().await.expect("list"),
         vec![

@@ -55,7 +55,9 @@ async fn creates_and_reads(repo: &dyn UserRepository) {
     );
     assert_eq!(repo.get(UserId::new()).await.expect("get unknown"), None);
     assert_eq!(
-        repo.find_by_email(&unique_email()).await.expect("find unknown"),
+        repo.find_by_email(&unique_email())
+            .await
+            .expect("find unknown"),
         None
     );
 
@@ -104,7 +106,11 @@ async fn updates(repo: &dyn UserRepository) {
     repo.create(&new).await.expect("create");
     let later = new.created_at + Duration::minutes(5);
 
-    assert!(repo.set_status(new.id, UserStatus::Active, later).await.expect("status"));
+    assert!(
+        repo.set_status(new.id, UserStatus::Active, later)
+            .await
+            .expect("status")
+    );
     let user = repo.get(new.id).await.expect("get").expect("exists");
     assert_eq!(user.status, UserStatus::Active);
     assert_eq!(user.updated_at, later);
@@ -126,9 +132,21 @@ async fn updates(repo: &dyn UserRepository) {
     assert_eq!(user.last_login_at, Some(login));
 
     let unknown = UserId::new();
-    assert!(!repo.set_status(unknown, UserStatus::Active, later).await.expect("status"));
-    assert!(!repo.set_password_hash(unknown, "x", later).await.expect("password"));
-    repo.record_login(unknown, later).await.expect("login of nobody");
+    assert!(
+        !repo
+            .set_status(unknown, UserStatus::Active, later)
+            .await
+            .expect("status")
+    );
+    assert!(
+        !repo
+            .set_password_hash(unknown, "x", later)
+            .await
+            .expect("password")
+    );
+    repo.record_login(unknown, later)
+        .await
+        .expect("login of nobody");
 }
 
 async fn deletes(repo: &dyn UserRepository) {
@@ -142,5 +160,7 @@ async fn deletes(repo: &dyn UserRepository) {
         email: new.email.clone(),
         ..new_user()
     };
-    repo.create(&again).await.expect("create with the freed email");
+    repo.create(&again)
+        .await
+        .expect("create with the freed email");
 }

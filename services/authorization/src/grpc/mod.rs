@@ -93,7 +93,9 @@ impl AuthorizationService for AuthorizationGrpc {
             .await
             .or_status()?;
         let permissions = self.roles.user_permissions(target).await.or_status()?;
-        Ok(Response::new(pb::ListUserPermissionsResponse { permissions }))
+        Ok(Response::new(pb::ListUserPermissionsResponse {
+            permissions,
+        }))
     }
 
     async fn list_user_roles(
@@ -142,7 +144,6 @@ impl AuthorizationService for AuthorizationGrpc {
         Ok(Response::new(pb::UnassignRoleResponse { unassigned }))
     }
 }
-
 
 #[cfg(test)]
 mod tests;

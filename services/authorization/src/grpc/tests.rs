@@ -60,7 +60,11 @@ fn the_policy_names_every_rpc_of_the_service() {
         .filter(|s| s.name() == "AuthorizationService")
         .flat_map(|s| s.method.iter().map(|m| m.name().to_owned()))
         .collect();
-    let listed: BTreeSet<String> = POLICY.methods.iter().map(|(m, _)| (*m).to_owned()).collect();
+    let listed: BTreeSet<String> = POLICY
+        .methods
+        .iter()
+        .map(|(m, _)| (*m).to_owned())
+        .collect();
     assert!(!rpcs.is_empty());
     assert_eq!(listed, rpcs);
     assert_eq!(POLICY.methods.len(), rpcs.len(), "no duplicates");
@@ -83,20 +87,29 @@ async fn users_may_check_only_themselves_and_services_anyone() {
     assert!(own.reason.is_empty());
 
     let other = grpc
-        .check(request(user(bob), check(&ada.to_string(), permission::USERS_READ)))
+        .check(request(
+            user(bob),
+            check(&ada.to_string(), permission::USERS_READ),
+        ))
         .await
         .unwrap_err();
     assert_eq!(other.code(), Code::PermissionDenied);
 
     let by_service = grpc
-        .check(request(service(), check(&bob.to_string(), permission::USERS_READ)))
+        .check(request(
+            service(),
+            check(&bob.to_string(), permission::USERS_READ),
+        ))
         .await
         .unwrap()
         .into_inner();
     assert!(!by_service.allowed);
     assert!(!by_service.reason.is_empty());
 
-    for bad in [check("", permission::USERS_READ), check(&bob.to_string(), " ")] {
+    for bad in [
+        check("", permission::USERS_READ),
+        check(&bob.to_string(), " "),
+    ] {
         let status = grpc.check(request(service(), bad)).await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument);
     }

@@ -44,8 +44,16 @@ async fn permissions_follow_the_seeded_roles() -> Result<()> {
 
     assert!(h.roles.has_permission(root, permission::USERS_READ).await?);
     assert!(h.roles.has_permission(root, permission::KEYS_WRITE).await?);
-    assert!(!h.roles.has_permission(plain, permission::USERS_READ).await?);
-    assert!(!h.roles.has_permission(UserId::new(), permission::USERS_READ).await?);
+    assert!(
+        !h.roles
+            .has_permission(plain, permission::USERS_READ)
+            .await?
+    );
+    assert!(
+        !h.roles
+            .has_permission(UserId::new(), permission::USERS_READ)
+            .await?
+    );
 
     let denied = h.roles.check(plain, permission::USERS_READ).await?;
     assert!(!denied.allowed);

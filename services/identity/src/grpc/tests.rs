@@ -67,7 +67,11 @@ fn the_policy_names_every_rpc_of_the_service() {
         .filter(|s| s.name() == "IdentityService")
         .flat_map(|s| s.method.iter().map(|m| m.name().to_owned()))
         .collect();
-    let listed: BTreeSet<String> = POLICY.methods.iter().map(|(m, _)| (*m).to_owned()).collect();
+    let listed: BTreeSet<String> = POLICY
+        .methods
+        .iter()
+        .map(|(m, _)| (*m).to_owned())
+        .collect();
     assert!(!rpcs.is_empty());
     assert_eq!(listed, rpcs);
     assert_eq!(POLICY.methods.len(), rpcs.len(), "no duplicates");
@@ -107,8 +111,16 @@ async fn sign_up_and_login_answer_with_tokens_and_ignore_an_untrusted_client_cla
     };
     assert_eq!(auth.user_id, user.id);
     let sessions = h.sessions.created.lock().unwrap().clone();
-    assert!(sessions.iter().all(|s| s.client.ip.as_deref() == Some("192.0.2.1")));
-    assert!(sessions.iter().all(|s| s.client.user_agent.as_deref() == Some("browser/1")));
+    assert!(
+        sessions
+            .iter()
+            .all(|s| s.client.ip.as_deref() == Some("192.0.2.1"))
+    );
+    assert!(
+        sessions
+            .iter()
+            .all(|s| s.client.user_agent.as_deref() == Some("browser/1"))
+    );
 }
 
 #[tokio::test]
@@ -151,8 +163,20 @@ async fn errors_carry_their_stable_reason() {
 async fn get_user_serves_the_owner_admins_and_services_only() {
     let h = Harness::new().await;
     let grpc = IdentityGrpc::new(h.identity.clone(), h.roles.clone());
-    let ada = h.identity.sign_up(sign_up_request("ada@example.com")).await.unwrap().user.id;
-    let bob = h.identity.sign_up(sign_up_request("bob@example.com")).await.unwrap().user.id;
+    let ada = h
+        .identity
+        .sign_up(sign_up_request("ada@example.com"))
+        .await
+        .unwrap()
+        .user
+        .id;
+    let bob = h
+        .identity
+        .sign_up(sign_up_request("bob@example.com"))
+        .await
+        .unwrap()
+        .user
+        .id;
     let get = |caller: Caller, id: &str| {
         grpc.get_user(request(caller, pb::GetUserRequest { user_id: id.into() }))
     };
@@ -170,7 +194,9 @@ async fn get_user_serves_the_owner_admins_and_services_only() {
 
     let missing = get(service(), "").await.unwrap_err();
     assert_eq!(missing.code(), Code::InvalidArgument);
-    let unknown = get(service(), &UserId::new().to_string()).await.unwrap_err();
+    let unknown = get(service(), &UserId::new().to_string())
+        .await
+        .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
 }
 

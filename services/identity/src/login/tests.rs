@@ -5,6 +5,8 @@ use latch_domain::{
     ports::{LoginHistoryRepository, PasswordHasher, UserRepository},
 };
 
+use latch_domain::Clock as _;
+
 use super::*;
 use crate::{Argon2Hasher, IdentityConfig, testing::*};
 
@@ -128,7 +130,11 @@ async fn an_inactive_account_is_told_only_to_the_right_password() -> Result<()> 
             .unwrap_err();
         assert_eq!(right.reason(), Reason::AccountInactive, "{status:?}");
     }
-    assert_eq!(h.sessions.created.lock().unwrap().len(), 1, "only sign-up's");
+    assert_eq!(
+        h.sessions.created.lock().unwrap().len(),
+        1,
+        "only sign-up's"
+    );
     let history = history(&h, user, 4).await;
     assert_eq!(
         history

@@ -13,7 +13,9 @@ async fn a_hash_verifies_its_password_only() -> Result<()> {
     let hasher = Argon2Hasher::new(weak(), 2)?;
     let hash = hasher.hash(&pw("correct horse battery")).await?;
     assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{hash}");
-    let right = hasher.verify(&pw("correct horse battery"), Some(&hash)).await?;
+    let right = hasher
+        .verify(&pw("correct horse battery"), Some(&hash))
+        .await?;
     assert_eq!(
         right,
         PasswordVerdict {
@@ -21,7 +23,9 @@ async fn a_hash_verifies_its_password_only() -> Result<()> {
             needs_rehash: false
         }
     );
-    let wrong = hasher.verify(&pw("correct horse battery!"), Some(&hash)).await?;
+    let wrong = hasher
+        .verify(&pw("correct horse battery!"), Some(&hash))
+        .await?;
     assert!(!wrong.matches);
     assert_eq!(hasher.verify_count(), 2);
     assert_eq!(hasher.hash_count(), 1);
@@ -42,7 +46,9 @@ async fn hashes_with_cheaper_parameters_need_a_rehash() -> Result<()> {
     let old = Argon2Hasher::new(weak(), 1)?;
     let hash = old.hash(&pw("correct horse battery")).await?;
     let stronger = Argon2Hasher::new(Params::new(128, 2, 1, None).unwrap(), 1)?;
-    let verdict = stronger.verify(&pw("correct horse battery"), Some(&hash)).await?;
+    let verdict = stronger
+        .verify(&pw("correct horse battery"), Some(&hash))
+        .await?;
     assert!(verdict.matches, "old hashes keep working");
     assert!(verdict.needs_rehash);
     let wrong = stronger.verify(&pw("nope nope nope"), Some(&hash)).await?;

@@ -1,4 +1,4 @@
-use std::sync::atomic::Ordering;
+use std::sync::{Arc, atomic::Ordering};
 
 use latch_domain::{
     Reason, UserId,
@@ -6,6 +6,8 @@ use latch_domain::{
     model::{NewUser, UserStatus},
     ports::{EventBus, ProfileDirectory, RoleDirectory, UserRepository},
 };
+
+use latch_domain::Clock as _;
 
 use super::*;
 use crate::{IdentityConfig, testing::*};
@@ -34,16 +36,22 @@ async fn sign_up_creates_an_active_user_with_profile_and_default_role() -> Resul
     assert_eq!(stored.status, UserStatus::Active);
     assert_ne!(stored.password_hash.as_deref(), Some(PASSWORD));
     let profile = h.profiles.get(out.user.id).await?;
-    assert_eq!((profile.first_name.as_str(), profile.last_name.as_str()), ("Ada", "Lovelace"));
+    assert_eq!(
+        (profile.first_name.as_str(), profile.last_name.as_str()),
+        ("Ada", "Lovelace")
+    );
     assert_eq!(h.roles.role_names(out.user.id).await?, ["USER"]);
     let tokens = out.tokens.expect("signed in");
     assert_eq!(tokens.user_id, out.user.id);
     assert_eq!(h.sessions.created.lock().unwrap().len(), 1);
 
-    let event = tokio::time::timeout(std::time::Duration::from_secs(5), futures::StreamExt::next(&mut created))
-        .await
-        .expect("user:created published")
-        .expect("stream open");
+    let event = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        futures::StreamExt::next(&mut created),
+    )
+    .await
+    .expect("user:created published")
+    .expect("stream open");
     assert_eq!(
         event.payload,
         EventPayload::UserCreated {
@@ -57,7 +65,10 @@ async fn sign_up_creates_an_active_user_with_profile_and_default_role() -> Resul
 #[tokio::test]
 async fn an_address_in_use_in_any_case_is_taken_and_nothing_changes() -> Result<()> {
     let h = Harness::new().await;
-    let first = h.identity.sign_up(sign_up_request("ada@example.com")).await?;
+    let first = h
+        .identity
+        .sign_up(sign_up_request("ada@example.com"))
+        .await?;
     let hashes = h.hasher.hash_count();
 
     let mut again = sign_up_request("ADA@example.com");
@@ -65,7 +76,11 @@ async fn an_address_in_use_in_any_case_is_taken_and_nothing_changes() -> Result<
     let err = h.identity.sign_up(again).await.unwrap_err();
 
     assert_eq!(err.reason(), Reason::EmailTaken);
-    assert_eq!(h.hasher.hash_count(), hashes, "no work spent on a taken address");
+    assert_eq!(
+        h.hasher.hash_count(),
+        hashes,
+        "no work spent on a taken address"
+    );
     let stored = h.users.find_by_email("ada@example.com").await?.unwrap();
     assert_eq!(stored.id, first.user.id);
     assert_eq!(h.profiles.get(first.user.id).await?.first_name, "Ada");
@@ -87,12 +102,19 @@ async fn a_failing_profile_step_undoes_the_sign_up() -> Result<()> {
     assert_eq!(err.reason(), Reason::Unavailable, "the original error");
     let user = h.profiles_fail.last_user().unwrap();
     assert_eq!(h.users.get(user).await?, None, "user deleted");
-    assert!(h.profiles.get(user).await.is_err_and(|e| e.is(Reason::NotFound)));
+    assert!(
+        h.profiles
+            .get(user)
+            .await
+            .is_err_and(|e| e.is(Reason::NotFound))
+    );
     assert!(h.roles.role_names(user).await?.is_empty());
     assert!(h.sessions.created.lock().unwrap().is_empty());
 
     h.profiles_fail.fail.store(false, Ordering::SeqCst);
-    h.identity.sign_up(sign_up_request("ada@example.com")).await?;
+    h.identity
+        .sign_up(sign_up_request("ada@example.com"))
+        .await?;
     Ok(())
 }
 
@@ -110,7 +132,12 @@ async fn a_failing_role_step_undoes_profile_and_user() -> Result<()> {
     assert_eq!(err.reason(), Reason::Unavailable);
     let user = h.profiles_fail.last_user().unwrap();
     assert_eq!(h.users.get(user).await?, None);
-    assert!(h.profiles.get(user).await.is_err_and(|e| e.is(Reason::NotFound)));
+    assert!(
+        h.profiles
+            .get(user)
+            .await
+            .is_err_and(|e| e.is(Reason::NotFound))
+    );
     assert_eq!(count_users(&h, "ada@example.com").await, 0);
     Ok(())
 }
@@ -118,7 +145,12 @@ async fn a_failing_role_step_undoes_profile_and_user() -> Result<()> {
 #[tokio::test]
 async fn weak_or_overlong_passwords_are_refused_before_anything_is_written() {
     let h = Harness::new().await;
-    for password in ["short", "password123", "ada@example.com1", &"Zq9!".repeat(33)] {
+    for password in [
+        "short",
+        "password123",
+        "ada@example.com1",
+        &"Zq9!".repeat(33),
+    ] {
         let mut request = sign_up_request("ada@example.com");
         request.password = Secret::new(password.to_owned());
         let err = h.identity.sign_up(request).await.unwrap_err();
@@ -149,7 +181,10 @@ async fn malformed_fields_are_named_and_nothing_is_written() {
         assert_eq!(field_of(&err), Some(field));
     }
     assert_eq!(count_users(&h, "ada@example.com").await, 0);
-    assert!(h.profiles_fail.last_user().is_none(), "no profile attempted");
+    assert!(
+        h.profiles_fail.last_user().is_none(),
+        "no profile attempted"
+    );
 }
 
 #[tokio::test]
@@ -159,7 +194,10 @@ async fn a_deployment_requiring_verified_email_signs_nobody_in() -> Result<()> {
         ..IdentityConfig::default()
     })
     .await;
-    let out = h.identity.sign_up(sign_up_request("ada@example.com")).await?;
+    let out = h
+        .identity
+        .sign_up(sign_up_request("ada@example.com"))
+        .await?;
     assert!(out.tokens.is_none());
     assert_eq!(out.user.status, UserStatus::Active);
     assert!(h.sessions.created.lock().unwrap().is_empty());
@@ -187,13 +225,25 @@ async fn an_abandoned_pending_sign_up_is_reclaimed_only_when_stale() -> Result<(
         .sign_up(sign_up_request("ada@example.com"))
         .await
         .unwrap_err();
-    assert_eq!(err.reason(), Reason::EmailTaken, "a sign-up may still be running");
+    assert_eq!(
+        err.reason(),
+        Reason::EmailTaken,
+        "a sign-up may still be running"
+    );
 
     h.clock.advance(chrono::Duration::minutes(11));
-    let out = h.identity.sign_up(sign_up_request("ada@example.com")).await?;
+    let out = h
+        .identity
+        .sign_up(sign_up_request("ada@example.com"))
+        .await?;
     assert_ne!(out.user.id, stale.id);
     assert_eq!(h.users.get(stale.id).await?, None);
-    assert!(h.profiles.get(stale.id).await.is_err_and(|e| e.is(Reason::NotFound)));
+    assert!(
+        h.profiles
+            .get(stale.id)
+            .await
+            .is_err_and(|e| e.is(Reason::NotFound))
+    );
     Ok(())
 }
 
@@ -214,5 +264,64 @@ async fn sign_ups_are_rate_limited_per_ip() -> Result<()> {
     assert_eq!(err.reason(), Reason::RateLimited);
     assert!(err.retry_after().is_some());
     assert_eq!(count_users(&h, "c@example.com").await, 0);
+    Ok(())
+}
+
+/// Users as a sign-up racing another sees them: the address still free
+/// when it looked, taken by the time it inserts.
+struct Racing(Arc<latch_store::sql::SqlUsers>);
+
+#[async_trait::async_trait]
+impl UserRepository for Racing {
+    async fn create(&self, user: &NewUser) -> Result<User> {
+        self.0.create(user).await
+    }
+    async fn get(&self, id: UserId) -> Result<Option<User>> {
+        self.0.get(id).await
+    }
+    async fn find_by_email(&self, _: &str) -> Result<Option<User>> {
+        Ok(None)
+    }
+    async fn set_status(&self, id: UserId, status: UserStatus, at: DateTime<Utc>) -> Result<bool> {
+        self.0.set_status(id, status, at).await
+    }
+    async fn set_password_hash(&self, id: UserId, hash: &str, at: DateTime<Utc>) -> Result<bool> {
+        self.0.set_password_hash(id, hash, at).await
+    }
+    async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<()> {
+        self.0.record_login(id, at).await
+    }
+    async fn delete(&self, id: UserId) -> Result<bool> {
+        self.0.delete(id).await
+    }
+}
+
+#[tokio::test]
+async fn a_racing_duplicate_whose_insert_fails_is_taken() -> Result<()> {
+    let h = Harness::new().await;
+    let first = h
+        .identity
+        .sign_up(sign_up_request("ada@example.com"))
+        .await?;
+    let mut deps = h.identity.deps.clone();
+    deps.users = Arc::new(Racing(h.users.clone()));
+    let racer = Identity::new(deps, IdentityConfig::default());
+
+    let err = racer
+        .sign_up(sign_up_request("Ada@Example.com"))
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.reason(), Reason::EmailTaken);
+    assert_eq!(
+        h.profiles_fail.last_user(),
+        Some(first.user.id),
+        "no saga ran"
+    );
+    let stored = h.users.find_by_email("ada@example.com").await?.unwrap();
+    assert_eq!(
+        (stored.id, stored.status),
+        (first.user.id, UserStatus::Active)
+    );
     Ok(())
 }

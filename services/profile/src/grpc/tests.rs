@@ -74,7 +74,11 @@ fn the_policy_names_every_rpc_of_the_service() {
         .filter(|s| s.name() == "ProfileService")
         .flat_map(|s| s.method.iter().map(|m| m.name().to_owned()))
         .collect();
-    let listed: BTreeSet<String> = POLICY.methods.iter().map(|(m, _)| (*m).to_owned()).collect();
+    let listed: BTreeSet<String> = POLICY
+        .methods
+        .iter()
+        .map(|(m, _)| (*m).to_owned())
+        .collect();
     assert!(!rpcs.is_empty());
     assert_eq!(listed, rpcs);
     assert_eq!(POLICY.methods.len(), rpcs.len(), "no duplicates");
@@ -111,7 +115,12 @@ async fn owners_and_admins_read_and_write_others_do_not() {
 
     let target = ada.to_string();
     let denied = grpc
-        .get_profile(request(user(eve), pb::GetProfileRequest { user_id: target.clone() }))
+        .get_profile(request(
+            user(eve),
+            pb::GetProfileRequest {
+                user_id: target.clone(),
+            },
+        ))
         .await
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
@@ -124,15 +133,23 @@ async fn owners_and_admins_read_and_write_others_do_not() {
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
 
-    grpc.get_profile(request(user(admin), pb::GetProfileRequest { user_id: target.clone() }))
-        .await
-        .unwrap();
+    grpc.get_profile(request(
+        user(admin),
+        pb::GetProfileRequest {
+            user_id: target.clone(),
+        },
+    ))
+    .await
+    .unwrap();
     let changed = pb::Profile {
         display_name: "Countess".into(),
         ..pb::Profile::default()
     };
     let updated = grpc
-        .update_profile(request(user(admin), update(&target, changed, &["display_name"])))
+        .update_profile(request(
+            user(admin),
+            update(&target, changed, &["display_name"]),
+        ))
         .await
         .unwrap()
         .into_inner()

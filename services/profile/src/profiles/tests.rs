@@ -27,7 +27,10 @@ async fn create_is_idempotent_and_validates_names() -> Result<()> {
     assert_eq!(profile.metadata, json!({}));
 
     let err = h.profiles.create(UserId::new(), "", "X").await.unwrap_err();
-    assert_eq!(err.violation().map(|v| v.field.as_str()), Some("first_name"));
+    assert_eq!(
+        err.violation().map(|v| v.field.as_str()),
+        Some("first_name")
+    );
     Ok(())
 }
 
@@ -51,14 +54,21 @@ async fn an_update_changes_only_masked_fields_and_says_so() -> Result<()> {
     };
     let updated = h
         .profiles
-        .update(user, changes, &mask(&["first_name", "address.city", "metadata"]))
+        .update(
+            user,
+            changes,
+            &mask(&["first_name", "address.city", "metadata"]),
+        )
         .await?;
 
     let stored = h.profiles.get(user).await?;
     assert_eq!(stored, updated);
     assert_eq!(stored.first_name, "Augusta");
     assert_eq!(stored.last_name, "Lovelace");
-    assert_eq!(stored.address.and_then(|a| a.city).as_deref(), Some("London"));
+    assert_eq!(
+        stored.address.and_then(|a| a.city).as_deref(),
+        Some("London")
+    );
     assert_eq!(stored.metadata, json!({"theme": "dark"}));
     assert_eq!(stored.updated_at, h.clock.now());
 
@@ -87,7 +97,9 @@ async fn an_update_that_changes_nothing_writes_nothing() -> Result<()> {
         first_name: "Ada".into(),
         ..ProfileUpdate::default()
     };
-    h.profiles.update(user, same, &mask(&["first_name"])).await?;
+    h.profiles
+        .update(user, same, &mask(&["first_name"]))
+        .await?;
     assert_eq!(h.profiles.get(user).await?.updated_at, before.updated_at);
     Ok(())
 }
@@ -114,7 +126,10 @@ async fn a_bad_update_writes_nothing() -> Result<()> {
         .update(user, changes, &mask(&["first_name", "email"]))
         .await
         .unwrap_err();
-    assert_eq!(err.violation().map(|v| v.field.as_str()), Some("update_mask"));
+    assert_eq!(
+        err.violation().map(|v| v.field.as_str()),
+        Some("update_mask")
+    );
     assert_eq!(h.profiles.get(user).await?, before);
     Ok(())
 }
@@ -133,6 +148,11 @@ async fn missing_profiles_are_not_found_and_delete_is_idempotent() -> Result<()>
     h.profiles.create(user, "Ada", "Lovelace").await?;
     assert!(h.profiles.delete(user).await?);
     assert!(!h.profiles.delete(user).await?);
-    assert!(h.profiles.get(user).await.is_err_and(|e| e.is(Reason::NotFound)));
+    assert!(
+        h.profiles
+            .get(user)
+            .await
+            .is_err_and(|e| e.is(Reason::NotFound))
+    );
     Ok(())
 }

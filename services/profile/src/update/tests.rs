@@ -5,7 +5,10 @@ use serde_json::json;
 use super::*;
 
 fn profile() -> Profile {
-    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default();
+    let at = Utc
+        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
     Profile {
         user_id: UserId::new(),
         first_name: "Ada".into(),
@@ -90,7 +93,11 @@ fn address_parts_keep_the_other_lines() -> Result<()> {
 
 #[test]
 fn unknown_or_missing_mask_names_update_mask() {
-    for bad in [mask(&[]), mask(&["email"]), mask(&["first_name", "avatar_url"])] {
+    for bad in [
+        mask(&[]),
+        mask(&["email"]),
+        mask(&["first_name", "avatar_url"]),
+    ] {
         let err = parse_mask(&bad).unwrap_err();
         assert_eq!(err.reason(), Reason::InvalidArgument);
         assert_eq!(field_of(&err), Some("update_mask"), "{bad:?}");
@@ -196,9 +203,6 @@ fn good_values_are_normalised() -> Result<()> {
     assert_eq!(next.display_name.as_deref(), Some("Ada L."));
     assert_eq!(next.phone.as_deref(), Some("+33612345678"));
     assert_eq!(next.date_of_birth, NaiveDate::from_ymd_opt(1815, 12, 10));
-    assert_eq!(
-        next.address.and_then(|a| a.country).as_deref(),
-        Some("FR")
-    );
+    assert_eq!(next.address.and_then(|a| a.country).as_deref(), Some("FR"));
     Ok(())
 }

@@ -156,7 +156,7 @@ async fn of_concurrent_refreshes_of_one_token_exactly_one_wins_without_grace() -
                 err.reason(),
                 Reason::RefreshTokenReused | Reason::TokenInvalid
             ),
-            "{err:?}"
+            "{err:?} in {results:#?}"
         );
     }
     assert!(
@@ -320,7 +320,7 @@ async fn refresh_tokens_are_stored_only_as_hashes() -> Result<()> {
         assert_eq!(bits.ok(), Some(256));
     }
 
-    let conn = h.storage.db.connection();
+    let conn = h.storage.db().connection();
     let rows = conn
         .query_all_raw(Statement::from_string(
             conn.get_database_backend(),

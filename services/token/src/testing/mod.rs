@@ -1,6 +1,6 @@
-//! Test wiring: the token service on real storage (a migrated SQLite file
-//! per test) with small fakes of the sibling services it calls, and a
-//! manual clock.
+//! Test wiring: the token service on real storage (a migrated database per
+//! test, from latch-testkit) with small fakes of the sibling services it
+//! calls, and a manual clock.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -17,27 +17,23 @@ use latch_store::{
     Database,
     sql::{SqlRefreshTokens, SqlSigningKeys},
 };
+use latch_testkit::TestDatabase;
 
 pub(crate) use fakes::{FakeRoles, FakeSessions, FakeUsers};
 
 use crate::{TokenConfig, TokenDeps, TokenSecrets, Tokens};
 
-/// A migrated database of its own, deleted with the value.
-pub(crate) struct Storage {
-    pub(crate) db: Database,
-    _dir: tempfile::TempDir,
-}
+/// A migrated database of the test's own: PostgreSQL when
+/// `LATCH_TEST_DATABASE_URL` is set, a SQLite file otherwise.
+pub(crate) struct Storage(TestDatabase);
 
 impl Storage {
     pub(crate) async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("latch.db").display()
-        );
-        let db = Database::connect(&url, 4).await.unwrap();
-        db.migrate().await.unwrap();
-        Self { db, _dir: dir }
+        Self(TestDatabase::new().await)
+    }
+
+    pub(crate) fn db(&self) -> &Database {
+        self.0.db()
     }
 }
 
@@ -145,8 +141,8 @@ fn deps(
     clock: &ManualClock,
 ) -> TokenDeps {
     TokenDeps {
-        refresh_tokens: Arc::new(SqlRefreshTokens::new(storage.db.clone())),
-        signing_keys: Arc::new(SqlSigningKeys::new(storage.db.clone())),
+        refresh_tokens: Arc::new(SqlRefreshTokens::new(storage.db().clone())),
+        signing_keys: Arc::new(SqlSigningKeys::new(storage.db().clone())),
         sessions: sessions.clone(),
         users: users.clone(),
         roles: roles.clone(),

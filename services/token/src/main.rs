@@ -1,0 +1,8 @@
+//! `latch-token`: the token service alone, for a Deployment of its own.
+//! Needs PostgreSQL (`LATCH_DATABASE_URL`), Redis (`LATCH_REDIS_URL`), the
+//! secrets, and the URLs of the siblings it calls (`LATCH_<SERVICE>_URL`).
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    latch_runtime::binary::run("token", latch_token::standalone::assemble).await
+}

@@ -1,0 +1,48 @@
+//! The token binary's wiring: its own tables, siblings over gRPC.
+
+use std::sync::Arc;
+
+use latch_domain::Result;
+use latch_runtime::{
+    auth::AccessTokenAuthenticator,
+    binary::{Assembled, Context},
+    server::{Guard, ServiceSet},
+    siblings::Siblings,
+};
+use latch_store::sql::{SqlRefreshTokens, SqlSigningKeys};
+
+use crate::{TokenConfig, TokenDeps, TokenSecrets, Tokens, grpc};
+
+pub async fn assemble(ctx: Context) -> Result<Assembled> {
+    let source = ctx.source.as_ref();
+    let siblings = Siblings::new(source, ctx.secrets.service_token.clone());
+    let sessions = siblings.session()?;
+    let roles = siblings.authorization()?;
+    let tokens = Tokens::start(
+        TokenDeps {
+            refresh_tokens: Arc::new(SqlRefreshTokens::new(ctx.infra.db.clone())),
+            signing_keys: Arc::new(SqlSigningKeys::new(ctx.infra.db.clone())),
+            sessions: sessions.clone(),
+            users: siblings.identity()?,
+            roles: roles.clone(),
+            clock: ctx.clock,
+        },
+        TokenConfig::from_source(source)?,
+        TokenSecrets {
+            encryption_key: ctx.secrets.encryption_key,
+            ip_hash_key: ctx.secrets.ip_hash_key,
+            refresh_key: ctx.secrets.refresh_key,
+        },
+    )
+    .await?;
+    let mut services = ServiceSet::new();
+    services.add(grpc::server(tokens.clone(), roles), grpc::POLICY);
+    Ok(Assembled {
+        services,
+        guard: Guard {
+            // The keys are here: verify in process.
+            authenticator: AccessTokenAuthenticator::new(tokens.verifier(), sessions),
+            service_token: ctx.secrets.service_token,
+        },
+    })
+}
