@@ -15,6 +15,7 @@ pub mod grpc;
 mod login;
 mod logout;
 mod password;
+mod session;
 mod signup;
 pub mod standalone;
 mod users;

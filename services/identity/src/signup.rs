@@ -5,20 +5,17 @@
 //! step fails, what was (or may have been) done is undone and the original
 //! error returned; a login meanwhile sees a pending user as unknown.
 
-use chrono::{DateTime, Duration, Utc};
 use latch_domain::{
     Error, Reason, Result, UserId,
     events::{Event, EventPayload},
-    model::{ClientInfo, NewUser, TokenPair, User, UserStatus, builtin},
+    model::{ClientInfo, NewUser, TokenPair, User, UserStatus},
     secret::Secret,
     validate,
 };
 
 use crate::Identity;
 
-/// A pending user older than this belongs to a sign-up that died half-way
-/// (a crash between steps): a new sign-up for the address may reclaim it.
-const ABANDONED_AFTER: Duration = Duration::minutes(10);
+mod saga;
 
 /// A sign-up request, as the caller sent it.
 #[derive(Debug, Clone)]
@@ -37,13 +34,6 @@ pub struct SignUp {
 pub struct SignedUp {
     pub user: User,
     pub tokens: Option<TokenPair>,
-}
-
-/// Which remote steps were attempted, so a failure undoes exactly them.
-#[derive(Debug, Default, Clone, Copy)]
-struct Attempted {
-    profile: bool,
-    role: bool,
 }
 
 impl Identity {
@@ -118,103 +108,6 @@ impl Identity {
         };
         Ok(SignedUp { user, tokens })
     }
-
-    /// Profile, default role, activation; undoes what it attempted on failure.
-    async fn complete(&self, user: User, first_name: &str, last_name: &str) -> Result<User> {
-        let mut attempted = Attempted::default();
-        let now = self.deps.clock.now();
-        let outcome = async {
-            attempted.profile = true;
-            self.deps
-                .profiles
-                .create(user.id, first_name, last_name)
-                .await?;
-            attempted.role = true;
-            self.deps.roles.assign(user.id, builtin::DEFAULT).await?;
-            if !self
-                .deps
-                .users
-                .set_status(user.id, UserStatus::Active, now)
-                .await?
-            {
-                return Err(Error::internal_msg("user vanished during sign-up"));
-            }
-            Ok(())
-        }
-        .await;
-        match outcome {
-            Ok(()) => Ok(User {
-                status: UserStatus::Active,
-                updated_at: now,
-                ..user
-            }),
-            Err(err) => {
-                self.undo(user.id, attempted).await;
-                Err(err)
-            }
-        }
-    }
-
-    /// Best-effort compensation; every step is idempotent, so a step that
-    /// failed (perhaps after it took effect remotely) is undone too. Failures
-    /// here are logged: the caller gets the error that started the undo.
-    async fn undo(&self, user: UserId, attempted: Attempted) {
-        if attempted.role
-            && let Err(error) = self.deps.roles.unassign(user, builtin::DEFAULT).await
-        {
-            tracing::error!(%user, %error, "sign-up undo: role not unassigned");
-        }
-        if attempted.profile
-            && let Err(error) = self.deps.profiles.delete(user).await
-        {
-            tracing::error!(%user, %error, "sign-up undo: profile not deleted");
-        }
-        if let Err(error) = self.deps.users.delete(user).await {
-            tracing::error!(%user, %error, "sign-up undo: pending user not deleted");
-        }
-    }
-
-    /// Removes a pending user left by a sign-up that died half-way, so its
-    /// address can be used again. False when `existing` is a live account
-    /// (or a sign-up still running).
-    async fn reclaim_abandoned(&self, existing: &User) -> Result<bool> {
-        if !is_abandoned(existing, self.deps.clock.now()) {
-            return Ok(false);
-        }
-        tracing::warn!(user = %existing.id, "reclaiming an abandoned sign-up");
-        self.undo(
-            existing.id,
-            Attempted {
-                profile: true,
-                role: true,
-            },
-        )
-        .await;
-        Ok(true)
-    }
-
-    /// A new session and its first token pair. If the tokens cannot be
-    /// issued, the session is revoked rather than left dangling.
-    pub(crate) async fn open_session(
-        &self,
-        user: UserId,
-        client: &ClientInfo,
-    ) -> Result<TokenPair> {
-        let session = self.deps.sessions.create(user, client).await?;
-        match self.deps.tokens.issue(user, &session.id, client).await {
-            Ok(tokens) => Ok(tokens),
-            Err(err) => {
-                if let Err(error) = self.deps.sessions.revoke(&session.id, "issue_failed").await {
-                    tracing::error!(%user, %error, "session left open after a failed issue");
-                }
-                Err(err)
-            }
-        }
-    }
-}
-
-fn is_abandoned(user: &User, now: DateTime<Utc>) -> bool {
-    user.status == UserStatus::Pending && now - user.created_at > ABANDONED_AFTER
 }
 
 fn email_taken() -> Error {

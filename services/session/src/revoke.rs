@@ -19,6 +19,11 @@ use latch_domain::{
 
 use crate::Sessions;
 
+/// Longest reason kept with a revocation (the `revoked_reason` column);
+/// longer ones are cut rather than refused, since a revocation must not fail
+/// over its label.
+pub(crate) const REASON_MAX: usize = 64;
+
 impl Sessions {
     /// Revokes one session and its refresh-token families. True when this
     /// call revoked it; false when it was already revoked or is unknown.
@@ -28,6 +33,7 @@ impl Sessions {
     /// cached as valid may outlive it until the cache TTL, so the caller
     /// should retry.
     pub async fn revoke_one(&self, id: &SessionId, reason: &str) -> Result<bool> {
+        let reason = &bounded_reason(reason);
         let now = self.deps.clock.now();
         let tombstoned = self.tombstone(id, now).await;
         self.deps.tokens.revoke_session_families(id, reason).await?;
@@ -48,6 +54,7 @@ impl Sessions {
         except: Option<&SessionId>,
         reason: &str,
     ) -> Result<u32> {
+        let reason = &bounded_reason(reason);
         let now = self.deps.clock.now();
         let live = self.deps.repo.list_for_user(user, false).await?;
         let targets: HashSet<SessionId> = live
@@ -122,6 +129,10 @@ impl Sessions {
             tracing::warn!(%error, "session:revoked not published");
         }
     }
+}
+
+fn bounded_reason(reason: &str) -> String {
+    reason.trim().chars().take(REASON_MAX).collect()
 }
 
 #[cfg(test)]

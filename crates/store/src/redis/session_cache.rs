@@ -43,10 +43,9 @@ impl SessionCache for RedisSessionCache {
     async fn get(&self, id: &SessionId) -> Result<Option<CachedSession>> {
         let (valid_key, record_key) = self.keys(id);
         let mut conn = self.redis.conn().await?;
-        let (valid, record): (Option<String>, Option<Vec<u8>>) = redis::pipe()
-            .cmd("GET")
+        // One MGET: both keys read at one instant.
+        let (valid, record): (Option<String>, Option<Vec<u8>>) = redis::cmd("MGET")
             .arg(&valid_key)
-            .cmd("GET")
             .arg(&record_key)
             .query_async(&mut conn)
             .await

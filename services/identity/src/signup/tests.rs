@@ -1,5 +1,7 @@
 use std::sync::{Arc, atomic::Ordering};
 
+use chrono::{DateTime, Utc};
+
 use latch_domain::{
     Reason, UserId,
     events::{Channel, EventPayload},

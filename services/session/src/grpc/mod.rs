@@ -28,7 +28,7 @@ use tonic::{Request, Response, Status};
 pub use convert::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use convert::{Page, client_info_from_proto, session_to_proto};
 
-use crate::Sessions;
+use crate::{Sessions, revoke::REASON_MAX};
 
 /// Who may call each RPC, per the `// Caller:` comments in session.proto.
 pub const POLICY: ServicePolicy = ServicePolicy {
@@ -43,9 +43,6 @@ pub const POLICY: ServicePolicy = ServicePolicy {
         ("RevokeAllSessions", Access::UserOrInternal),
     ],
 };
-
-/// Longest revocation reason a caller may give.
-const REASON_MAX: usize = 64;
 
 /// The tonic service; build it with [`server`].
 pub struct SessionGrpc {

@@ -357,3 +357,22 @@ async fn access_tokens_carry_the_users_roles() -> Result<()> {
     assert_eq!(after.roles, vec!["USER".to_owned(), "ADMIN".to_owned()]);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn zz_stress_tmp() -> Result<()> {
+    for _ in 0..3 {
+        let h = Harness::with_config(config_with_grace(Duration::ZERO)).await;
+        for _ in 0..10 {
+            let first = h.issue().await;
+            let results = race(&h, &first.refresh_token).await;
+            for r in &results {
+                if let Err(e) = r {
+                    if !matches!(e.reason(), Reason::RefreshTokenReused | Reason::TokenInvalid) {
+                        panic!("{e:?}");
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
