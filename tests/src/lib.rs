@@ -14,7 +14,9 @@ use latch_proto::latch::{
     session::v1::session_service_client::SessionServiceClient,
     token::v1::token_service_client::TokenServiceClient,
 };
-use latch_runtime::{auth::SERVICE_TOKEN_HEADER, config::MapSource, infra::Infra, secrets::Secrets, server};
+use latch_runtime::{
+    auth::SERVICE_TOKEN_HEADER, config::MapSource, infra::Infra, secrets::Secrets, server,
+};
 use latch_testkit::{TestDatabase, TestRedis};
 use tokio::{net::TcpListener, sync::oneshot};
 use tonic::{Request, Status, metadata::MetadataValue, transport::Channel};
@@ -58,16 +60,22 @@ impl TestLatchd {
             }
             Backend::PostgresRedis => {
                 let db = TestDatabase::postgres().await?;
-                let redis = TestRedis::from_env()
-                    .await
-                    .unwrap_or_else(|| panic!("LATCH_TEST_DATABASE_URL is set but LATCH_TEST_REDIS_URL is not"));
+                let redis = TestRedis::from_env().await.unwrap_or_else(|| {
+                    panic!("LATCH_TEST_DATABASE_URL is set but LATCH_TEST_REDIS_URL is not")
+                });
                 let url = std::env::var("LATCH_TEST_REDIS_URL").unwrap_or_default();
-                let infra = must(Infra::with_redis(db.db().clone(), redis, &url), "redis infra");
+                let infra = must(
+                    Infra::with_redis(db.db().clone(), redis, &url),
+                    "redis infra",
+                );
                 (db, infra)
             }
         };
         let secrets = must(Secrets::generate(), "secrets");
-        let latchd = must(latchd::assemble(&settings, &secrets, &infra, shared_clock).await, "assemble latchd");
+        let latchd = must(
+            latchd::assemble(&settings, &secrets, &infra, shared_clock).await,
+            "assemble latchd",
+        );
         let listener = must(TcpListener::bind("127.0.0.1:0").await, "bind");
         let addr = must(listener.local_addr(), "local addr");
         let (tx, rx) = oneshot::channel::<()>();
@@ -121,7 +129,10 @@ impl TestLatchd {
     /// A request carrying the service credential, as a sibling or gateway sends.
     pub fn internal<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
-        let value = must(MetadataValue::try_from(self.service_token.as_str()), "token metadata");
+        let value = must(
+            MetadataValue::try_from(self.service_token.as_str()),
+            "token metadata",
+        );
         request.metadata_mut().insert(SERVICE_TOKEN_HEADER, value);
         request
     }
@@ -159,7 +170,10 @@ pub fn sign_up_request(email: &str) -> SignUpRequest {
 /// A request with `authorization: Bearer <token>`.
 pub fn bearer<T>(message: T, access_token: &str) -> Request<T> {
     let mut request = Request::new(message);
-    let value = must(MetadataValue::try_from(format!("Bearer {access_token}")), "bearer metadata");
+    let value = must(
+        MetadataValue::try_from(format!("Bearer {access_token}")),
+        "bearer metadata",
+    );
     request.metadata_mut().insert("authorization", value);
     request
 }

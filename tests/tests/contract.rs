@@ -3,15 +3,19 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use latch_proto::latch::{
-    identity::v1::StartOAuthRequest,
-    profile::v1::GetProfileRequest,
-    token::v1::IssueTokensRequest,
+    identity::v1::StartOAuthRequest, profile::v1::GetProfileRequest, token::v1::IssueTokensRequest,
 };
 use latch_tests::{TestLatchd, bearer, e2e, must, reason};
 use tonic::Code;
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 
-e2e!(every_service_reports_healthy, caller_classes_are_enforced, unbuilt_rpcs_are_unimplemented);
+e2e!(
+    every_service_reports_healthy,
+    caller_classes_are_enforced,
+    unbuilt_rpcs_are_unimplemented
+);
 
 const SERVICES: [&str; 5] = [
     "latch.identity.v1.IdentityService",
@@ -39,9 +43,17 @@ async fn every_service_reports_healthy(latchd: TestLatchd) {
 }
 
 async fn caller_classes_are_enforced(latchd: TestLatchd) {
-    let auth = latchd.sign_up("classes@example.com").await.auth.expect("auth");
+    let auth = latchd
+        .sign_up("classes@example.com")
+        .await
+        .auth
+        .expect("auth");
 
-    let err = latchd.profile().get_profile(GetProfileRequest::default()).await.expect_err("no token");
+    let err = latchd
+        .profile()
+        .get_profile(GetProfileRequest::default())
+        .await
+        .expect_err("no token");
     assert_eq!(err.code(), Code::Unauthenticated);
     assert_eq!(reason(&err), "AUTHENTICATION_REQUIRED");
 
@@ -64,7 +76,10 @@ async fn caller_classes_are_enforced(latchd: TestLatchd) {
         .expect_err("a user is not a service");
     assert_eq!(err.code(), Code::Unauthenticated);
     assert_eq!(reason(&err), "SERVICE_CREDENTIAL_REQUIRED");
-    let pair = must(latchd.token().issue_tokens(latchd.internal(issue())).await, "internal issue");
+    let pair = must(
+        latchd.token().issue_tokens(latchd.internal(issue())).await,
+        "internal issue",
+    );
     assert!(pair.into_inner().auth.is_some());
 }
 

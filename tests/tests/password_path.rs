@@ -10,7 +10,12 @@ use latch_proto::latch::{
 use latch_tests::{PASSWORD, TestLatchd, bad_field, bearer, e2e, must, reason, sign_up_request};
 use tonic::Code;
 
-e2e!(sign_up_creates_user_profile_role_and_tokens, login_then_logout_ends_the_session, bad_sign_up_input_changes_nothing, wrong_password_and_unknown_email_look_the_same);
+e2e!(
+    sign_up_creates_user_profile_role_and_tokens,
+    login_then_logout_ends_the_session,
+    bad_sign_up_input_changes_nothing,
+    wrong_password_and_unknown_email_look_the_same
+);
 
 async fn sign_up_creates_user_profile_role_and_tokens(latchd: TestLatchd) {
     let response = latchd.sign_up("  Ada@Example.COM ").await;
@@ -20,21 +25,33 @@ async fn sign_up_creates_user_profile_role_and_tokens(latchd: TestLatchd) {
     assert_eq!(auth.user_id, user.id);
 
     let profile = must(
-        latchd.profile().get_profile(bearer(GetProfileRequest::default(), &auth.access_token)).await,
+        latchd
+            .profile()
+            .get_profile(bearer(GetProfileRequest::default(), &auth.access_token))
+            .await,
         "get profile",
     )
     .into_inner()
     .profile
     .expect("profile");
-    assert_eq!((profile.first_name.as_str(), profile.last_name.as_str()), ("Ada", "Lovelace"));
+    assert_eq!(
+        (profile.first_name.as_str(), profile.last_name.as_str()),
+        ("Ada", "Lovelace")
+    );
 
     let roles = must(
-        latchd.authorization().list_user_roles(bearer(ListUserRolesRequest::default(), &auth.access_token)).await,
+        latchd
+            .authorization()
+            .list_user_roles(bearer(ListUserRolesRequest::default(), &auth.access_token))
+            .await,
         "roles",
     )
     .into_inner()
     .roles;
-    assert_eq!(roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["USER"]);
+    assert_eq!(
+        roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        ["USER"]
+    );
 
     let claims = must(
         latchd
@@ -72,7 +89,13 @@ async fn login_then_logout_ends_the_session(latchd: TestLatchd) {
         panic!("expected tokens, got {login:?}");
     };
 
-    must(latchd.identity().logout(bearer(LogoutRequest {}, &auth.access_token)).await, "logout");
+    must(
+        latchd
+            .identity()
+            .logout(bearer(LogoutRequest {}, &auth.access_token))
+            .await,
+        "logout",
+    );
 
     // The access token is still signed and unexpired, but its session is gone.
     let err = latchd
@@ -96,7 +119,12 @@ async fn login_then_logout_ends_the_session(latchd: TestLatchd) {
 
 async fn bad_sign_up_input_changes_nothing(latchd: TestLatchd) {
     let cases = [
-        (sign_up_request("not-an-email"), Code::InvalidArgument, "INVALID_ARGUMENT", Some("email")),
+        (
+            sign_up_request("not-an-email"),
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+            Some("email"),
+        ),
         (
             latch_proto::latch::identity::v1::SignUpRequest {
                 password: "password1".into(),
@@ -136,7 +164,11 @@ async fn bad_sign_up_input_changes_nothing(latchd: TestLatchd) {
     ];
     for (request, code, expected_reason, field) in cases {
         let email = request.email.clone();
-        let err = latchd.identity().sign_up(request).await.expect_err("bad input refused");
+        let err = latchd
+            .identity()
+            .sign_up(request)
+            .await
+            .expect_err("bad input refused");
         assert_eq!(err.code(), code, "{email}");
         assert_eq!(reason(&err), expected_reason, "{email}");
         assert_eq!(bad_field(&err).as_deref(), field, "{email}");
@@ -178,5 +210,9 @@ async fn wrong_password_and_unknown_email_look_the_same(latchd: TestLatchd) {
         assert_eq!(err.code(), Code::Unauthenticated);
         assert_eq!(reason(err), "INVALID_CREDENTIALS");
     }
-    assert_eq!(wrong.message(), unknown.message(), "no enumeration through the message");
+    assert_eq!(
+        wrong.message(),
+        unknown.message(),
+        "no enumeration through the message"
+    );
 }

@@ -7,7 +7,9 @@ use std::{collections::HashMap, future::Future, sync::Arc};
 
 use latch_domain::{Clock, Result, SystemClock};
 use latch_proto::latch::{
-    identity::v1::{LoginRequest, LogoutRequest, identity_service_client::IdentityServiceClient, login_response},
+    identity::v1::{
+        LoginRequest, LogoutRequest, identity_service_client::IdentityServiceClient, login_response,
+    },
     profile::v1::{GetProfileRequest, profile_service_client::ProfileServiceClient},
     token::v1::{RefreshTokensRequest, token_service_client::TokenServiceClient},
 };
@@ -28,10 +30,14 @@ const SERVICES: [&str; 5] = ["identity", "token", "session", "authorization", "p
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_path_across_five_servers() {
     let Some(db) = TestDatabase::postgres().await else {
-        eprintln!("LATCH_TEST_DATABASE_URL unset: the separate-services run needs PostgreSQL + Redis");
+        eprintln!(
+            "LATCH_TEST_DATABASE_URL unset: the separate-services run needs PostgreSQL + Redis"
+        );
         return;
     };
-    let redis = TestRedis::from_env().await.expect("LATCH_TEST_REDIS_URL must be set with LATCH_TEST_DATABASE_URL");
+    let redis = TestRedis::from_env()
+        .await
+        .expect("LATCH_TEST_REDIS_URL must be set with LATCH_TEST_DATABASE_URL");
     let redis_url = std::env::var("LATCH_TEST_REDIS_URL").expect("redis url");
     let secrets = must(Secrets::generate(), "secrets");
 
@@ -40,7 +46,10 @@ async fn password_path_across_five_servers() {
     for name in SERVICES {
         let listener = must(TcpListener::bind("127.0.0.1:0").await, "bind");
         let addr = must(listener.local_addr(), "addr");
-        settings.set(&format!("LATCH_{}_URL", name.to_uppercase()), format!("http://{addr}"));
+        settings.set(
+            &format!("LATCH_{}_URL", name.to_uppercase()),
+            format!("http://{addr}"),
+        );
         listeners.insert(name, (listener, addr));
     }
     let source: Arc<MapSource> = Arc::new(settings);
@@ -48,7 +57,10 @@ async fn password_path_across_five_servers() {
     let context = || Context {
         source: source.clone(),
         secrets: secrets.clone(),
-        infra: must(Infra::with_redis(db.db().clone(), redis.clone(), &redis_url), "infra"),
+        infra: must(
+            Infra::with_redis(db.db().clone(), redis.clone(), &redis_url),
+            "infra",
+        ),
         clock: clock.clone(),
     };
 
@@ -68,7 +80,9 @@ async fn password_path_across_five_servers() {
             let stop = async {
                 let _ = rx.await;
             };
-            if let Err(err) = server::serve(assembled.services, listener, assembled.guard, stop).await {
+            if let Err(err) =
+                server::serve(assembled.services, listener, assembled.guard, stop).await
+            {
                 eprintln!("{name} stopped: {err}");
             }
         });
@@ -79,10 +93,20 @@ async fn password_path_across_five_servers() {
     let token = TokenServiceClient::new(channel(&url("token")));
 
     // Sign-up runs its saga across identity, profile, authorization, session and token.
-    let signed_up = must(identity.clone().sign_up(sign_up_request("split@example.com")).await, "sign up").into_inner();
+    let signed_up = must(
+        identity
+            .clone()
+            .sign_up(sign_up_request("split@example.com"))
+            .await,
+        "sign up",
+    )
+    .into_inner();
     let auth = signed_up.auth.expect("tokens");
     let got = must(
-        profile.clone().get_profile(bearer(GetProfileRequest::default(), &auth.access_token)).await,
+        profile
+            .clone()
+            .get_profile(bearer(GetProfileRequest::default(), &auth.access_token))
+            .await,
         "profile verifies the token through the token service's JWKS",
     )
     .into_inner()
@@ -119,7 +143,13 @@ async fn password_path_across_five_servers() {
     .auth
     .expect("auth");
 
-    must(identity.clone().logout(bearer(LogoutRequest {}, &rotated.access_token)).await, "logout");
+    must(
+        identity
+            .clone()
+            .logout(bearer(LogoutRequest {}, &rotated.access_token))
+            .await,
+        "logout",
+    );
     let err = profile
         .clone()
         .get_profile(bearer(GetProfileRequest::default(), &rotated.access_token))
@@ -138,7 +168,10 @@ async fn password_path_across_five_servers() {
 
     // The first session is untouched by the second one's logout.
     must(
-        profile.clone().get_profile(bearer(GetProfileRequest::default(), &auth.access_token)).await,
+        profile
+            .clone()
+            .get_profile(bearer(GetProfileRequest::default(), &auth.access_token))
+            .await,
         "first session still live",
     );
     drop(stops);
@@ -149,7 +182,10 @@ async fn assemble(assembled: impl Future<Output = Result<Assembled>>) -> Assembl
 }
 
 fn channel(url: &str) -> Channel {
-    must(Channel::from_shared(url.to_owned()).map(|e| e.connect_lazy()), "channel")
+    must(
+        Channel::from_shared(url.to_owned()).map(|e| e.connect_lazy()),
+        "channel",
+    )
 }
 
 trait UrlOf {
@@ -159,6 +195,7 @@ trait UrlOf {
 impl UrlOf for MapSource {
     fn get_url(&self, name: &str) -> String {
         use latch_runtime::config::ConfigSource;
-        self.get(&format!("LATCH_{}_URL", name.to_uppercase())).expect("url")
+        self.get(&format!("LATCH_{}_URL", name.to_uppercase()))
+            .expect("url")
     }
 }

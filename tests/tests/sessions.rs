@@ -5,15 +5,27 @@ use futures::StreamExt;
 use latch_domain::events::{Channel, EventPayload};
 use latch_proto::latch::{
     identity::v1::{LoginRequest, login_response},
-    session::v1::{GetSessionRequest, ListSessionsRequest, RevokeAllSessionsRequest, RevokeSessionRequest, ValidateSessionRequest},
+    session::v1::{
+        GetSessionRequest, ListSessionsRequest, RevokeAllSessionsRequest, RevokeSessionRequest,
+        ValidateSessionRequest,
+    },
     token::v1::RefreshTokensRequest,
 };
 use latch_tests::{PASSWORD, TestLatchd, bearer, e2e, must, reason};
 use tonic::Code;
 
-e2e!(devices_are_listed_and_revocable, another_users_session_is_off_limits, revoke_all_keeps_the_current_one, revocation_is_published);
+e2e!(
+    devices_are_listed_and_revocable,
+    another_users_session_is_off_limits,
+    revoke_all_keeps_the_current_one,
+    revocation_is_published
+);
 
-async fn login(latchd: &TestLatchd, email: &str, user_agent: &str) -> latch_proto::latch::common::v1::AuthResult {
+async fn login(
+    latchd: &TestLatchd,
+    email: &str,
+    user_agent: &str,
+) -> latch_proto::latch::common::v1::AuthResult {
     let response = must(
         latchd
             .identity()
@@ -35,24 +47,45 @@ async fn login(latchd: &TestLatchd, email: &str, user_agent: &str) -> latch_prot
     }
 }
 
-const FIREFOX_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+const FIREFOX_LINUX: &str =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 
 async fn devices_are_listed_and_revocable(latchd: TestLatchd) {
-    let first = latchd.sign_up("devices@example.com").await.auth.expect("auth");
+    let first = latchd
+        .sign_up("devices@example.com")
+        .await
+        .auth
+        .expect("auth");
     let laptop = login(&latchd, "devices@example.com", FIREFOX_LINUX).await;
 
     let sessions = must(
-        latchd.session().list_sessions(bearer(ListSessionsRequest::default(), &first.access_token)).await,
+        latchd
+            .session()
+            .list_sessions(bearer(ListSessionsRequest::default(), &first.access_token))
+            .await,
         "list",
     )
     .into_inner()
     .sessions;
     assert_eq!(sessions.len(), 2);
-    let current: Vec<_> = sessions.iter().filter(|s| s.current).map(|s| s.id.clone()).collect();
-    assert_eq!(current, [first.session_id.clone()]);
-    let other = sessions.iter().find(|s| s.id == laptop.session_id).expect("laptop listed");
-    assert_eq!(other.browser, "Firefox", "parsed from the gateway-provided user agent");
-    assert_eq!(other.ip, "203.0.113.7", "client info trusted from a service-credential caller");
+    let current: Vec<&str> = sessions
+        .iter()
+        .filter(|s| s.current)
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(current, [first.session_id.as_str()]);
+    let other = sessions
+        .iter()
+        .find(|s| s.id == laptop.session_id)
+        .expect("laptop listed");
+    assert_eq!(
+        other.browser, "Firefox",
+        "parsed from the gateway-provided user agent"
+    );
+    assert_eq!(
+        other.ip, "203.0.113.7",
+        "client info trusted from a service-credential caller"
+    );
 
     must(
         latchd
@@ -90,8 +123,16 @@ async fn devices_are_listed_and_revocable(latchd: TestLatchd) {
 }
 
 async fn another_users_session_is_off_limits(latchd: TestLatchd) {
-    let alice = latchd.sign_up("alice@example.com").await.auth.expect("auth");
-    let mallory = latchd.sign_up("mallory@example.com").await.auth.expect("auth");
+    let alice = latchd
+        .sign_up("alice@example.com")
+        .await
+        .auth
+        .expect("auth");
+    let mallory = latchd
+        .sign_up("mallory@example.com")
+        .await
+        .auth
+        .expect("auth");
     let err = latchd
         .session()
         .get_session(bearer(
@@ -131,7 +172,12 @@ async fn another_users_session_is_off_limits(latchd: TestLatchd) {
     assert_eq!(err.code(), Code::NotFound);
     let err = latchd
         .session()
-        .get_session(bearer(GetSessionRequest { session_id: "../x".into() }, &alice.access_token))
+        .get_session(bearer(
+            GetSessionRequest {
+                session_id: "../x".into(),
+            },
+            &alice.access_token,
+        ))
         .await
         .expect_err("malformed");
     assert_eq!(err.code(), Code::InvalidArgument);
@@ -169,21 +215,40 @@ async fn revoke_all_keeps_the_current_one(latchd: TestLatchd) {
     .revoked;
     assert_eq!(revoked, 3);
     let left = must(
-        latchd.session().list_sessions(bearer(ListSessionsRequest::default(), &current.access_token)).await,
+        latchd
+            .session()
+            .list_sessions(bearer(
+                ListSessionsRequest::default(),
+                &current.access_token,
+            ))
+            .await,
         "list",
     )
     .into_inner()
     .sessions;
-    assert_eq!(left.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), [current.session_id.as_str()]);
+    assert_eq!(
+        left.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        [current.session_id.as_str()]
+    );
 }
 
 async fn revocation_is_published(latchd: TestLatchd) {
-    let auth = latchd.sign_up("events@example.com").await.auth.expect("auth");
-    let mut events = must(latchd.infra.bus.subscribe(Channel::SessionRevoked).await, "subscribe");
+    let auth = latchd
+        .sign_up("events@example.com")
+        .await
+        .auth
+        .expect("auth");
+    let mut events = must(
+        latchd.infra.bus.subscribe(Channel::SessionRevoked).await,
+        "subscribe",
+    );
     must(
         latchd
             .identity()
-            .logout(bearer(latch_proto::latch::identity::v1::LogoutRequest {}, &auth.access_token))
+            .logout(bearer(
+                latch_proto::latch::identity::v1::LogoutRequest {},
+                &auth.access_token,
+            ))
             .await,
         "logout",
     );
@@ -192,7 +257,9 @@ async fn revocation_is_published(latchd: TestLatchd) {
         .expect("event within 5 s")
         .expect("stream open");
     match event.payload {
-        EventPayload::SessionRevoked { session_id, reason, .. } => {
+        EventPayload::SessionRevoked {
+            session_id, reason, ..
+        } => {
             assert_eq!(session_id.as_str(), auth.session_id);
             assert_eq!(reason, "logout");
         }

@@ -67,5 +67,11 @@ where
         .await
         .map_err(|e| Error::internal_msg(format!("cannot listen on {}: {e}", common.grpc_addr)))?;
     tracing::info!(service = name, addr = %common.grpc_addr, "serving");
-    server::serve(assembled.services, listener, assembled.guard, server::shutdown_signal()).await
+    server::serve(
+        assembled.services,
+        listener,
+        assembled.guard,
+        server::shutdown_signal(),
+    )
+    .await
 }

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use latch_domain::{Error, Result, secret::Secret};
 
 use crate::{
-    clients::{AuthorizationClient, IdentityClient, ProfileClient, SessionClient, TokenClient, service_channel},
+    clients::{
+        AuthorizationClient, IdentityClient, ProfileClient, SessionClient, TokenClient,
+        service_channel,
+    },
     config::ConfigSource,
 };
 
@@ -29,29 +32,46 @@ impl<'a> Siblings<'a> {
     }
 
     fn url(&self, key: &str) -> Result<String> {
-        self.source
-            .get(key)
-            .ok_or_else(|| Error::internal_msg(format!("{key} must name the sibling service, e.g. http://127.0.0.1:50052")))
+        self.source.get(key).ok_or_else(|| {
+            Error::internal_msg(format!(
+                "{key} must name the sibling service, e.g. http://127.0.0.1:50052"
+            ))
+        })
     }
 
     pub fn identity(&self) -> Result<Arc<IdentityClient>> {
-        Ok(Arc::new(IdentityClient::new(service_channel(&self.url(IDENTITY_URL)?, &self.token)?)))
+        Ok(Arc::new(IdentityClient::new(service_channel(
+            &self.url(IDENTITY_URL)?,
+            &self.token,
+        )?)))
     }
 
     pub fn token(&self) -> Result<Arc<TokenClient>> {
-        Ok(Arc::new(TokenClient::new(service_channel(&self.url(TOKEN_URL)?, &self.token)?)))
+        Ok(Arc::new(TokenClient::new(service_channel(
+            &self.url(TOKEN_URL)?,
+            &self.token,
+        )?)))
     }
 
     pub fn session(&self) -> Result<Arc<SessionClient>> {
-        Ok(Arc::new(SessionClient::new(service_channel(&self.url(SESSION_URL)?, &self.token)?)))
+        Ok(Arc::new(SessionClient::new(service_channel(
+            &self.url(SESSION_URL)?,
+            &self.token,
+        )?)))
     }
 
     pub fn authorization(&self) -> Result<Arc<AuthorizationClient>> {
-        Ok(Arc::new(AuthorizationClient::new(service_channel(&self.url(AUTHORIZATION_URL)?, &self.token)?)))
+        Ok(Arc::new(AuthorizationClient::new(service_channel(
+            &self.url(AUTHORIZATION_URL)?,
+            &self.token,
+        )?)))
     }
 
     pub fn profile(&self) -> Result<Arc<ProfileClient>> {
-        Ok(Arc::new(ProfileClient::new(service_channel(&self.url(PROFILE_URL)?, &self.token)?)))
+        Ok(Arc::new(ProfileClient::new(service_channel(
+            &self.url(PROFILE_URL)?,
+            &self.token,
+        )?)))
     }
 
     /// The token service's URL, for fetching its JWKS.

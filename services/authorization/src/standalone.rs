@@ -16,7 +16,10 @@ use crate::{Roles, grpc};
 pub async fn assemble(ctx: Context) -> Result<Assembled> {
     let source = ctx.source.as_ref();
     let siblings = Siblings::new(source, ctx.secrets.service_token.clone());
-    let roles = Roles::new(Arc::new(SqlRoles::new(ctx.infra.db.clone())), ctx.clock.clone());
+    let roles = Roles::new(
+        Arc::new(SqlRoles::new(ctx.infra.db.clone())),
+        ctx.clock.clone(),
+    );
     let mut services = ServiceSet::new();
     services.add(grpc::server(roles), grpc::POLICY);
     let verifier = remote_verifier(source, &siblings.token_url()?, ctx.clock)?;

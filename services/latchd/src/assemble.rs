@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use latch_authorization::Roles;
-use latch_domain::{Clock, Result, ports::{RefreshTokenRepository, RoleDirectory, UserRepository}};
+use latch_domain::{
+    Clock, Result,
+    ports::{RefreshTokenRepository, RoleDirectory, UserRepository},
+};
 use latch_identity::{Argon2Hasher, Identity, IdentityConfig, IdentityDeps, UserStatusReader};
 use latch_profile::Profiles;
 use latch_runtime::{
@@ -38,9 +41,14 @@ pub async fn assemble(
     let db = &infra.db;
 
     let roles = Roles::new(Arc::new(SqlRoles::new(db.clone())), clock.clone());
-    let profiles = Profiles::new(Arc::new(SqlProfiles::new(db.clone())), infra.bus.clone(), clock.clone());
+    let profiles = Profiles::new(
+        Arc::new(SqlProfiles::new(db.clone())),
+        infra.bus.clone(),
+        clock.clone(),
+    );
 
-    let refresh_tokens: Arc<dyn RefreshTokenRepository> = Arc::new(SqlRefreshTokens::new(db.clone()));
+    let refresh_tokens: Arc<dyn RefreshTokenRepository> =
+        Arc::new(SqlRefreshTokens::new(db.clone()));
     let sessions = Sessions::new(
         SessionDeps {
             repo: Arc::new(SqlSessions::new(db.clone())),
@@ -91,11 +99,26 @@ pub async fn assemble(
     let role_directory: Arc<dyn RoleDirectory> = roles.clone();
     let mut services = ServiceSet::new();
     services
-        .add(latch_identity::grpc::server(identity, role_directory.clone()), latch_identity::grpc::POLICY)
-        .add(latch_token::grpc::server(tokens.clone(), role_directory.clone()), latch_token::grpc::POLICY)
-        .add(latch_session::grpc::server(sessions.clone(), role_directory.clone()), latch_session::grpc::POLICY)
-        .add(latch_authorization::grpc::server(roles), latch_authorization::grpc::POLICY)
-        .add(latch_profile::grpc::server(profiles, role_directory), latch_profile::grpc::POLICY);
+        .add(
+            latch_identity::grpc::server(identity, role_directory.clone()),
+            latch_identity::grpc::POLICY,
+        )
+        .add(
+            latch_token::grpc::server(tokens.clone(), role_directory.clone()),
+            latch_token::grpc::POLICY,
+        )
+        .add(
+            latch_session::grpc::server(sessions.clone(), role_directory.clone()),
+            latch_session::grpc::POLICY,
+        )
+        .add(
+            latch_authorization::grpc::server(roles),
+            latch_authorization::grpc::POLICY,
+        )
+        .add(
+            latch_profile::grpc::server(profiles, role_directory),
+            latch_profile::grpc::POLICY,
+        );
 
     let guard = Guard {
         authenticator: AccessTokenAuthenticator::new(tokens.verifier(), sessions.clone()),

@@ -52,14 +52,22 @@ async fn serve(source: &dyn ConfigSource) -> Result<()> {
     let latchd = latchd::assemble(source, &secrets, &infra, clock).await?;
     let listener = tokio::net::TcpListener::bind(common.grpc_addr)
         .await
-        .map_err(|e| latch_domain::Error::internal_msg(format!("cannot listen on {}: {e}", common.grpc_addr)))?;
+        .map_err(|e| {
+            latch_domain::Error::internal_msg(format!("cannot listen on {}: {e}", common.grpc_addr))
+        })?;
     tracing::info!(
         addr = %common.grpc_addr,
         database = if common.is_production() { "postgres" } else { "sqlite" },
         redis = common.redis_url.is_some(),
         "latchd serving"
     );
-    server::serve(latchd.services, listener, latchd.guard, server::shutdown_signal()).await
+    server::serve(
+        latchd.services,
+        listener,
+        latchd.guard,
+        server::shutdown_signal(),
+    )
+    .await
 }
 
 async fn migrate(source: &dyn ConfigSource) -> Result<()> {

@@ -22,7 +22,10 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
         ctx.clock.clone(),
     );
     let mut services = ServiceSet::new();
-    services.add(grpc::server(profiles, siblings.authorization()?), grpc::POLICY);
+    services.add(
+        grpc::server(profiles, siblings.authorization()?),
+        grpc::POLICY,
+    );
     let verifier = remote_verifier(source, &siblings.token_url()?, ctx.clock)?;
     Ok(Assembled {
         services,

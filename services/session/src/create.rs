@@ -42,12 +42,7 @@ impl Sessions {
         };
         self.deps.repo.create(&session).await?;
 
-        if let Err(error) = self
-            .deps
-            .cache
-            .fill(&session, self.config.cache_ttl)
-            .await
-        {
+        if let Err(error) = self.deps.cache.fill(&session, self.config.cache_ttl).await {
             tracing::warn!(%error, "session cache unavailable; new session not cached");
         }
         self.local.insert_valid(&session, now);

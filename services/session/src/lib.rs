@@ -14,11 +14,11 @@ mod config;
 mod create;
 mod device;
 pub mod grpc;
-pub mod standalone;
 mod listener;
 mod local_cache;
 mod revoke;
 mod sessions;
+pub mod standalone;
 mod touch;
 mod validate;
 

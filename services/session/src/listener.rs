@@ -119,16 +119,10 @@ mod tests {
     }
 
     fn with_bus(h: &Harness, bus: Arc<DroppingBus>) -> Arc<Sessions> {
-        Sessions::new(
-            SessionDeps {
-                bus,
-                ..h.deps()
-            },
-            SessionConfig::default(),
-        )
+        Sessions::new(SessionDeps { bus, ..h.deps() }, SessionConfig::default())
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn the_listener_subscribes_again_when_its_stream_ends() -> Result<()> {
         let h = Harness::new().await;
         let bus = Arc::new(DroppingBus::default());

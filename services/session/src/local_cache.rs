@@ -215,7 +215,10 @@ mod tests {
         assert_eq!(cache.get(&s.id, now), None);
         cache.set_active(true);
         cache.insert_valid(&s, now);
-        assert_eq!(cache.get(&s.id, now), Some(LocalHit::Valid(Box::new(s.clone()))));
+        assert_eq!(
+            cache.get(&s.id, now),
+            Some(LocalHit::Valid(Box::new(s.clone())))
+        );
         cache.set_active(false);
         cache.set_active(true);
         assert_eq!(cache.get(&s.id, now), None, "deactivation drops entries");

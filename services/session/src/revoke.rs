@@ -161,7 +161,10 @@ mod tests {
         let stored = h.repo.get(&session.id).await?.unwrap();
         assert_eq!(stored.revoked_at, Some(h.clock_now()));
         assert_eq!(stored.revoked_reason.as_deref(), Some("logout"));
-        assert_eq!(h.tokens.revoked(), vec![(session.id.clone(), "logout".to_owned())]);
+        assert_eq!(
+            h.tokens.revoked(),
+            vec![(session.id.clone(), "logout".to_owned())]
+        );
         let event = next_event(&mut revoked_events).await;
         assert_eq!(
             event.payload,
@@ -172,7 +175,10 @@ mod tests {
             }
         );
         assert!(!sessions.revoke(&session.id, "logout").await?, "idempotent");
-        assert_eq!(h.repo.get(&session.id).await?.unwrap().revoked_at, stored.revoked_at);
+        assert_eq!(
+            h.repo.get(&session.id).await?.unwrap().revoked_at,
+            stored.revoked_at
+        );
         Ok(())
     }
 
@@ -183,12 +189,20 @@ mod tests {
         let revoker = h.replica();
         let session = validator.open(UserId::new(), &browser_client()).await?;
         assert!(validator.validate(&session.id).await?.is_some());
-        assert!(matches!(h.cache.get(&session.id).await?, Some(CachedSession::Valid(_))));
+        assert!(matches!(
+            h.cache.get(&session.id).await?,
+            Some(CachedSession::Valid(_))
+        ));
 
         revoker.revoke(&session.id, "logout").await?;
 
-        assert_eq!(h.cache.get(&session.id).await?, Some(CachedSession::Revoked));
+        assert_eq!(
+            h.cache.get(&session.id).await?,
+            Some(CachedSession::Revoked)
+        );
+        let reads = h.repo.gets();
         assert_eq!(validator.validate(&session.id).await?, None);
+        assert_eq!(h.repo.gets(), reads, "the tombstone answered");
         Ok(())
     }
 
@@ -215,7 +229,10 @@ mod tests {
         // Read before the revocation, so it may say valid; nothing may keep it.
         assert_eq!(raced.map(|s| s.id), Some(session.id.clone()));
 
-        assert_eq!(h.cache.get(&session.id).await?, Some(CachedSession::Revoked));
+        assert_eq!(
+            h.cache.get(&session.id).await?,
+            Some(CachedSession::Revoked)
+        );
         assert_eq!(sessions.validate(&session.id).await?, None);
         assert_eq!(h.replica().validate(&session.id).await?, None);
         Ok(())
@@ -248,8 +265,9 @@ mod tests {
         assert_eq!(tokens, expected);
         let mut announced = Vec::new();
         for _ in 0..2 {
-            if let EventPayload::SessionRevoked { session_id, reason, .. } =
-                next_event(&mut revoked_events).await.payload
+            if let EventPayload::SessionRevoked {
+                session_id, reason, ..
+            } = next_event(&mut revoked_events).await.payload
             {
                 assert_eq!(reason, "password_changed");
                 announced.push(session_id);
@@ -291,7 +309,10 @@ mod tests {
         // The retry the error asks for writes the tombstone.
         h.cache.set_down(false);
         assert!(!sessions.revoke(&session.id, "logout").await?);
-        assert_eq!(h.cache.get(&session.id).await?, Some(CachedSession::Revoked));
+        assert_eq!(
+            h.cache.get(&session.id).await?,
+            Some(CachedSession::Revoked)
+        );
         Ok(())
     }
 

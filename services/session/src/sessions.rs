@@ -15,6 +15,7 @@ use crate::{
     config::{SessionConfig, chrono_duration},
     local_cache::LocalCache,
     touch::TouchLog,
+    validate::Lookup,
 };
 
 /// The ports the session service runs on.
@@ -96,7 +97,11 @@ impl SessionDirectory for Sessions {
     /// absolute end or idle too long. Served from the caches when it can;
     /// with the shared cache down it reads the database, never failing open.
     async fn validate(&self, id: &SessionId) -> Result<Option<Session>> {
-        Ok(self.inspect(id).await?.live())
+        // Not `inspect`: a tombstone answers without reading the database.
+        Ok(match self.lookup(id).await? {
+            Lookup::Live(session) => Some(session),
+            Lookup::Ended(_) | Lookup::Revoked | Lookup::Unknown => None,
+        })
     }
 
     /// Idempotent: true when this call revoked it; see [`Sessions::revoke_one`].

@@ -28,7 +28,10 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
     );
     sessions.spawn_revocation_listener();
     let mut services = ServiceSet::new();
-    services.add(grpc::server(sessions.clone(), siblings.authorization()?), grpc::POLICY);
+    services.add(
+        grpc::server(sessions.clone(), siblings.authorization()?),
+        grpc::POLICY,
+    );
     let verifier = remote_verifier(source, &siblings.token_url()?, ctx.clock)?;
     Ok(Assembled {
         services,

@@ -1,10 +1,9 @@
-//! Test doubles and a harness for the flow tests: wrappers that count
-//! repository reads, pause a read to stage races and take the shared cache
-//! down, a fake token service, and stand-ins for the store's memory
-//! adapters.
+//! A harness for the flow tests on the store's adapters (a migrated test
+//! database, the memory cache and bus), with wrappers that count repository
+//! reads, pause a read to stage races and take the shared cache down, and a
+//! fake token service (another service, so a fake is the right peer).
 
 use std::{
-    collections::HashMap,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -17,14 +16,16 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use latch_domain::{
     Clock, Error, ManualClock, Result, SessionId, UserId,
-    events::{Channel, Event},
+    events::Event,
     model::{ClientInfo, Session},
     ports::{CachedSession, EventBus, EventStream, SessionCache, SessionRepository, TokenRevoker},
 };
-use tokio::{
-    sync::{Notify, broadcast},
-    task::JoinHandle,
+use latch_store::{
+    memory::{MemoryEventBus, MemorySessionCache},
+    sql::SqlSessions,
 };
+use latch_testkit::TestDatabase;
+use tokio::{sync::Notify, task::JoinHandle};
 
 use crate::{SessionConfig, SessionDeps, Sessions};
 
@@ -41,6 +42,8 @@ pub(crate) fn browser_client() -> ClientInfo {
 /// Every port of one deployment; each [`Harness::replica`] shares them, as
 /// replicas share the database, Redis and the bus.
 pub(crate) struct Harness {
+    /// Kept alive for the test: dropping it removes the database.
+    _db: TestDatabase,
     pub(crate) clock: ManualClock,
     pub(crate) repo: Arc<CountingRepo>,
     pub(crate) cache: Arc<SwitchableCache>,
@@ -50,16 +53,21 @@ pub(crate) struct Harness {
 
 impl Harness {
     pub(crate) async fn new() -> Self {
-        let clock = ManualClock::new(
-            DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
-        );
+        let clock =
+            ManualClock::new(DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap_or_default());
         let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+        let db = TestDatabase::new().await;
         Self {
-            repo: Arc::new(CountingRepo::new(Arc::new(MemRepo::default()))),
-            cache: Arc::new(SwitchableCache::new(Arc::new(MemCache::new(shared)))),
-            bus: Arc::new(MemBus::new()),
+            repo: Arc::new(CountingRepo::new(Arc::new(SqlSessions::new(
+                db.db().clone(),
+            )))),
+            cache: Arc::new(SwitchableCache::new(Arc::new(MemorySessionCache::new(
+                shared,
+            )))),
+            bus: Arc::new(MemoryEventBus::new()),
             tokens: Arc::new(FakeTokens::default()),
             clock,
+            _db: db,
         }
     }
 
@@ -103,12 +111,12 @@ pub(crate) async fn start_listening(sessions: &Arc<Sessions>) -> JoinHandle<()> 
     handle
 }
 
-/// Waits, yielding to the runtime, until `done` holds; fails the test
-/// after a generous bound instead of hanging.
+/// Polls until `done` holds (another task has to act first); fails the
+/// test after a generous bound instead of hanging.
 pub(crate) async fn eventually(mut done: impl FnMut() -> bool) {
     let waited = tokio::time::timeout(Duration::from_secs(10), async {
         while !done() {
-            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     })
     .await;
@@ -181,7 +189,12 @@ impl SessionRepository for CountingRepo {
         self.touches.fetch_add(1, Ordering::SeqCst);
         self.inner.touch(id, at).await
     }
-    async fn revoke(&self, id: &SessionId, at: DateTime<Utc>, reason: &str) -> Result<Option<Session>> {
+    async fn revoke(
+        &self,
+        id: &SessionId,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<Option<Session>> {
         self.inner.revoke(id, at, reason).await
     }
     async fn revoke_all_for_user(
@@ -191,7 +204,9 @@ impl SessionRepository for CountingRepo {
         at: DateTime<Utc>,
         reason: &str,
     ) -> Result<Vec<Session>> {
-        self.inner.revoke_all_for_user(user, except, at, reason).await
+        self.inner
+            .revoke_all_for_user(user, except, at, reason)
+            .await
     }
 }
 
@@ -215,7 +230,9 @@ impl SwitchableCache {
 
     fn check(&self) -> Result<()> {
         if self.down.load(Ordering::SeqCst) {
-            Err(Error::unavailable(std::io::Error::other("connection refused")))
+            Err(Error::unavailable(std::io::Error::other(
+                "connection refused",
+            )))
         } else {
             Ok(())
         }
@@ -258,148 +275,5 @@ impl TokenRevoker for FakeTokens {
             revoked.push((session.clone(), reason.to_owned()));
         }
         Ok(1)
-    }
-}
-
-/// Stand-in for the store's session table.
-#[derive(Default)]
-pub(crate) struct MemRepo {
-    rows: Mutex<HashMap<SessionId, Session>>,
-}
-
-impl MemRepo {
-    fn rows(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Session>> {
-        self.rows.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-#[async_trait]
-impl SessionRepository for MemRepo {
-    async fn create(&self, session: &Session) -> Result<()> {
-        self.rows().insert(session.id.clone(), session.clone());
-        Ok(())
-    }
-    async fn get(&self, id: &SessionId) -> Result<Option<Session>> {
-        Ok(self.rows().get(id).cloned())
-    }
-    async fn list_for_user(&self, user: UserId, include_revoked: bool) -> Result<Vec<Session>> {
-        let mut found: Vec<Session> = self
-            .rows()
-            .values()
-            .filter(|s| s.user_id == user && (include_revoked || s.revoked_at.is_none()))
-            .cloned()
-            .collect();
-        found.sort_by_key(|s| std::cmp::Reverse(s.created_at));
-        Ok(found)
-    }
-    async fn touch(&self, id: &SessionId, at: DateTime<Utc>) -> Result<bool> {
-        Ok(self.rows().get_mut(id).map(|s| s.last_active_at = at).is_some())
-    }
-    async fn revoke(&self, id: &SessionId, at: DateTime<Utc>, reason: &str) -> Result<Option<Session>> {
-        let mut rows = self.rows();
-        let Some(session) = rows.get_mut(id).filter(|s| s.revoked_at.is_none()) else {
-            return Ok(None);
-        };
-        session.revoked_at = Some(at);
-        session.revoked_reason = Some(reason.to_owned());
-        Ok(Some(session.clone()))
-    }
-    async fn revoke_all_for_user(
-        &self,
-        user: UserId,
-        except: Option<&SessionId>,
-        at: DateTime<Utc>,
-        reason: &str,
-    ) -> Result<Vec<Session>> {
-        let mut revoked = Vec::new();
-        for session in self.rows().values_mut() {
-            if session.user_id == user && session.revoked_at.is_none() && Some(&session.id) != except {
-                session.revoked_at = Some(at);
-                session.revoked_reason = Some(reason.to_owned());
-                revoked.push(session.clone());
-            }
-        }
-        Ok(revoked)
-    }
-}
-
-/// Stand-in for the store's memory cache: SET NX fills, overwriting
-/// tombstones, expiry on the clock.
-pub(crate) struct MemCache {
-    clock: Arc<dyn Clock>,
-    entries: Mutex<HashMap<SessionId, (CachedSession, DateTime<Utc>)>>,
-}
-
-impl MemCache {
-    pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
-        Self {
-            clock,
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, (CachedSession, DateTime<Utc>)>> {
-        let now = self.clock.now();
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries.retain(|_, (_, until)| *until > now);
-        entries
-    }
-
-    fn until(&self, ttl: Duration) -> DateTime<Utc> {
-        self.clock.now() + chrono::Duration::from_std(ttl).unwrap_or_default()
-    }
-}
-
-#[async_trait]
-impl SessionCache for MemCache {
-    async fn get(&self, id: &SessionId) -> Result<Option<CachedSession>> {
-        Ok(self.live().get(id).map(|(entry, _)| entry.clone()))
-    }
-    async fn fill(&self, session: &Session, ttl: Duration) -> Result<()> {
-        let until = self.until(ttl);
-        self.live()
-            .entry(session.id.clone())
-            .or_insert_with(|| (CachedSession::Valid(Box::new(session.clone())), until));
-        Ok(())
-    }
-    async fn tombstone(&self, id: &SessionId, ttl: Duration) -> Result<()> {
-        let until = self.until(ttl);
-        self.live().insert(id.clone(), (CachedSession::Revoked, until));
-        Ok(())
-    }
-}
-
-/// Stand-in for the store's memory bus: a broadcast per process.
-pub(crate) struct MemBus {
-    sender: broadcast::Sender<Event>,
-}
-
-impl MemBus {
-    pub(crate) fn new() -> Self {
-        Self {
-            sender: broadcast::channel(64).0,
-        }
-    }
-}
-
-#[async_trait]
-impl EventBus for MemBus {
-    async fn publish(&self, event: &Event) -> Result<()> {
-        // No subscriber is not an error: delivery is at most once.
-        let _ = self.sender.send(event.clone());
-        Ok(())
-    }
-    async fn subscribe(&self, channel: Channel) -> Result<EventStream> {
-        let receiver = self.sender.subscribe();
-        Ok(futures::stream::unfold(receiver, move |mut receiver| async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(event) if event.channel() == channel => return Some((event, receiver)),
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        })
-        .boxed())
     }
 }

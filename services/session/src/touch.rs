@@ -139,7 +139,10 @@ mod tests {
         let idle = sessions.open(UserId::new(), &browser_client()).await?;
         h.clock.advance(Duration::days(7));
         let err = sessions.touch(&idle.id).await.unwrap_err();
-        assert!(err.is(Reason::SessionRevoked), "activity does not revive it");
+        assert!(
+            err.is(Reason::SessionRevoked),
+            "activity does not revive it"
+        );
         assert_eq!(h.repo.touches(), 0);
         Ok(())
     }

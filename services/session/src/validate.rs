@@ -110,7 +110,12 @@ impl Sessions {
     /// Reads the database and fills the caches from it. The shared fill is
     /// SET NX, and the local one yields to a revocation marker, so a
     /// revocation racing this read is never undone.
-    async fn load(&self, id: &SessionId, now: DateTime<Utc>, shared_cache_up: bool) -> Result<Lookup> {
+    async fn load(
+        &self,
+        id: &SessionId,
+        now: DateTime<Utc>,
+        shared_cache_up: bool,
+    ) -> Result<Lookup> {
         let Some(session) = self.deps.repo.get(id).await? else {
             return Ok(Lookup::Unknown);
         };
@@ -160,9 +165,15 @@ mod tests {
         h.clock.advance(Duration::minutes(6));
         assert_eq!(h.cache.get(&session.id).await?, None);
 
-        assert_eq!(sessions.validate(&session.id).await?.map(|s| s.id), Some(session.id.clone()));
+        assert_eq!(
+            sessions.validate(&session.id).await?.map(|s| s.id),
+            Some(session.id.clone())
+        );
         assert_eq!(h.repo.gets(), 1);
-        assert!(matches!(h.cache.get(&session.id).await?, Some(CachedSession::Valid(_))));
+        assert!(matches!(
+            h.cache.get(&session.id).await?,
+            Some(CachedSession::Valid(_))
+        ));
 
         assert!(sessions.validate(&session.id).await?.is_some());
         assert_eq!(h.repo.gets(), 1, "the second validation read the database");
@@ -249,7 +260,11 @@ mod tests {
 
         h.clock.advance(Duration::hours(1));
         assert_eq!(sessions.validate(&session.id).await?, None);
-        assert_eq!(h.repo.gets(), 0, "the expired copy was judged without the database");
+        assert_eq!(
+            h.repo.gets(),
+            0,
+            "the expired copy was judged without the database"
+        );
         Ok(())
     }
 

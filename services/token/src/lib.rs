@@ -24,11 +24,11 @@ use latch_domain::{
 mod access;
 mod config;
 pub mod grpc;
-pub mod standalone;
 mod introspect;
 mod keys;
 mod refresh;
 pub mod revoke;
+pub mod standalone;
 
 pub use config::{TokenConfig, TokenSecrets};
 pub use introspect::{Introspection, RefreshClaims};

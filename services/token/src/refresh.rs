@@ -108,15 +108,23 @@ impl Tokens {
 
         let successor_value = self.successor_of(token);
         let successor = self.token_row(&family, &successor_value, Some(current.id), client, now);
-        if self
+        match self
             .deps
             .refresh_tokens
             .rotate(current.id, now, &successor)
-            .await?
+            .await
         {
-            return self
-                .pair(&family, successor_value, successor.expires_at)
-                .await;
+            Ok(true) => {
+                return self
+                    .pair(&family, successor_value, successor.expires_at)
+                    .await;
+            }
+            Ok(false) => {}
+            // The successor's hash is unique and derived from this token, so
+            // it exists only when a concurrent rotation of the same token
+            // stored it: the same lost race, seen by the index instead.
+            Err(err) if err.is(Reason::AlreadyExists) => {}
+            Err(err) => return Err(err),
         }
         // A concurrent refresh of the same token won the race just now: this
         // one is its duplicate, inside any grace window but a zero one.

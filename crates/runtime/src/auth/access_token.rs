@@ -30,7 +30,10 @@ impl Authenticator for AccessTokenAuthenticator {
 }
 
 /// The user of verified claims, when their session is still live and theirs.
-pub async fn principal_if_live(claims: Claims, sessions: &dyn SessionDirectory) -> Result<UserPrincipal> {
+pub async fn principal_if_live(
+    claims: Claims,
+    sessions: &dyn SessionDirectory,
+) -> Result<UserPrincipal> {
     let invalid = || Error::new(Reason::TokenInvalid, "the access token is invalid");
     let user_id = UserId::parse("sub", &claims.sub).map_err(|_| invalid())?;
     let session_id = SessionId::parse("sid", &claims.sid).map_err(|_| invalid())?;
@@ -40,14 +43,20 @@ pub async fn principal_if_live(claims: Claims, sessions: &dyn SessionDirectory) 
             session_id,
             roles: claims.roles,
         }),
-        _ => Err(Error::new(Reason::SessionRevoked, "the session has ended; sign in again")),
+        _ => Err(Error::new(
+            Reason::SessionRevoked,
+            "the session has ended; sign in again",
+        )),
     }
 }
 
 pub fn verify_error(err: VerifyError) -> Error {
     match err {
         VerifyError::Expired => Error::new(Reason::TokenExpired, "the access token has expired"),
-        VerifyError::Invalid(why) => Error::new(Reason::TokenInvalid, format!("the access token is invalid: {why}")),
+        VerifyError::Invalid(why) => Error::new(
+            Reason::TokenInvalid,
+            format!("the access token is invalid: {why}"),
+        ),
         VerifyError::KeysUnavailable(cause) => Error::unavailable(KeysUnavailable(cause)),
     }
 }

@@ -88,7 +88,9 @@ impl Page {
             page_token
                 .strip_prefix("o")
                 .and_then(|n| n.parse().ok())
-                .ok_or_else(|| Error::invalid_field("page_token", "is not a token this server issued"))?
+                .ok_or_else(|| {
+                    Error::invalid_field("page_token", "is not a token this server issued")
+                })?
         };
         Ok(Self { offset, size })
     }
@@ -102,7 +104,11 @@ impl Page {
         } else {
             String::new()
         };
-        let page = items.into_iter().skip(self.offset).take(end.saturating_sub(self.offset)).collect();
+        let page = items
+            .into_iter()
+            .skip(self.offset)
+            .take(end.saturating_sub(self.offset))
+            .collect();
         (page, next)
     }
 }
@@ -143,8 +149,14 @@ mod tests {
         assert_eq!(wire.browser, "Chrome");
         assert_eq!(wire.os, "Mac OSX");
         assert_eq!(wire.device, "desktop");
-        assert_eq!(wire.created_at.map(|t| (t.seconds, t.nanos)), Some((1_700_000_000, 123_456_000)));
-        assert_eq!(wire.idle_expires_at.map(|t| t.seconds), Some(1_700_000_000 + 7 * 86_400));
+        assert_eq!(
+            wire.created_at.map(|t| (t.seconds, t.nanos)),
+            Some((1_700_000_000, 123_456_000))
+        );
+        assert_eq!(
+            wire.idle_expires_at.map(|t| t.seconds),
+            Some(1_700_000_000 + 7 * 86_400)
+        );
         assert!(wire.revoked_at.is_some());
         assert_eq!(wire.revoked_reason, "logout");
         assert!(wire.current);
@@ -185,8 +197,17 @@ mod tests {
         let err = Page::from_request(-1, "").unwrap_err();
         assert_eq!(err.violation().map(|v| v.field.as_str()), Some("page_size"));
         let err = Page::from_request(0, "garbage").unwrap_err();
-        assert_eq!(err.violation().map(|v| v.field.as_str()), Some("page_token"));
-        assert_eq!(Page::from_request(0, "").map(|p| p.size).ok(), Some(DEFAULT_PAGE_SIZE));
-        assert_eq!(Page::from_request(10_000, "").map(|p| p.size).ok(), Some(MAX_PAGE_SIZE));
+        assert_eq!(
+            err.violation().map(|v| v.field.as_str()),
+            Some("page_token")
+        );
+        assert_eq!(
+            Page::from_request(0, "").map(|p| p.size).ok(),
+            Some(DEFAULT_PAGE_SIZE)
+        );
+        assert_eq!(
+            Page::from_request(10_000, "").map(|p| p.size).ok(),
+            Some(MAX_PAGE_SIZE)
+        );
     }
 }

@@ -14,9 +14,9 @@ use latch_domain::{
 };
 use latch_proto::latch::session::v1::{
     CreateSessionRequest, CreateSessionResponse, GetSessionRequest, GetSessionResponse,
-    ListSessionsRequest, ListSessionsResponse, RevokeAllSessionsRequest,
-    RevokeAllSessionsResponse, RevokeSessionRequest, RevokeSessionResponse, TouchSessionRequest,
-    TouchSessionResponse, ValidateSessionRequest, ValidateSessionResponse,
+    ListSessionsRequest, ListSessionsResponse, RevokeAllSessionsRequest, RevokeAllSessionsResponse,
+    RevokeSessionRequest, RevokeSessionResponse, TouchSessionRequest, TouchSessionResponse,
+    ValidateSessionRequest, ValidateSessionResponse,
     session_service_server::{SERVICE_NAME, SessionService, SessionServiceServer},
 };
 use latch_runtime::{
@@ -55,7 +55,11 @@ impl SessionGrpc {
         Self { sessions, roles }
     }
 
-    fn to_proto(&self, session: &Session, caller: &Caller) -> latch_proto::latch::session::v1::Session {
+    fn to_proto(
+        &self,
+        session: &Session,
+        caller: &Caller,
+    ) -> latch_proto::latch::session::v1::Session {
         let current = matches!(
             &caller.principal,
             Principal::User(user) if user.session_id == session.id
@@ -74,7 +78,10 @@ impl SessionGrpc {
 
 /// The server to add to a router; put it behind the auth layer with
 /// [`POLICY`].
-pub fn server(sessions: Arc<Sessions>, roles: Arc<dyn RoleDirectory>) -> SessionServiceServer<SessionGrpc> {
+pub fn server(
+    sessions: Arc<Sessions>,
+    roles: Arc<dyn RoleDirectory>,
+) -> SessionServiceServer<SessionGrpc> {
     SessionServiceServer::new(SessionGrpc::new(sessions, roles))
 }
 
@@ -120,7 +127,11 @@ impl SessionService for SessionGrpc {
         let id = SessionId::parse("session_id", &request.get_ref().session_id).or_status()?;
         let session = self.existing(&id).await.or_status()?;
         caller
-            .authorize_for(session.user_id, permission::SESSIONS_READ, self.roles.as_ref())
+            .authorize_for(
+                session.user_id,
+                permission::SESSIONS_READ,
+                self.roles.as_ref(),
+            )
             .await
             .or_status()?;
         Ok(Response::new(GetSessionResponse {
@@ -170,7 +181,11 @@ impl SessionService for SessionGrpc {
         let id = SessionId::parse("session_id", &request.session_id).or_status()?;
         let session = self.existing(&id).await.or_status()?;
         caller
-            .authorize_for(session.user_id, permission::SESSIONS_WRITE, self.roles.as_ref())
+            .authorize_for(
+                session.user_id,
+                permission::SESSIONS_WRITE,
+                self.roles.as_ref(),
+            )
             .await
             .or_status()?;
         let reason = revocation_reason(&caller, session.user_id, &request.reason).or_status()?;
@@ -210,7 +225,10 @@ fn target_user(caller: &Caller, raw: &str) -> Result<UserId> {
         return UserId::parse("user_id", raw);
     }
     if caller.is_service() {
-        return Err(Error::invalid_field("user_id", "is required for service callers"));
+        return Err(Error::invalid_field(
+            "user_id",
+            "is required for service callers",
+        ));
     }
     Ok(caller.user()?.user_id)
 }

@@ -24,7 +24,10 @@ struct FakeRoles {
 
 impl FakeRoles {
     fn grant(&self, user: UserId, permission: &str) {
-        self.grants.lock().unwrap().insert((user, permission.to_owned()));
+        self.grants
+            .lock()
+            .unwrap()
+            .insert((user, permission.to_owned()));
     }
 }
 
@@ -34,7 +37,11 @@ impl RoleDirectory for FakeRoles {
         Ok(Vec::new())
     }
     async fn has_permission(&self, user: UserId, permission: &str) -> Result<bool> {
-        Ok(self.grants.lock().unwrap().contains(&(user, permission.to_owned())))
+        Ok(self
+            .grants
+            .lock()
+            .unwrap()
+            .contains(&(user, permission.to_owned())))
     }
     async fn assign(&self, _user: UserId, _role: &str) -> Result<bool> {
         Ok(false)
@@ -230,9 +237,12 @@ async fn get_session_is_for_the_owner_or_a_reader() {
         .into_inner();
     assert!(!read.session.unwrap().current);
 
-    let status = get(user(owner, &session.id), SessionId::generate().unwrap().to_string())
-        .await
-        .unwrap_err();
+    let status = get(
+        user(owner, &session.id),
+        SessionId::generate().unwrap().to_string(),
+    )
+    .await
+    .unwrap_err();
     assert_refused(&status, Code::NotFound, "NOT_FOUND");
 
     let status = get(user(owner, &session.id), "x".into()).await.unwrap_err();
@@ -249,7 +259,10 @@ async fn list_sessions_defaults_to_the_caller_and_marks_the_current_one() {
     let second = f.sessions.open(owner, &browser_client()).await.unwrap();
     let revoked = f.sessions.open(owner, &browser_client()).await.unwrap();
     f.sessions.revoke_one(&revoked.id, "logout").await.unwrap();
-    f.sessions.open(UserId::new(), &browser_client()).await.unwrap();
+    f.sessions
+        .open(UserId::new(), &browser_client())
+        .await
+        .unwrap();
 
     let list = |caller: Caller, request: ListSessionsRequest| {
         f.grpc.list_sessions(as_caller(caller, request))
@@ -259,7 +272,11 @@ async fn list_sessions_defaults_to_the_caller_and_marks_the_current_one() {
         .unwrap()
         .into_inner();
     let ids: Vec<_> = mine.sessions.iter().map(|s| s.id.clone()).collect();
-    assert_eq!(ids, vec![second.id.to_string(), first.id.to_string()], "most recently active first");
+    assert_eq!(
+        ids,
+        vec![second.id.to_string(), first.id.to_string()],
+        "most recently active first"
+    );
     let current: Vec<_> = mine.sessions.iter().map(|s| s.current).collect();
     assert_eq!(current, vec![false, true]);
     assert!(mine.next_page_token.is_empty());
