@@ -13,6 +13,7 @@ use tonic_health::pb::{
 
 e2e!(
     every_service_reports_healthy,
+    reflection_lists_every_service,
     caller_classes_are_enforced,
     unbuilt_rpcs_are_unimplemented
 );
@@ -40,6 +41,65 @@ async fn every_service_reports_healthy(latchd: TestLatchd) {
         .status();
         assert_eq!(status, ServingStatus::Serving, "{service}");
     }
+}
+
+async fn reflection_lists_every_service(latchd: TestLatchd) {
+    use tonic_reflection::pb::{v1, v1alpha};
+
+    let request = v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut client = v1::server_reflection_client::ServerReflectionClient::new(latchd.channel());
+    let mut stream = must(
+        client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await,
+        "v1",
+    )
+    .into_inner();
+    let response = must(stream.message().await, "v1 answer").expect("v1 response");
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        response.message_response
+    else {
+        panic!("unexpected {response:?}");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for service in SERVICES.iter().chain(&["grpc.health.v1.Health"]) {
+        assert!(
+            names.iter().any(|n| n == service),
+            "{service} missing from {names:?}"
+        );
+    }
+
+    // v1alpha too: older grpcurl builds speak only that.
+    let request = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
+                "latch.token.v1.TokenService".into(),
+            ),
+        ),
+    };
+    let mut client =
+        v1alpha::server_reflection_client::ServerReflectionClient::new(latchd.channel());
+    let mut stream = must(
+        client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await,
+        "v1alpha",
+    )
+    .into_inner();
+    let response = must(stream.message().await, "v1alpha answer").expect("v1alpha response");
+    assert!(
+        matches!(
+            response.message_response,
+            Some(v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(ref files)) if !files.file_descriptor_proto.is_empty()
+        ),
+        "{response:?}"
+    );
 }
 
 async fn caller_classes_are_enforced(latchd: TestLatchd) {

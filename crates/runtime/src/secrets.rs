@@ -141,7 +141,7 @@ fn load_or_generate_blocking(path: &Path) -> Result<SecretsFile> {
             .map_err(|e| Error::internal_msg(format!("{}: {e}", path.display()))),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(io)?;
+                create_owner_only_dir(dir).map_err(io)?;
             }
             let file = SecretsFile::generate()?;
             let json = serde_json::to_vec_pretty(&file).map_err(Error::internal)?;
@@ -151,6 +151,21 @@ fn load_or_generate_blocking(path: &Path) -> Result<SecretsFile> {
         }
         Err(err) => Err(io(err)),
     }
+}
+
+/// The data directory holds the database and the secrets: owner only.
+#[cfg(unix)]
+fn create_owner_only_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_owner_only_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
 }
 
 #[cfg(unix)]
@@ -178,8 +193,9 @@ mod tests {
 
     #[tokio::test]
     async fn embedded_default_generates_once_and_owner_only() -> Result<()> {
-        let dir = tempfile::tempdir().map_err(Error::internal)?;
-        let source = MapSource::new().with("LATCH_DATA_DIR", dir.path().display().to_string());
+        let tmp = tempfile::tempdir().map_err(Error::internal)?;
+        let dir = tmp.path().join("data");
+        let source = MapSource::new().with("LATCH_DATA_DIR", dir.display().to_string());
         let common = CommonConfig::from_source(&source)?;
         let first = Secrets::load(&source, &common).await?;
         let second = Secrets::load(&source, &common).await?;
@@ -190,11 +206,13 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("secrets.json"))
-                .map_err(Error::internal)?
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
+            let mode = |p: &std::path::Path| {
+                std::fs::metadata(p)
+                    .map(|m| m.permissions().mode() & 0o777)
+                    .map_err(Error::internal)
+            };
+            assert_eq!(mode(&dir.join("secrets.json"))?, 0o600);
+            assert_eq!(mode(&dir)?, 0o700, "the data directory is owner-only");
         }
         Ok(())
     }
