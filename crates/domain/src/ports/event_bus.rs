@@ -9,12 +9,16 @@ use crate::{
 pub type EventStream = BoxStream<'static, Event>;
 
 /// Pub/sub: Redis channels in production, a broadcast in one process.
-/// Delivery is at most once; subscribers must tolerate gaps (the database
-/// stays the source of truth).
+/// Delivery is at most once, but a gap is never silent: when an adapter can
+/// no longer promise that a stream carries every event (a dropped Redis
+/// connection, a subscriber fallen too far behind), the stream ends. A
+/// subscriber that caches on the strength of events (the session service's
+/// local cache) drops what it holds and subscribes again.
 #[async_trait]
 pub trait EventBus: Send + Sync + 'static {
     async fn publish(&self, event: &Event) -> Result<()>;
-    /// A stream of the channel's events from now on. The Redis adapter
-    /// reconnects by itself; the stream ends only when the bus is dropped.
+    /// A stream of the channel's events from now on; `UNAVAILABLE` when
+    /// the subscription cannot be made. The stream ends on a gap (see the
+    /// trait) or when the bus is dropped.
     async fn subscribe(&self, channel: Channel) -> Result<EventStream>;
 }

@@ -55,14 +55,14 @@ impl EventBus for MemoryEventBus {
     async fn subscribe(&self, channel: Channel) -> Result<EventStream> {
         let receiver = self.sender(channel).subscribe();
         let stream = futures::stream::unfold(receiver, |mut receiver| async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(event) => return Some((event, receiver)),
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "event subscriber fell behind");
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return None,
+            match receiver.recv().await {
+                Ok(event) => Some((event, receiver)),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    // A gap must not be silent: end the stream (EventBus docs).
+                    tracing::warn!(missed, "event subscriber fell behind; ending its stream");
+                    None
                 }
+                Err(broadcast::error::RecvError::Closed) => None,
             }
         });
         Ok(stream.boxed())

@@ -1,8 +1,6 @@
 //! The event bus on Redis pub/sub: `latch.events.v1` protobuf on the
 //! channels `{prefix}user:created`, … .
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use deadpool_redis::redis::{self, aio::PubSub};
 use futures::StreamExt;
@@ -18,14 +16,12 @@ use crate::events_codec;
 
 /// Events a subscriber may have waiting before the pump waits for it.
 const BUFFER: usize = 256;
-const FIRST_RETRY: Duration = Duration::from_millis(100);
-const MAX_RETRY: Duration = Duration::from_secs(5);
 
 /// Publishes through the pool; each subscription holds a dedicated
 /// connection (a subscribed connection can do nothing else) and a task that
-/// reconnects and resubscribes when it drops. Events published while a
-/// subscription is down are lost: delivery is at most once. Subscriptions
-/// end when the bus is dropped.
+/// forwards its messages. When that connection drops, the subscription's
+/// stream ends, so the gap is seen; subscriptions also end when the bus is
+/// dropped.
 pub struct RedisEventBus {
     redis: Redis,
     client: redis::Client,
@@ -54,64 +50,38 @@ async fn subscribed(client: &redis::Client, channel: &str) -> Result<PubSub> {
 }
 
 /// Carries one subscription's messages to its stream until the bus or the
-/// stream is dropped, reconnecting with backoff whenever Redis goes away.
+/// stream is dropped. A lost connection ends the stream rather than
+/// reconnecting behind the subscriber's back: events published meanwhile
+/// would be lost unseen, and a subscriber that caches on the strength of
+/// events must learn of the gap (see [`EventBus`]).
 async fn pump(
-    client: redis::Client,
+    mut pubsub: PubSub,
     name: String,
     channel: Channel,
-    first: PubSub,
     events: mpsc::Sender<Event>,
     mut alive: watch::Receiver<()>,
 ) {
-    let mut connection = Some(first);
-    let mut retry = FIRST_RETRY;
+    let mut messages = pubsub.on_message();
     loop {
-        let mut pubsub = match connection.take() {
-            Some(pubsub) => pubsub,
-            None => {
-                tokio::select! {
-                    _ = tokio::time::sleep(retry) => {}
-                    _ = alive.changed() => return,
-                    _ = events.closed() => return,
-                }
-                match subscribed(&client, &name).await {
-                    Ok(pubsub) => {
-                        tracing::info!(channel = %name, "event subscription restored");
-                        retry = FIRST_RETRY;
-                        pubsub
-                    }
-                    Err(err) => {
-                        tracing::warn!(channel = %name, error = %err, "event subscription: reconnect failed");
-                        retry = (retry * 2).min(MAX_RETRY);
-                        continue;
-                    }
-                }
-            }
-        };
-        let mut messages = pubsub.on_message();
-        loop {
-            tokio::select! {
-                message = messages.next() => match message {
-                    Some(message) => {
-                        match events_codec::decode(channel, message.get_payload_bytes()) {
-                            Ok(event) => {
-                                if events.send(event).await.is_err() {
-                                    return;
-                                }
-                            }
-                            Err(err) => {
-                                tracing::warn!(channel = %name, error = %err, "skipping a malformed event");
-                            }
+        tokio::select! {
+            message = messages.next() => match message {
+                Some(message) => match events_codec::decode(channel, message.get_payload_bytes()) {
+                    Ok(event) => {
+                        if events.send(event).await.is_err() {
+                            return;
                         }
                     }
-                    None => {
-                        tracing::warn!(channel = %name, "event subscription lost, reconnecting");
-                        break;
+                    Err(err) => {
+                        tracing::warn!(channel = %name, error = %err, "skipping a malformed event");
                     }
                 },
-                _ = alive.changed() => return,
-                _ = events.closed() => return,
-            }
+                None => {
+                    tracing::warn!(channel = %name, "event subscription lost; ending its stream");
+                    return;
+                }
+            },
+            _ = alive.changed() => return,
+            _ = events.closed() => return,
         }
     }
 }
@@ -138,14 +108,7 @@ impl EventBus for RedisEventBus {
         let name = self.redis.key(channel.name());
         let first = subscribed(&self.client, &name).await?;
         let (sender, receiver) = mpsc::channel(BUFFER);
-        tokio::spawn(pump(
-            self.client.clone(),
-            name,
-            channel,
-            first,
-            sender,
-            self.alive.subscribe(),
-        ));
+        tokio::spawn(pump(first, name, channel, sender, self.alive.subscribe()));
         let stream = futures::stream::unfold(receiver, |mut receiver| async move {
             receiver.recv().await.map(|event| (event, receiver))
         });
