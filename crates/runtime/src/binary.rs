@@ -51,7 +51,10 @@ where
 {
     let source: Arc<dyn ConfigSource> = Arc::new(EnvSource);
     let common = CommonConfig::from_source(source.as_ref())?;
-    telemetry::init(common.log_json);
+    let telemetry = telemetry::init(&telemetry::TelemetryConfig::new(
+        &common,
+        &format!("latch-{name}"),
+    ))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let secrets = Secrets::load(source.as_ref(), &common).await?;
     // Migrations belong to `latchd migrate` (a Kubernetes Job), not to replicas.
@@ -67,11 +70,13 @@ where
         .await
         .map_err(|e| Error::internal_msg(format!("cannot listen on {}: {e}", common.grpc_addr)))?;
     tracing::info!(service = name, addr = %common.grpc_addr, "serving");
-    server::serve(
+    let served = server::serve(
         assembled.services,
         listener,
         assembled.guard,
         server::shutdown_signal(),
     )
-    .await
+    .await;
+    telemetry.shutdown().await;
+    served
 }

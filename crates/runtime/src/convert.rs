@@ -9,6 +9,7 @@ use latch_domain::{
 use latch_proto::latch::common::v1 as pb;
 use prost_types::Timestamp;
 
+/// A point in time for the wire, to the nanosecond.
 pub fn timestamp(at: DateTime<Utc>) -> Timestamp {
     Timestamp {
         seconds: at.timestamp(),
@@ -34,6 +35,7 @@ fn non_empty(value: &str) -> Option<String> {
     (!value.is_empty()).then(|| value.to_owned())
 }
 
+/// The client a request claims; blank fields (after trimming) are absent.
 pub fn client_info(client: Option<pb::ClientInfo>) -> Option<ClientInfo> {
     client.map(|c| ClientInfo {
         ip: non_empty(&c.ip),
@@ -48,6 +50,7 @@ pub fn client_info_pb(client: &ClientInfo) -> pb::ClientInfo {
     }
 }
 
+/// Tokens for the wire, as `latch.common.v1.AuthResult`.
 pub fn auth_result(pair: TokenPair) -> pb::AuthResult {
     pb::AuthResult {
         user_id: pair.user_id.to_string(),
@@ -77,6 +80,7 @@ pub fn token_pair(auth: Option<pb::AuthResult>) -> Result<TokenPair> {
     })
 }
 
+/// A user status for the wire.
 pub fn user_status_pb(status: UserStatus) -> pb::UserStatus {
     match status {
         UserStatus::Pending => pb::UserStatus::Pending,
@@ -96,15 +100,6 @@ pub fn user_status(status: pb::UserStatus) -> Option<UserStatus> {
     }
 }
 
-/// An optional user id where empty means "the caller" (the proto convention).
-pub fn user_or_caller(field: &str, value: &str, caller: Option<UserId>) -> Result<UserId> {
-    match (value.trim().is_empty(), caller) {
-        (false, _) => UserId::parse(field, value),
-        (true, Some(caller)) => Ok(caller),
-        (true, None) => Err(Error::invalid_field(field, "is required")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +116,18 @@ mod tests {
     }
 
     #[test]
+    fn timestamps_keep_subseconds() {
+        let at = DateTime::from_timestamp(1_700_000_000, 123_456_000).unwrap();
+        assert_eq!(
+            timestamp(at),
+            Timestamp {
+                seconds: 1_700_000_000,
+                nanos: 123_456_000
+            }
+        );
+    }
+
+    #[test]
     fn empty_client_fields_are_absent() {
         let info = client_info(Some(pb::ClientInfo {
             ip: " ".into(),
@@ -133,5 +140,17 @@ mod tests {
                 user_agent: Some("curl/8".into())
             })
         );
+        let client = client_info(Some(pb::ClientInfo {
+            ip: " 203.0.113.7 ".to_owned(),
+            user_agent: String::new(),
+        }));
+        assert_eq!(
+            client,
+            Some(ClientInfo {
+                ip: Some("203.0.113.7".to_owned()),
+                user_agent: None
+            })
+        );
+        assert_eq!(client_info(None), None);
     }
 }

@@ -84,7 +84,10 @@ pub async fn serve(
     let auth = AuthLayer::new(table, guard.authenticator, guard.service_token);
     let routes: Routes = routes.routes();
     Server::builder()
-        .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
+        // `otel.name` names the exported span after the RPC path.
+        .trace_fn(|request| {
+            tracing::info_span!("grpc", otel.name = %request.uri().path(), rpc.system = "grpc")
+        })
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .layer(auth)

@@ -28,6 +28,8 @@ pub struct CommonConfig {
     pub redis_prefix: String,
     /// `LATCH_LOG_FORMAT`: `text` (default) or `json`.
     pub log_json: bool,
+    /// `LATCH_OTLP_ENDPOINT`: where spans go over OTLP/gRPC; unset = logs only.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl CommonConfig {
@@ -48,6 +50,7 @@ impl CommonConfig {
             log_json: source
                 .get("LATCH_LOG_FORMAT")
                 .is_some_and(|f| f.eq_ignore_ascii_case("json")),
+            otlp_endpoint: source.get("LATCH_OTLP_ENDPOINT"),
             data_dir,
             database_url,
         })

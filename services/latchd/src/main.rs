@@ -10,7 +10,7 @@ use latch_runtime::{
     secrets::Secrets,
     server,
     settings::CommonConfig,
-    telemetry,
+    telemetry::{self, TelemetryConfig},
 };
 
 const USAGE: &str = "usage: latchd [serve | migrate]   (settings: LATCH_* environment, see README)";
@@ -42,7 +42,7 @@ async fn main() -> ExitCode {
 
 async fn serve(source: &dyn ConfigSource) -> Result<()> {
     let common = CommonConfig::from_source(source)?;
-    telemetry::init(common.log_json);
+    let telemetry = telemetry::init(&TelemetryConfig::new(&common, "latchd"))?;
     // SQLite migrates itself; a PostgreSQL deployment runs `latchd migrate`
     // (a Kubernetes Job) unless told otherwise.
     let migrate = parse_or(source, "LATCH_AUTO_MIGRATE", !common.is_production())?;
@@ -61,20 +61,23 @@ async fn serve(source: &dyn ConfigSource) -> Result<()> {
         redis = common.redis_url.is_some(),
         "latchd serving"
     );
-    server::serve(
+    let served = server::serve(
         latchd.services,
         listener,
         latchd.guard,
         server::shutdown_signal(),
     )
-    .await
+    .await;
+    telemetry.shutdown().await;
+    served
 }
 
 async fn migrate(source: &dyn ConfigSource) -> Result<()> {
     let common = CommonConfig::from_source(source)?;
-    telemetry::init(common.log_json);
+    let telemetry = telemetry::init(&TelemetryConfig::new(&common, "latchd"))?;
     let db = latch_store::Database::connect(&common.database_url, 2).await?;
     db.migrate().await?;
     tracing::info!("migrations applied");
+    telemetry.shutdown().await;
     Ok(())
 }

@@ -64,7 +64,7 @@ impl AuthorizationService for AuthorizationGrpc {
     ) -> Result<Response<pb::CheckResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let target = convert::target_user(&caller, &req.user_id).or_status()?;
+        let target = caller.target_user("user_id", &req.user_id).or_status()?;
         // A user may ask only about itself: the answer about others would
         // reveal their roles.
         if let Principal::User(user) = &caller.principal
@@ -87,7 +87,9 @@ impl AuthorizationService for AuthorizationGrpc {
         request: Request<pb::ListUserPermissionsRequest>,
     ) -> Result<Response<pb::ListUserPermissionsResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
-        let target = convert::target_user(&caller, &request.get_ref().user_id).or_status()?;
+        let target = caller
+            .target_user("user_id", &request.get_ref().user_id)
+            .or_status()?;
         caller
             .authorize_for(target, permission::ROLES_READ, self.roles.as_ref())
             .await
@@ -103,7 +105,9 @@ impl AuthorizationService for AuthorizationGrpc {
         request: Request<pb::ListUserRolesRequest>,
     ) -> Result<Response<pb::ListUserRolesResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
-        let target = convert::target_user(&caller, &request.get_ref().user_id).or_status()?;
+        let target = caller
+            .target_user("user_id", &request.get_ref().user_id)
+            .or_status()?;
         caller
             .authorize_for(target, permission::ROLES_READ, self.roles.as_ref())
             .await

@@ -1,38 +1,12 @@
 use std::collections::BTreeSet;
 
 use latch_domain::{SessionId, UserId};
-use latch_runtime::{auth::UserPrincipal, status::reason_of};
+use latch_runtime::{auth::request_as, status::reason_of};
 use prost::Message as _;
 use tonic::Code;
 
 use super::*;
 use crate::testing::Harness;
-
-fn user(id: UserId) -> Caller {
-    Caller {
-        principal: Principal::User(UserPrincipal {
-            user_id: id,
-            session_id: SessionId::generate().unwrap(),
-            roles: vec![],
-        }),
-        peer_ip: None,
-        user_agent: None,
-    }
-}
-
-fn service() -> Caller {
-    Caller {
-        principal: Principal::Service,
-        peer_ip: None,
-        user_agent: None,
-    }
-}
-
-fn request<T>(caller: Caller, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.extensions_mut().insert(caller);
-    request
-}
 
 fn check(user_id: &str, permission: &str) -> pb::CheckRequest {
     pb::CheckRequest {
@@ -79,7 +53,10 @@ async fn users_may_check_only_themselves_and_services_anyone() {
     h.roles.assign(ada, builtin::SUPERADMIN).await.unwrap();
 
     let own = grpc
-        .check(request(user(ada), check("", permission::USERS_READ)))
+        .check(request_as(
+            Caller::for_user(ada, SessionId::generate().unwrap()),
+            check("", permission::USERS_READ),
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -87,8 +64,8 @@ async fn users_may_check_only_themselves_and_services_anyone() {
     assert!(own.reason.is_empty());
 
     let other = grpc
-        .check(request(
-            user(bob),
+        .check(request_as(
+            Caller::for_user(bob, SessionId::generate().unwrap()),
             check(&ada.to_string(), permission::USERS_READ),
         ))
         .await
@@ -96,8 +73,8 @@ async fn users_may_check_only_themselves_and_services_anyone() {
     assert_eq!(other.code(), Code::PermissionDenied);
 
     let by_service = grpc
-        .check(request(
-            service(),
+        .check(request_as(
+            Caller::for_service(),
             check(&bob.to_string(), permission::USERS_READ),
         ))
         .await
@@ -110,7 +87,10 @@ async fn users_may_check_only_themselves_and_services_anyone() {
         check("", permission::USERS_READ),
         check(&bob.to_string(), " "),
     ] {
-        let status = grpc.check(request(service(), bad)).await.unwrap_err();
+        let status = grpc
+            .check(request_as(Caller::for_service(), bad))
+            .await
+            .unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument);
     }
 }
@@ -125,7 +105,10 @@ async fn listing_another_users_roles_needs_roles_read() {
     h.roles.assign(admin, builtin::ADMIN).await.unwrap();
 
     let own = grpc
-        .list_user_roles(request(user(ada), pb::ListUserRolesRequest::default()))
+        .list_user_roles(request_as(
+            Caller::for_user(ada, SessionId::generate().unwrap()),
+            pb::ListUserRolesRequest::default(),
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -133,8 +116,8 @@ async fn listing_another_users_roles_needs_roles_read() {
     assert_eq!(own.roles[0].name, "USER");
 
     let denied = grpc
-        .list_user_permissions(request(
-            user(ada),
+        .list_user_permissions(request_as(
+            Caller::for_user(ada, SessionId::generate().unwrap()),
             pb::ListUserPermissionsRequest {
                 user_id: admin.to_string(),
             },
@@ -144,8 +127,8 @@ async fn listing_another_users_roles_needs_roles_read() {
     assert_eq!(reason_of(&denied).as_deref(), Some("ACCESS_DENIED"));
 
     let listed = grpc
-        .list_user_permissions(request(
-            user(admin),
+        .list_user_permissions(request_as(
+            Caller::for_user(admin, SessionId::generate().unwrap()),
             pb::ListUserPermissionsRequest {
                 user_id: ada.to_string(),
             },
@@ -162,12 +145,12 @@ async fn services_assign_the_default_role_idempotently() {
     let grpc = AuthorizationGrpc::new(h.roles.clone());
     let ada = UserId::new();
     let first = grpc
-        .assign_role(request(service(), assign(ada, "USER")))
+        .assign_role(request_as(Caller::for_service(), assign(ada, "USER")))
         .await
         .unwrap()
         .into_inner();
     let second = grpc
-        .assign_role(request(service(), assign(ada, "USER")))
+        .assign_role(request_as(Caller::for_service(), assign(ada, "USER")))
         .await
         .unwrap()
         .into_inner();
@@ -175,7 +158,7 @@ async fn services_assign_the_default_role_idempotently() {
     assert!(!second.assigned);
 
     let unknown = grpc
-        .assign_role(request(service(), assign(ada, "WIZARD")))
+        .assign_role(request_as(Caller::for_service(), assign(ada, "WIZARD")))
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
@@ -193,24 +176,33 @@ async fn only_a_superadmin_hands_out_superadmin() {
 
     let plain = AuthorizationGrpc::new(h.roles.clone());
     let no_permission = plain
-        .assign_role(request(user(ada), assign(ada, "ADMIN")))
+        .assign_role(request_as(
+            Caller::for_user(ada, SessionId::generate().unwrap()),
+            assign(ada, "ADMIN"),
+        ))
         .await
         .unwrap_err();
     assert_eq!(no_permission.code(), Code::PermissionDenied);
 
-    grpc.assign_role(request(user(manager), assign(ada, "ADMIN")))
-        .await
-        .unwrap();
+    grpc.assign_role(request_as(
+        Caller::for_user(manager, SessionId::generate().unwrap()),
+        assign(ada, "ADMIN"),
+    ))
+    .await
+    .unwrap();
     for role in ["SUPERADMIN", "superadmin"] {
         let refused = grpc
-            .assign_role(request(user(manager), assign(ada, role)))
+            .assign_role(request_as(
+                Caller::for_user(manager, SessionId::generate().unwrap()),
+                assign(ada, role),
+            ))
             .await
             .unwrap_err();
         assert_eq!(refused.code(), Code::PermissionDenied, "{role}");
     }
     let refused = grpc
-        .unassign_role(request(
-            user(manager),
+        .unassign_role(request_as(
+            Caller::for_user(manager, SessionId::generate().unwrap()),
             pb::UnassignRoleRequest {
                 user_id: root.to_string(),
                 role: "SUPERADMIN".into(),
@@ -220,8 +212,11 @@ async fn only_a_superadmin_hands_out_superadmin() {
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
 
-    grpc.assign_role(request(user(root), assign(ada, "SUPERADMIN")))
-        .await
-        .unwrap();
+    grpc.assign_role(request_as(
+        Caller::for_user(root, SessionId::generate().unwrap()),
+        assign(ada, "SUPERADMIN"),
+    ))
+    .await
+    .unwrap();
     assert!(h.roles.is_superadmin(ada).await.unwrap());
 }

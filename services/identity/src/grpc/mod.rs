@@ -14,7 +14,11 @@ use latch_proto::latch::identity::v1::{
     identity_service_server::{IdentityService, IdentityServiceServer},
     login_response,
 };
-use latch_runtime::{ResultExt, auth::Caller};
+use latch_runtime::{
+    ResultExt,
+    auth::Caller,
+    convert::{auth_result, client_info},
+};
 use tonic::{Request, Response, Status};
 
 use crate::{Credentials, Identity, LoginOutcome, SignUp};
@@ -55,13 +59,13 @@ impl IdentityService for IdentityGrpc {
                 first_name: req.first_name,
                 last_name: req.last_name,
                 phone: req.phone,
-                client: caller.client_info(req.client.map(convert::client_from_proto)),
+                client: caller.client_info(client_info(req.client)),
             })
             .await
             .or_status()?;
         Ok(Response::new(pb::SignUpResponse {
             user: Some(convert::user_to_proto(signed_up.user)),
-            auth: signed_up.tokens.map(convert::auth_to_proto),
+            auth: signed_up.tokens.map(auth_result),
         }))
     }
 
@@ -76,14 +80,12 @@ impl IdentityService for IdentityGrpc {
             .login(Credentials {
                 email: req.email,
                 password: Secret::new(req.password),
-                client: caller.client_info(req.client.map(convert::client_from_proto)),
+                client: caller.client_info(client_info(req.client)),
             })
             .await
             .or_status()?;
         let result = match outcome {
-            LoginOutcome::SignedIn(tokens) => {
-                login_response::Result::Auth(convert::auth_to_proto(tokens))
-            }
+            LoginOutcome::SignedIn(tokens) => login_response::Result::Auth(auth_result(tokens)),
         };
         Ok(Response::new(pb::LoginResponse {
             result: Some(result),
@@ -105,7 +107,9 @@ impl IdentityService for IdentityGrpc {
         request: Request<pb::GetUserRequest>,
     ) -> Result<Response<pb::GetUserResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let target = convert::target_user(caller, &request.get_ref().user_id).or_status()?;
+        let target = caller
+            .target_user("user_id", &request.get_ref().user_id)
+            .or_status()?;
         caller
             .authorize_for(target, permission::USERS_READ, self.roles.as_ref())
             .await

@@ -2,10 +2,7 @@ use std::collections::BTreeSet;
 
 use latch_domain::{SessionId, UserId, ports::RoleDirectory};
 use latch_proto::latch::common::v1 as common;
-use latch_runtime::{
-    auth::{Principal, UserPrincipal},
-    status::reason_of,
-};
+use latch_runtime::{auth::request_as, status::reason_of};
 use prost::Message as _;
 use tonic::Code;
 
@@ -14,32 +11,6 @@ use crate::testing::*;
 
 fn anonymous() -> Caller {
     Caller::anonymous(Some("192.0.2.1".into()), Some("browser/1".into()))
-}
-
-fn user(id: UserId) -> Caller {
-    Caller {
-        principal: Principal::User(UserPrincipal {
-            user_id: id,
-            session_id: SessionId::generate().unwrap(),
-            roles: vec![],
-        }),
-        peer_ip: None,
-        user_agent: None,
-    }
-}
-
-fn service() -> Caller {
-    Caller {
-        principal: Principal::Service,
-        peer_ip: Some("10.0.0.2".into()),
-        user_agent: None,
-    }
-}
-
-fn request<T>(caller: Caller, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.extensions_mut().insert(caller);
-    request
 }
 
 fn sign_up_message(email: &str) -> pb::SignUpRequest {
@@ -83,7 +54,7 @@ async fn sign_up_and_login_answer_with_tokens_and_ignore_an_untrusted_client_cla
     let grpc = IdentityGrpc::new(h.identity.clone(), h.roles.clone());
 
     let signed_up = grpc
-        .sign_up(request(anonymous(), sign_up_message("ada@example.com")))
+        .sign_up(request_as(anonymous(), sign_up_message("ada@example.com")))
         .await
         .unwrap()
         .into_inner();
@@ -92,7 +63,7 @@ async fn sign_up_and_login_answer_with_tokens_and_ignore_an_untrusted_client_cla
     assert_eq!(signed_up.auth.unwrap().user_id, user.id);
 
     let login = grpc
-        .login(request(
+        .login(request_as(
             anonymous(),
             pb::LoginRequest {
                 email: "ada@example.com".into(),
@@ -127,9 +98,12 @@ async fn sign_up_and_login_answer_with_tokens_and_ignore_an_untrusted_client_cla
 async fn a_gateway_holding_the_credential_passes_the_client_on() {
     let h = Harness::new().await;
     let grpc = IdentityGrpc::new(h.identity.clone(), h.roles.clone());
-    grpc.sign_up(request(service(), sign_up_message("ada@example.com")))
-        .await
-        .unwrap();
+    grpc.sign_up(request_as(
+        Caller::for_service(),
+        sign_up_message("ada@example.com"),
+    ))
+    .await
+    .unwrap();
     let session = h.sessions.created.lock().unwrap()[0].clone();
     assert_eq!(session.client.ip.as_deref(), Some("203.0.113.99"));
 }
@@ -139,7 +113,7 @@ async fn errors_carry_their_stable_reason() {
     let h = Harness::new().await;
     let grpc = IdentityGrpc::new(h.identity.clone(), h.roles.clone());
     let status = grpc
-        .login(request(
+        .login(request_as(
             anonymous(),
             pb::LoginRequest {
                 email: "nobody@example.com".into(),
@@ -154,7 +128,10 @@ async fn errors_carry_their_stable_reason() {
 
     let mut weak = sign_up_message("ada@example.com");
     weak.password = "password".into();
-    let status = grpc.sign_up(request(anonymous(), weak)).await.unwrap_err();
+    let status = grpc
+        .sign_up(request_as(anonymous(), weak))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(reason_of(&status).as_deref(), Some("WEAK_PASSWORD"));
 }
@@ -178,23 +155,41 @@ async fn get_user_serves_the_owner_admins_and_services_only() {
         .user
         .id;
     let get = |caller: Caller, id: &str| {
-        grpc.get_user(request(caller, pb::GetUserRequest { user_id: id.into() }))
+        grpc.get_user(request_as(
+            caller,
+            pb::GetUserRequest { user_id: id.into() },
+        ))
     };
 
-    let own = get(user(ada), "").await.unwrap().into_inner().user.unwrap();
+    let own = get(Caller::for_user(ada, SessionId::generate().unwrap()), "")
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
     assert_eq!(own.email, "ada@example.com");
 
-    let denied = get(user(bob), &ada.to_string()).await.unwrap_err();
+    let denied = get(
+        Caller::for_user(bob, SessionId::generate().unwrap()),
+        &ada.to_string(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
     assert_eq!(reason_of(&denied).as_deref(), Some("ACCESS_DENIED"));
 
     h.roles.assign(bob, "SUPERADMIN").await.unwrap();
-    get(user(bob), &ada.to_string()).await.unwrap();
-    get(service(), &ada.to_string()).await.unwrap();
+    get(
+        Caller::for_user(bob, SessionId::generate().unwrap()),
+        &ada.to_string(),
+    )
+    .await
+    .unwrap();
+    get(Caller::for_service(), &ada.to_string()).await.unwrap();
 
-    let missing = get(service(), "").await.unwrap_err();
+    let missing = get(Caller::for_service(), "").await.unwrap_err();
     assert_eq!(missing.code(), Code::InvalidArgument);
-    let unknown = get(service(), &UserId::new().to_string())
+    let unknown = get(Caller::for_service(), &UserId::new().to_string())
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
@@ -204,12 +199,9 @@ async fn get_user_serves_the_owner_admins_and_services_only() {
 async fn logout_revokes_the_session_of_the_token() {
     let h = Harness::new().await;
     let grpc = IdentityGrpc::new(h.identity.clone(), h.roles.clone());
-    let caller = user(UserId::new());
-    let Principal::User(principal) = &caller.principal else {
-        unreachable!()
-    };
-    let session = principal.session_id.clone();
-    grpc.logout(request(caller, pb::LogoutRequest {}))
+    let session = SessionId::generate().unwrap();
+    let caller = Caller::for_user(UserId::new(), session.clone());
+    grpc.logout(request_as(caller, pb::LogoutRequest {}))
         .await
         .unwrap();
     assert_eq!(
@@ -217,7 +209,7 @@ async fn logout_revokes_the_session_of_the_token() {
         [(session, "logout".to_owned())]
     );
     let status = grpc
-        .logout(request(anonymous(), pb::LogoutRequest {}))
+        .logout(request_as(anonymous(), pb::LogoutRequest {}))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);

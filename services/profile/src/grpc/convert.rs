@@ -1,13 +1,12 @@
 //! Free converters between domain values and `latch.profile.v1` messages,
 //! including `google.protobuf.Struct` <-> JSON for metadata.
 
-use chrono::{DateTime, Utc};
 use latch_domain::{
-    Error, Result, UserId,
+    Error, Result,
     model::{Address, Profile},
 };
 use latch_proto::latch::profile::v1 as pb;
-use latch_runtime::auth::Caller;
+use latch_runtime::convert::timestamp;
 use prost_types::{ListValue, Struct, Value, value::Kind};
 use serde_json::{Map, Number, Value as Json};
 
@@ -136,22 +135,6 @@ fn number(n: f64) -> Result<Json> {
     Number::from_f64(n)
         .map(Json::Number)
         .ok_or_else(|| Error::invalid_field("metadata", "numbers must be finite"))
-}
-
-pub(crate) fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        // Always in 0..1e9, so the cast is lossless.
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
-}
-
-/// The user a request is about: `user_id` when given, else the caller.
-pub(crate) fn target_user(caller: &Caller, user_id: &str) -> Result<UserId> {
-    if user_id.trim().is_empty() {
-        return Ok(caller.user()?.user_id);
-    }
-    UserId::parse("user_id", user_id)
 }
 
 #[cfg(test)]

@@ -77,7 +77,9 @@ impl ProfileService for ProfileGrpc {
         request: Request<pb::GetProfileRequest>,
     ) -> Result<Response<pb::GetProfileResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let target = convert::target_user(caller, &request.get_ref().user_id).or_status()?;
+        let target = caller
+            .target_user("user_id", &request.get_ref().user_id)
+            .or_status()?;
         caller
             .authorize_for(target, permission::USERS_READ, self.roles.as_ref())
             .await
@@ -94,7 +96,7 @@ impl ProfileService for ProfileGrpc {
     ) -> Result<Response<pb::UpdateProfileResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let target = convert::target_user(&caller, &req.user_id).or_status()?;
+        let target = caller.target_user("user_id", &req.user_id).or_status()?;
         caller
             .authorize_for(target, permission::USERS_WRITE, self.roles.as_ref())
             .await

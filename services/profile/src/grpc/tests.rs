@@ -1,7 +1,7 @@
 use std::collections::BTreeSet;
 
 use latch_domain::{SessionId, UserId, model::builtin, ports::RoleDirectory};
-use latch_runtime::auth::{Principal, UserPrincipal};
+use latch_runtime::auth::request_as;
 use prost::Message as _;
 use serde_json::json;
 use tonic::Code;
@@ -9,39 +9,13 @@ use tonic::Code;
 use super::*;
 use crate::testing::Harness;
 
-fn user(id: UserId) -> Caller {
-    Caller {
-        principal: Principal::User(UserPrincipal {
-            user_id: id,
-            session_id: SessionId::generate().unwrap(),
-            roles: vec![],
-        }),
-        peer_ip: None,
-        user_agent: None,
-    }
-}
-
-fn service() -> Caller {
-    Caller {
-        principal: Principal::Service,
-        peer_ip: None,
-        user_agent: None,
-    }
-}
-
-fn request<T>(caller: Caller, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.extensions_mut().insert(caller);
-    request
-}
-
 fn grpc(h: &Harness) -> ProfileGrpc {
     ProfileGrpc::new(h.profiles.clone(), h.roles.clone())
 }
 
 async fn create(grpc: &ProfileGrpc, id: UserId) -> pb::CreateProfileResponse {
-    grpc.create_profile(request(
-        service(),
+    grpc.create_profile(request_as(
+        Caller::for_service(),
         pb::CreateProfileRequest {
             user_id: id.to_string(),
             first_name: "Ada".into(),
@@ -107,7 +81,10 @@ async fn owners_and_admins_read_and_write_others_do_not() {
     h.roles.assign(admin, builtin::ADMIN).await.unwrap();
 
     let own = grpc
-        .get_profile(request(user(ada), pb::GetProfileRequest::default()))
+        .get_profile(request_as(
+            Caller::for_user(ada, SessionId::generate().unwrap()),
+            pb::GetProfileRequest::default(),
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -115,8 +92,8 @@ async fn owners_and_admins_read_and_write_others_do_not() {
 
     let target = ada.to_string();
     let denied = grpc
-        .get_profile(request(
-            user(eve),
+        .get_profile(request_as(
+            Caller::for_user(eve, SessionId::generate().unwrap()),
             pb::GetProfileRequest {
                 user_id: target.clone(),
             },
@@ -125,16 +102,16 @@ async fn owners_and_admins_read_and_write_others_do_not() {
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
     let denied = grpc
-        .update_profile(request(
-            user(eve),
+        .update_profile(request_as(
+            Caller::for_user(eve, SessionId::generate().unwrap()),
             update(&target, pb::Profile::default(), &["phone"]),
         ))
         .await
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
 
-    grpc.get_profile(request(
-        user(admin),
+    grpc.get_profile(request_as(
+        Caller::for_user(admin, SessionId::generate().unwrap()),
         pb::GetProfileRequest {
             user_id: target.clone(),
         },
@@ -146,8 +123,8 @@ async fn owners_and_admins_read_and_write_others_do_not() {
         ..pb::Profile::default()
     };
     let updated = grpc
-        .update_profile(request(
-            user(admin),
+        .update_profile(request_as(
+            Caller::for_user(admin, SessionId::generate().unwrap()),
             update(&target, changed, &["display_name"]),
         ))
         .await
@@ -175,8 +152,8 @@ async fn metadata_and_dates_round_trip_through_the_wire() {
         ..pb::Profile::default()
     };
     let updated = grpc
-        .update_profile(request(
-            user(ada),
+        .update_profile(request_as(
+            Caller::for_user(ada, SessionId::generate().unwrap()),
             update("", changed, &["date_of_birth", "metadata"]),
         ))
         .await
@@ -195,8 +172,8 @@ async fn a_missing_mask_is_refused() {
     let ada = UserId::new();
     create(&grpc, ada).await;
     let status = grpc
-        .update_profile(request(
-            user(ada),
+        .update_profile(request_as(
+            Caller::for_user(ada, SessionId::generate().unwrap()),
             pb::UpdateProfileRequest {
                 user_id: String::new(),
                 profile: Some(pb::Profile::default()),

@@ -9,20 +9,12 @@ use latch_domain::{
     model::{ClientInfo, Session},
 };
 use latch_proto::latch::{common::v1 as common, session::v1 as pb};
-use prost_types::Timestamp;
+use latch_runtime::convert::timestamp;
 
 /// Page size of ListSessions when the request leaves it at 0, and the most
 /// one page holds.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 pub const MAX_PAGE_SIZE: usize = 200;
-
-pub(crate) fn timestamp(at: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: at.timestamp(),
-        // Always below 2e9, so the cast cannot truncate.
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
 
 /// A session for the wire; `idle_expires_at` comes from the service's idle
 /// timeout and `current` says it is the caller's own session.

@@ -145,7 +145,9 @@ impl SessionService for SessionGrpc {
     ) -> Result<Response<ListSessionsResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let request = request.into_inner();
-        let user = target_user(&caller, &request.user_id).or_status()?;
+        let user = caller
+            .target_user("user_id", &request.user_id)
+            .or_status()?;
         let page = Page::from_request(request.page_size, &request.page_token).or_status()?;
         caller
             .authorize_for(user, permission::SESSIONS_READ, self.roles.as_ref())
@@ -199,7 +201,9 @@ impl SessionService for SessionGrpc {
     ) -> Result<Response<RevokeAllSessionsResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let request = request.into_inner();
-        let user = target_user(&caller, &request.user_id).or_status()?;
+        let user = caller
+            .target_user("user_id", &request.user_id)
+            .or_status()?;
         let except = match request.except_session_id.as_str() {
             "" => None,
             raw => Some(SessionId::parse("except_session_id", raw).or_status()?),
@@ -216,21 +220,6 @@ impl SessionService for SessionGrpc {
             .or_status()?;
         Ok(Response::new(RevokeAllSessionsResponse { revoked }))
     }
-}
-
-/// The user a request names; empty means the calling user (a service
-/// caller has no user of its own, so it must name one).
-fn target_user(caller: &Caller, raw: &str) -> Result<UserId> {
-    if !raw.trim().is_empty() {
-        return UserId::parse("user_id", raw);
-    }
-    if caller.is_service() {
-        return Err(Error::invalid_field(
-            "user_id",
-            "is required for service callers",
-        ));
-    }
-    Ok(caller.user()?.user_id)
 }
 
 /// The reason a caller gave, or one that says who revoked: the user

@@ -7,11 +7,11 @@ use async_trait::async_trait;
 use latch_domain::{Result, SessionId, UserId, ports::RoleDirectory};
 use latch_proto::latch::{common::v1 as common, session::v1::*};
 use latch_runtime::{
-    auth::{Caller, Principal, UserPrincipal},
+    auth::{Caller, request_as},
     status::reason_of,
 };
 use prost::Message as _;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 
 use super::*;
 use crate::testing::{CHROME_MAC, Harness, browser_client};
@@ -71,32 +71,6 @@ async fn fixture() -> Fixture {
     }
 }
 
-fn service() -> Caller {
-    Caller {
-        principal: Principal::Service,
-        peer_ip: Some("10.0.0.2".into()),
-        user_agent: Some("latch-identity".into()),
-    }
-}
-
-fn user(user_id: UserId, session_id: &SessionId) -> Caller {
-    Caller {
-        principal: Principal::User(UserPrincipal {
-            user_id,
-            session_id: session_id.clone(),
-            roles: vec!["USER".into()],
-        }),
-        peer_ip: Some("198.51.100.9".into()),
-        user_agent: Some(CHROME_MAC.into()),
-    }
-}
-
-fn as_caller<T>(caller: Caller, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.extensions_mut().insert(caller);
-    request
-}
-
 fn assert_refused(status: &Status, code: Code, reason: &str) {
     assert_eq!(status.code(), code, "{status:?}");
     assert_eq!(reason_of(status).as_deref(), Some(reason), "{status:?}");
@@ -131,8 +105,8 @@ async fn create_session_trusts_the_claimed_client_of_a_service() {
     let user_id = UserId::new();
     let response = f
         .grpc
-        .create_session(as_caller(
-            service(),
+        .create_session(request_as(
+            Caller::for_service(),
             CreateSessionRequest {
                 user_id: user_id.to_string(),
                 client: Some(common::ClientInfo {
@@ -158,8 +132,8 @@ async fn create_session_names_malformed_fields() {
     let f = fixture().await;
     let status = f
         .grpc
-        .create_session(as_caller(
-            service(),
+        .create_session(request_as(
+            Caller::for_service(),
             CreateSessionRequest {
                 user_id: "me".into(),
                 client: None,
@@ -177,8 +151,8 @@ async fn validate_session_says_invalid_without_an_error() {
     let owner = UserId::new();
     let session = f.sessions.open(owner, &browser_client()).await.unwrap();
     let validate = |id: String| {
-        f.grpc.validate_session(as_caller(
-            service(),
+        f.grpc.validate_session(request_as(
+            Caller::for_service(),
             ValidateSessionRequest { session_id: id },
         ))
     };
@@ -214,38 +188,49 @@ async fn get_session_is_for_the_owner_or_a_reader() {
     let session = f.sessions.open(owner, &browser_client()).await.unwrap();
     let get = |caller: Caller, id: String| {
         f.grpc
-            .get_session(as_caller(caller, GetSessionRequest { session_id: id }))
+            .get_session(request_as(caller, GetSessionRequest { session_id: id }))
     };
 
-    let own = get(user(owner, &session.id), session.id.to_string())
-        .await
-        .unwrap()
-        .into_inner();
+    let own = get(
+        Caller::for_user(owner, session.id.clone()),
+        session.id.to_string(),
+    )
+    .await
+    .unwrap()
+    .into_inner();
     assert!(own.session.unwrap().current);
 
     let other = UserId::new();
     let other_session = SessionId::generate().unwrap();
-    let status = get(user(other, &other_session), session.id.to_string())
-        .await
-        .unwrap_err();
+    let status = get(
+        Caller::for_user(other, other_session.clone()),
+        session.id.to_string(),
+    )
+    .await
+    .unwrap_err();
     assert_refused(&status, Code::PermissionDenied, "ACCESS_DENIED");
 
     f.roles.grant(other, "sessions.read");
-    let read = get(user(other, &other_session), session.id.to_string())
-        .await
-        .unwrap()
-        .into_inner();
+    let read = get(
+        Caller::for_user(other, other_session.clone()),
+        session.id.to_string(),
+    )
+    .await
+    .unwrap()
+    .into_inner();
     assert!(!read.session.unwrap().current);
 
     let status = get(
-        user(owner, &session.id),
+        Caller::for_user(owner, session.id.clone()),
         SessionId::generate().unwrap().to_string(),
     )
     .await
     .unwrap_err();
     assert_refused(&status, Code::NotFound, "NOT_FOUND");
 
-    let status = get(user(owner, &session.id), "x".into()).await.unwrap_err();
+    let status = get(Caller::for_user(owner, session.id.clone()), "x".into())
+        .await
+        .unwrap_err();
     assert_refused(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
     assert_eq!(bad_field(&status).as_deref(), Some("session_id"));
 }
@@ -265,12 +250,15 @@ async fn list_sessions_defaults_to_the_caller_and_marks_the_current_one() {
         .unwrap();
 
     let list = |caller: Caller, request: ListSessionsRequest| {
-        f.grpc.list_sessions(as_caller(caller, request))
+        f.grpc.list_sessions(request_as(caller, request))
     };
-    let mine = list(user(owner, &first.id), ListSessionsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let mine = list(
+        Caller::for_user(owner, first.id.clone()),
+        ListSessionsRequest::default(),
+    )
+    .await
+    .unwrap()
+    .into_inner();
     let ids: Vec<_> = mine.sessions.iter().map(|s| s.id.clone()).collect();
     assert_eq!(
         ids,
@@ -282,7 +270,7 @@ async fn list_sessions_defaults_to_the_caller_and_marks_the_current_one() {
     assert!(mine.next_page_token.is_empty());
 
     let all = list(
-        user(owner, &first.id),
+        Caller::for_user(owner, first.id.clone()),
         ListSessionsRequest {
             include_revoked: true,
             page_size: 2,
@@ -294,7 +282,7 @@ async fn list_sessions_defaults_to_the_caller_and_marks_the_current_one() {
     .into_inner();
     assert_eq!(all.sessions.len(), 2);
     let rest = list(
-        user(owner, &first.id),
+        Caller::for_user(owner, first.id.clone()),
         ListSessionsRequest {
             include_revoked: true,
             page_size: 2,
@@ -309,7 +297,7 @@ async fn list_sessions_defaults_to_the_caller_and_marks_the_current_one() {
 
     let stranger = UserId::new();
     let status = list(
-        user(stranger, &SessionId::generate().unwrap()),
+        Caller::for_user(stranger, SessionId::generate().unwrap()),
         ListSessionsRequest {
             user_id: owner.to_string(),
             ..Default::default()
@@ -326,7 +314,7 @@ async fn revoke_session_is_for_the_owner_an_admin_or_a_service() {
     let owner = UserId::new();
     let session = f.sessions.open(owner, &browser_client()).await.unwrap();
     let revoke = |caller: Caller, id: &SessionId| {
-        f.grpc.revoke_session(as_caller(
+        f.grpc.revoke_session(request_as(
             caller,
             RevokeSessionRequest {
                 session_id: id.to_string(),
@@ -336,18 +324,23 @@ async fn revoke_session_is_for_the_owner_an_admin_or_a_service() {
     };
 
     let stranger = UserId::new();
-    let status = revoke(user(stranger, &SessionId::generate().unwrap()), &session.id)
-        .await
-        .unwrap_err();
+    let status = revoke(
+        Caller::for_user(stranger, SessionId::generate().unwrap()),
+        &session.id,
+    )
+    .await
+    .unwrap_err();
     assert_refused(&status, Code::PermissionDenied, "ACCESS_DENIED");
     assert!(f.sessions.inspect(&session.id).await.unwrap().valid);
 
-    revoke(user(owner, &session.id), &session.id).await.unwrap();
+    revoke(Caller::for_user(owner, session.id.clone()), &session.id)
+        .await
+        .unwrap();
     let stored = f.sessions.get(&session.id).await.unwrap().unwrap();
     assert_eq!(stored.revoked_reason.as_deref(), Some("user_revoked"));
-    revoke(service(), &session.id).await.unwrap();
+    revoke(Caller::for_service(), &session.id).await.unwrap();
 
-    let status = revoke(service(), &SessionId::generate().unwrap())
+    let status = revoke(Caller::for_service(), &SessionId::generate().unwrap())
         .await
         .unwrap_err();
     assert_refused(&status, Code::NotFound, "NOT_FOUND");
@@ -362,8 +355,8 @@ async fn revoke_all_sessions_keeps_the_exception() {
 
     let response = f
         .grpc
-        .revoke_all_sessions(as_caller(
-            user(owner, &keep.id),
+        .revoke_all_sessions(request_as(
+            Caller::for_user(owner, keep.id.clone()),
             RevokeAllSessionsRequest {
                 user_id: String::new(),
                 except_session_id: keep.id.to_string(),
@@ -379,15 +372,18 @@ async fn revoke_all_sessions_keeps_the_exception() {
 
     let status = f
         .grpc
-        .revoke_all_sessions(as_caller(service(), RevokeAllSessionsRequest::default()))
+        .revoke_all_sessions(request_as(
+            Caller::for_service(),
+            RevokeAllSessionsRequest::default(),
+        ))
         .await
         .unwrap_err();
     assert_eq!(bad_field(&status).as_deref(), Some("user_id"));
 
     let status = f
         .grpc
-        .revoke_all_sessions(as_caller(
-            user(owner, &keep.id),
+        .revoke_all_sessions(request_as(
+            Caller::for_user(owner, keep.id.clone()),
             RevokeAllSessionsRequest {
                 except_session_id: "nope".into(),
                 ..Default::default()
@@ -409,8 +405,8 @@ async fn touch_session_reports_ended_sessions() {
     f.sessions.revoke_one(&session.id, "logout").await.unwrap();
     let status = f
         .grpc
-        .touch_session(as_caller(
-            service(),
+        .touch_session(request_as(
+            Caller::for_service(),
             TouchSessionRequest {
                 session_id: session.id.to_string(),
             },

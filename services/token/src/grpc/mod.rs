@@ -18,6 +18,7 @@ use latch_proto::latch::token::v1::{
 use latch_runtime::{
     ResultExt,
     auth::{Access, Caller, ServicePolicy},
+    convert::{auth_result, client_info},
 };
 use tonic::{Request, Response, Status};
 
@@ -72,14 +73,14 @@ impl TokenService for TokenGrpc {
         let request = request.into_inner();
         let user = UserId::parse("user_id", &request.user_id).or_status()?;
         let session = SessionId::parse("session_id", &request.session_id).or_status()?;
-        let client = caller.client_info(convert::client_info(request.client));
+        let client = caller.client_info(client_info(request.client));
         let pair = self
             .tokens
             .issue_tokens(user, &session, &client)
             .await
             .or_status()?;
         Ok(Response::new(IssueTokensResponse {
-            auth: Some(convert::auth_result(pair)),
+            auth: Some(auth_result(pair)),
         }))
     }
 
@@ -89,14 +90,14 @@ impl TokenService for TokenGrpc {
     ) -> Result<Response<RefreshTokensResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let request = request.into_inner();
-        let client = caller.client_info(convert::client_info(request.client));
+        let client = caller.client_info(client_info(request.client));
         let pair = self
             .tokens
             .refresh(&request.refresh_token, &client)
             .await
             .or_status()?;
         Ok(Response::new(RefreshTokensResponse {
-            auth: Some(convert::auth_result(pair)),
+            auth: Some(auth_result(pair)),
         }))
     }
 

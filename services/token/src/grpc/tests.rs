@@ -11,7 +11,7 @@ use latch_proto::latch::{
     },
 };
 use latch_runtime::{
-    auth::{Access, Caller, Principal, UserPrincipal},
+    auth::{Access, Caller, request_as},
     status::reason_of,
 };
 use prost::Message;
@@ -24,36 +24,13 @@ fn grpc(h: &Harness) -> TokenGrpc {
     TokenGrpc::new(h.tokens.clone(), h.roles.clone())
 }
 
-fn service() -> Caller {
-    Caller {
-        principal: Principal::Service,
-        peer_ip: Some("10.0.0.2".to_owned()),
-        user_agent: Some("latch-identity".to_owned()),
-    }
-}
-
 fn anonymous() -> Caller {
     Caller::anonymous(Some("198.51.100.9".to_owned()), Some("curl/8".to_owned()))
 }
 
 fn user(h: &Harness) -> (Caller, UserId) {
     let (user_id, session_id) = h.signed_in();
-    let caller = Caller {
-        principal: Principal::User(UserPrincipal {
-            user_id,
-            session_id,
-            roles: vec!["USER".to_owned()],
-        }),
-        peer_ip: None,
-        user_agent: None,
-    };
-    (caller, user_id)
-}
-
-fn request<T>(caller: &Caller, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.extensions_mut().insert(caller.clone());
-    request
+    (Caller::for_user(user_id, session_id), user_id)
 }
 
 fn assert_refused(status: Status, code: Code, reason: &str) {
@@ -94,8 +71,8 @@ async fn a_service_issues_tokens_for_the_client_it_names() {
     let h = Harness::new().await;
     let (user_id, session_id) = h.signed_in();
     let auth = grpc(&h)
-        .issue_tokens(request(
-            &service(),
+        .issue_tokens(request_as(
+            Caller::for_service(),
             IssueTokensRequest {
                 user_id: user_id.to_string(),
                 session_id: session_id.to_string(),
@@ -131,8 +108,8 @@ async fn a_service_issues_tokens_for_the_client_it_names() {
 async fn malformed_ids_name_their_field() {
     let h = Harness::new().await;
     let status = grpc(&h)
-        .issue_tokens(request(
-            &service(),
+        .issue_tokens(request_as(
+            Caller::for_service(),
             IssueTokensRequest {
                 user_id: "nope".to_owned(),
                 ..Default::default()
@@ -148,8 +125,8 @@ async fn anyone_refreshes_and_reuse_is_unauthenticated() {
     let h = Harness::new().await;
     let pair = h.issue().await;
     let refresh = |token: &str| {
-        request(
-            &anonymous(),
+        request_as(
+            anonymous(),
             RefreshTokensRequest {
                 refresh_token: token.to_owned(),
                 // Not a service: the claimed client is ignored.
@@ -191,8 +168,8 @@ async fn validation_returns_claims_or_the_reason() {
     let pair = h.issue().await;
     let grpc = grpc(&h);
     let claims = grpc
-        .validate_access_token(request(
-            &anonymous(),
+        .validate_access_token(request_as(
+            anonymous(),
             ValidateAccessTokenRequest {
                 access_token: pair.access_token.clone(),
                 check_session: true,
@@ -211,8 +188,8 @@ async fn validation_returns_claims_or_the_reason() {
     );
 
     let status = grpc
-        .validate_access_token(request(
-            &anonymous(),
+        .validate_access_token(request_as(
+            anonymous(),
             ValidateAccessTokenRequest {
                 access_token: format!("{}x", pair.access_token),
                 check_session: false,
@@ -229,8 +206,8 @@ async fn introspection_describes_any_token() {
     let pair = h.issue().await;
     let grpc = grpc(&h);
     let introspect = |token: &str| {
-        request(
-            &service(),
+        request_as(
+            Caller::for_service(),
             IntrospectRequest {
                 token: token.to_owned(),
                 token_type_hint: String::new(),
@@ -263,8 +240,8 @@ async fn introspection_describes_any_token() {
             .into_inner();
         assert!(!response.active && response.claims.is_none(), "{token}");
     }
-    grpc.revoke_token(request(
-        &anonymous(),
+    grpc.revoke_token(request_as(
+        anonymous(),
         RevokeTokenRequest {
             token: pair.refresh_token.clone(),
             token_type_hint: String::new(),
@@ -291,7 +268,7 @@ async fn revoking_families_needs_sessions_write() {
     };
     let (plain_user, _) = user(&h);
     let status = grpc
-        .revoke_family(request(&plain_user, by_session.clone()))
+        .revoke_family(request_as(plain_user.clone(), by_session.clone()))
         .await
         .unwrap_err();
     assert_refused(status, Code::PermissionDenied, "ACCESS_DENIED");
@@ -300,25 +277,25 @@ async fn revoking_families_needs_sessions_write() {
     h.roles
         .grant_permission(admin_id, permission::SESSIONS_WRITE);
     let revoked = grpc
-        .revoke_family(request(&admin, by_session.clone()))
+        .revoke_family(request_as(admin.clone(), by_session.clone()))
         .await
         .unwrap();
     assert_eq!(revoked.into_inner().revoked, 1);
     let again = grpc
-        .revoke_family(request(&service(), by_session))
+        .revoke_family(request_as(Caller::for_service(), by_session))
         .await
         .unwrap();
     assert_eq!(again.into_inner().revoked, 0, "idempotent");
 
     let status = grpc
-        .revoke_family(request(&admin, RevokeFamilyRequest::default()))
+        .revoke_family(request_as(admin.clone(), RevokeFamilyRequest::default()))
         .await
         .unwrap_err();
     assert_refused(status, Code::InvalidArgument, "INVALID_ARGUMENT");
 
     let status = grpc
-        .revoke_all_for_user(request(
-            &plain_user,
+        .revoke_all_for_user(request_as(
+            plain_user.clone(),
             RevokeAllForUserRequest {
                 user_id: pair.user_id.to_string(),
                 reason: String::new(),
@@ -328,8 +305,8 @@ async fn revoking_families_needs_sessions_write() {
         .unwrap_err();
     assert_refused(status, Code::PermissionDenied, "ACCESS_DENIED");
     let status = grpc
-        .revoke_all_for_user(request(
-            &admin,
+        .revoke_all_for_user(request_as(
+            admin.clone(),
             RevokeAllForUserRequest {
                 user_id: pair.user_id.to_string(),
                 reason: "x".repeat(65),
@@ -346,7 +323,7 @@ async fn rotating_the_key_needs_keys_write() {
     let grpc = grpc(&h);
     let (plain_user, _) = user(&h);
     let status = grpc
-        .rotate_signing_key(request(&plain_user, RotateSigningKeyRequest {}))
+        .rotate_signing_key(request_as(plain_user.clone(), RotateSigningKeyRequest {}))
         .await
         .unwrap_err();
     assert_refused(status, Code::PermissionDenied, "ACCESS_DENIED");
@@ -354,13 +331,13 @@ async fn rotating_the_key_needs_keys_write() {
     let (admin, admin_id) = user(&h);
     h.roles.grant_permission(admin_id, permission::KEYS_WRITE);
     let kid = grpc
-        .rotate_signing_key(request(&admin, RotateSigningKeyRequest {}))
+        .rotate_signing_key(request_as(admin.clone(), RotateSigningKeyRequest {}))
         .await
         .unwrap()
         .into_inner()
         .kid;
     let jwks = grpc
-        .get_jwks(request(&anonymous(), GetJwksRequest {}))
+        .get_jwks(request_as(anonymous(), GetJwksRequest {}))
         .await
         .unwrap()
         .into_inner()
