@@ -44,13 +44,18 @@ impl Tokens {
         Ok(())
     }
 
-    /// Revokes one family; false when it was already revoked or does not exist.
+    /// Revokes one family; false when it was already revoked, `NOT_FOUND`
+    /// when there is no such family.
     pub async fn revoke_family(&self, family: FamilyId, reason: &str) -> Result<bool> {
         let now = self.deps.clock.now();
-        self.deps
-            .refresh_tokens
-            .revoke_family(family, now, &clip(reason))
-            .await
+        let repo = &self.deps.refresh_tokens;
+        if repo.revoke_family(family, now, &clip(reason)).await? {
+            return Ok(true);
+        }
+        match repo.get_family(family).await? {
+            Some(_) => Ok(false),
+            None => Err(Error::not_found("refresh token family")),
+        }
     }
 
     /// Revokes the live families of a session; returns how many.

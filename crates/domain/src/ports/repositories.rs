@@ -89,6 +89,7 @@ pub trait RefreshTokenRepository: Send + Sync + 'static {
     /// Writes the family and its first token in one transaction.
     async fn create_family(&self, family: &RefreshFamily, first: &RefreshToken) -> Result<()>;
     async fn find_by_hash(&self, hash: &[u8; 32]) -> Result<Option<(RefreshToken, RefreshFamily)>>;
+    async fn get_family(&self, id: FamilyId) -> Result<Option<RefreshFamily>>;
     /// In one transaction: marks `spent` as spent at `at` only if it is still
     /// unspent, and inserts `successor`. Returns false, writing nothing, when
     /// the token was already spent: of two concurrent rotations exactly one wins.

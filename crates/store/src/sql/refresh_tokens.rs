@@ -136,6 +136,14 @@ impl RefreshTokenRepository for SqlRefreshTokens {
         }
     }
 
+    async fn get_family(&self, id: FamilyId) -> Result<Option<RefreshFamily>> {
+        let row = families::Entity::find_by_id(id.0)
+            .one(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(row.map(to_family))
+    }
+
     async fn rotate(
         &self,
         spent: TokenId,

@@ -89,6 +89,17 @@ async fn deletes_what_ended(repo: &dyn RefreshTokenRepository) {
             .await
             .expect("revoke")
     );
+    let read = repo
+        .get_family(revoked.id)
+        .await
+        .expect("get family")
+        .expect("exists");
+    assert_eq!(read.revoked_reason.as_deref(), Some("logout"));
+    assert_eq!(read.revoked_at, Some(t0 + Duration::hours(2)));
+    assert_eq!(
+        repo.get_family(FamilyId::new()).await.expect("get unknown"),
+        None
+    );
 
     let deleted = repo
         .delete_expired(t0 + Duration::hours(3))

@@ -258,6 +258,41 @@ async fn introspection_describes_any_token() {
 }
 
 #[tokio::test]
+async fn revoking_a_family_by_id_tells_unknown_from_already_revoked() {
+    use latch_domain::{FamilyId, ports::RefreshTokenRepository, secret::sha256};
+
+    let h = Harness::new().await;
+    let pair = h.issue().await;
+    let grpc = grpc(&h);
+    let repo = latch_store::sql::SqlRefreshTokens::new(h.storage.db().clone());
+    let (_, family) = repo
+        .find_by_hash(&sha256(&pair.refresh_token))
+        .await
+        .unwrap()
+        .expect("the issued token's family");
+    let by_id = |id: FamilyId| RevokeFamilyRequest {
+        target: Some(Target::FamilyId(id.to_string())),
+        reason: String::new(),
+    };
+
+    let first = grpc
+        .revoke_family(request_as(Caller::for_service(), by_id(family.id)))
+        .await
+        .unwrap();
+    assert_eq!(first.into_inner().revoked, 1);
+    let again = grpc
+        .revoke_family(request_as(Caller::for_service(), by_id(family.id)))
+        .await
+        .unwrap();
+    assert_eq!(again.into_inner().revoked, 0, "idempotent");
+    let status = grpc
+        .revoke_family(request_as(Caller::for_service(), by_id(FamilyId::new())))
+        .await
+        .unwrap_err();
+    assert_refused(status, Code::NotFound, "NOT_FOUND");
+}
+
+#[tokio::test]
 async fn revoking_families_needs_sessions_write() {
     let h = Harness::new().await;
     let pair = h.issue().await;

@@ -371,6 +371,9 @@ impl RefreshTokenRepository for IndexLosesRace {
     async fn find_by_hash(&self, hash: &[u8; 32]) -> Result<Option<(RefreshToken, RefreshFamily)>> {
         self.0.find_by_hash(hash).await
     }
+    async fn get_family(&self, id: FamilyId) -> Result<Option<RefreshFamily>> {
+        self.0.get_family(id).await
+    }
     async fn rotate(
         &self,
         spent: TokenId,
