@@ -79,6 +79,7 @@ pub async fn assemble(
         },
     )
     .await?;
+    tokens.spawn_cleanup();
 
     let identity = Identity::new(
         IdentityDeps {

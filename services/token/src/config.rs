@@ -26,6 +26,13 @@ pub struct TokenConfig {
     /// after a lost response); `LATCH_REFRESH_REUSE_GRACE`, default 10s, 0
     /// turns it off.
     pub reuse_grace: Duration,
+    /// How often ended and revoked families are deleted
+    /// (`LATCH_TOKEN_CLEANUP_INTERVAL`, default 1h).
+    pub cleanup_interval: Duration,
+    /// How long an ended or revoked family is kept before that
+    /// (`LATCH_TOKEN_RETENTION`, default 7d): long enough to tell a reused
+    /// token from a random one, and to look into an incident.
+    pub retention: Duration,
 }
 
 impl TokenConfig {
@@ -44,6 +51,12 @@ impl TokenConfig {
             refresh_ttl: duration_or(source, "LATCH_REFRESH_TOKEN_TTL", defaults.refresh_ttl)?,
             family_ttl: duration_or(source, "LATCH_REFRESH_FAMILY_TTL", defaults.family_ttl)?,
             reuse_grace: duration_or(source, "LATCH_REFRESH_REUSE_GRACE", defaults.reuse_grace)?,
+            cleanup_interval: duration_or(
+                source,
+                "LATCH_TOKEN_CLEANUP_INTERVAL",
+                defaults.cleanup_interval,
+            )?,
+            retention: duration_or(source, "LATCH_TOKEN_RETENTION", defaults.retention)?,
         };
         config.validate()?;
         Ok(config)
@@ -55,6 +68,9 @@ impl TokenConfig {
         let refuse = |msg: &str| Err(Error::internal_msg(msg.to_owned()));
         if self.issuer.trim().is_empty() || self.audience.trim().is_empty() {
             return refuse("LATCH_TOKEN_ISSUER and LATCH_TOKEN_AUDIENCE must not be empty");
+        }
+        if self.cleanup_interval.is_zero() {
+            return refuse("LATCH_TOKEN_CLEANUP_INTERVAL must be at least 1s");
         }
         if self.access_ttl.as_secs() == 0 || self.access_ttl > Self::MAX_ACCESS_TTL {
             return refuse("LATCH_ACCESS_TOKEN_TTL must be between 1s and 15m");
@@ -82,6 +98,8 @@ impl Default for TokenConfig {
             refresh_ttl: Duration::from_secs(7 * 86_400),
             family_ttl: Duration::from_secs(14 * 86_400),
             reuse_grace: Duration::from_secs(10),
+            cleanup_interval: Duration::from_secs(3600),
+            retention: Duration::from_secs(7 * 86_400),
         }
     }
 }

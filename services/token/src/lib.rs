@@ -22,6 +22,7 @@ use latch_domain::{
 };
 
 mod access;
+mod cleanup;
 mod config;
 pub mod grpc;
 mod introspect;

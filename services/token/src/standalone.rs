@@ -35,6 +35,7 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
         },
     )
     .await?;
+    tokens.spawn_cleanup();
     let mut services = ServiceSet::new();
     services.add(grpc::server(tokens.clone(), roles), grpc::POLICY);
     Ok(Assembled {
