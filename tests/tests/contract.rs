@@ -154,3 +154,49 @@ async fn unbuilt_rpcs_are_unimplemented(latchd: TestLatchd) {
         .expect_err("not built yet");
     assert_eq!(err.code(), Code::Unimplemented);
 }
+
+/// Every RPC of every Latch service has its caller class written in its
+/// service's POLICY, once, and the POLICY names no RPC that does not exist.
+#[test]
+fn every_rpc_has_exactly_one_policy_entry() {
+    use std::collections::BTreeSet;
+
+    use prost::Message as _;
+
+    let fds = prost_types::FileDescriptorSet::decode(latch_proto::FILE_DESCRIPTOR_SET)
+        .expect("descriptor set");
+    let policies = [
+        latch_identity::grpc::POLICY,
+        latch_token::grpc::POLICY,
+        latch_session::grpc::POLICY,
+        latch_authorization::grpc::POLICY,
+        latch_profile::grpc::POLICY,
+    ];
+    for policy in policies {
+        let (package, service) = policy
+            .service
+            .rsplit_once('.')
+            .expect("a full service name");
+        let rpcs: BTreeSet<&str> = fds
+            .file
+            .iter()
+            .filter(|f| f.package() == package)
+            .flat_map(|f| &f.service)
+            .filter(|s| s.name() == service)
+            .flat_map(|s| s.method.iter().map(|m| m.name()))
+            .collect();
+        let listed: BTreeSet<&str> = policy.methods.iter().map(|(m, _)| *m).collect();
+        assert!(
+            !rpcs.is_empty(),
+            "{} is not in the contract",
+            policy.service
+        );
+        assert_eq!(listed, rpcs, "{}", policy.service);
+        assert_eq!(
+            policy.methods.len(),
+            rpcs.len(),
+            "{} lists an RPC twice",
+            policy.service
+        );
+    }
+}
