@@ -3,7 +3,7 @@
 CARGO ?= cargo
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/latch-target
 
-.PHONY: run test lint fmt migrate build release
+.PHONY: run test lint fmt migrate build release bench
 
 ## run: latchd, all five services on 127.0.0.1:50051, SQLite + in-memory cache/bus (nothing else needed)
 run:
@@ -30,3 +30,8 @@ build:
 
 release:
 	$(CARGO) build --workspace --release
+
+## bench: release latchd on PostgreSQL + Redis vs this machine's floors (README, "Benchmarks"); BENCH_ARGS="--scale" etc.
+bench:
+	$(CARGO) build --release -p latchd -p latch-bench
+	$(CARGO_TARGET_DIR)/release/latch-bench run $(BENCH_ARGS)
