@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use latch_domain::{Error, Result, secret::Secret};
-use latch_runtime::config::{ConfigSource, duration_or, parse_or};
+use latch_runtime::{
+    auth::{DEFAULT_AUDIENCE, DEFAULT_ISSUER},
+    config::{ConfigSource, duration_or, parse_or},
+};
 
 /// Lifetimes and names of the tokens. Every key is optional; the defaults
 /// are ARCHITECTURE.md's.
@@ -92,8 +95,8 @@ impl TokenConfig {
 impl Default for TokenConfig {
     fn default() -> Self {
         Self {
-            issuer: "latch".to_owned(),
-            audience: "latch".to_owned(),
+            issuer: DEFAULT_ISSUER.to_owned(),
+            audience: DEFAULT_AUDIENCE.to_owned(),
             access_ttl: Self::MAX_ACCESS_TTL,
             refresh_ttl: Duration::from_secs(7 * 86_400),
             family_ttl: Duration::from_secs(14 * 86_400),

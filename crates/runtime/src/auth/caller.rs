@@ -105,6 +105,20 @@ impl Caller {
         Ok(self.user()?.user_id)
     }
 
+    /// [`Caller::target_user`], then [`Caller::authorize_for`] on it: the
+    /// user a request is about, once the caller may act on that user's data.
+    pub async fn authorized_target(
+        &self,
+        field: &str,
+        value: &str,
+        permission: &str,
+        roles: &dyn RoleDirectory,
+    ) -> Result<UserId> {
+        let target = self.target_user(field, value)?;
+        self.authorize_for(target, permission, roles).await?;
+        Ok(target)
+    }
+
     /// The client as the request claims it when the caller holds the service
     /// credential (a gateway passing on what it saw), else as seen here.
     pub fn client_info(&self, claimed: Option<ClientInfo>) -> ClientInfo {

@@ -88,10 +88,12 @@ impl AuthorizationService for AuthorizationGrpc {
     ) -> Result<Response<pb::ListUserPermissionsResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let target = caller
-            .target_user("user_id", &request.get_ref().user_id)
-            .or_status()?;
-        caller
-            .authorize_for(target, permission::ROLES_READ, self.roles.as_ref())
+            .authorized_target(
+                "user_id",
+                &request.get_ref().user_id,
+                permission::ROLES_READ,
+                self.roles.as_ref(),
+            )
             .await
             .or_status()?;
         let permissions = self.roles.user_permissions(target).await.or_status()?;
@@ -106,10 +108,12 @@ impl AuthorizationService for AuthorizationGrpc {
     ) -> Result<Response<pb::ListUserRolesResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let target = caller
-            .target_user("user_id", &request.get_ref().user_id)
-            .or_status()?;
-        caller
-            .authorize_for(target, permission::ROLES_READ, self.roles.as_ref())
+            .authorized_target(
+                "user_id",
+                &request.get_ref().user_id,
+                permission::ROLES_READ,
+                self.roles.as_ref(),
+            )
             .await
             .or_status()?;
         let roles = self.roles.user_roles(target).await.or_status()?;

@@ -108,10 +108,12 @@ impl IdentityService for IdentityGrpc {
     ) -> Result<Response<pb::GetUserResponse>, Status> {
         let caller = Caller::of(&request)?;
         let target = caller
-            .target_user("user_id", &request.get_ref().user_id)
-            .or_status()?;
-        caller
-            .authorize_for(target, permission::USERS_READ, self.roles.as_ref())
+            .authorized_target(
+                "user_id",
+                &request.get_ref().user_id,
+                permission::USERS_READ,
+                self.roles.as_ref(),
+            )
             .await
             .or_status()?;
         let user = self.identity.get_user(target).await.or_status()?;

@@ -78,10 +78,12 @@ impl ProfileService for ProfileGrpc {
     ) -> Result<Response<pb::GetProfileResponse>, Status> {
         let caller = Caller::of(&request)?;
         let target = caller
-            .target_user("user_id", &request.get_ref().user_id)
-            .or_status()?;
-        caller
-            .authorize_for(target, permission::USERS_READ, self.roles.as_ref())
+            .authorized_target(
+                "user_id",
+                &request.get_ref().user_id,
+                permission::USERS_READ,
+                self.roles.as_ref(),
+            )
             .await
             .or_status()?;
         let profile = self.profiles.get(target).await.or_status()?;
@@ -96,9 +98,13 @@ impl ProfileService for ProfileGrpc {
     ) -> Result<Response<pb::UpdateProfileResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let target = caller.target_user("user_id", &req.user_id).or_status()?;
-        caller
-            .authorize_for(target, permission::USERS_WRITE, self.roles.as_ref())
+        let target = caller
+            .authorized_target(
+                "user_id",
+                &req.user_id,
+                permission::USERS_WRITE,
+                self.roles.as_ref(),
+            )
             .await
             .or_status()?;
         let mask = req.update_mask.map(|m| m.paths).unwrap_or_default();
