@@ -8,8 +8,10 @@ use std::time::Duration;
 use std::io::Write as _;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::{Request, Response, Status, transport::Server};
+use tonic::{
+    Request, Response, Status,
+    transport::{Server, server::TcpIncoming},
+};
 
 use crate::error::{Context as _, Result};
 
@@ -52,10 +54,10 @@ pub(crate) async fn serve() -> Result<()> {
         // The same span latchd opens; with no subscriber installed here it
         // is disabled, so the floor carries no logging cost.
         .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
-        .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .add_service(pb::echo_service_server::EchoServiceServer::new(Echo))
-        .serve_with_incoming(TcpListenerStream::new(listener))
+        // As latchd's `latch_runtime::server::incoming` (not linked here).
+        .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)))
         .await
         .context("echo server")
 }

@@ -2,7 +2,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, PoisonError, RwLock},
+    sync::{
+        Arc, PoisonError, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -40,6 +43,10 @@ type UnixClock = Arc<dyn Fn() -> i64 + Send + Sync>;
 /// signs and verifies against synchronized clocks, and access tokens are
 /// short; raise it with [`Verifier::with_leeway`] where clocks drift).
 ///
+/// With [`Verifier::with_cache`], tokens that verified are remembered by
+/// their exact text, so a token presented again costs a lookup instead of a
+/// signature check; `exp` is still checked on every call.
+///
 /// Keys are cached by `kid`. An unknown `kid` refetches the key set, at most
 /// once per refetch interval (default 30 s), so a flood of made-up key ids
 /// costs the token service one call per interval; a rotated key is picked up
@@ -52,6 +59,11 @@ pub struct Verifier {
     refetch_interval: Duration,
     now: UnixClock,
     keys: RwLock<HashMap<String, Arc<CachedKey>>>,
+    /// Claims of tokens that verified against the current keys, by token.
+    verified: Option<quick_cache::sync::Cache<Box<str>, Arc<Claims>>>,
+    /// Bumped, under the `keys` write lock, each time the key set is
+    /// replaced: a verification that started before is not remembered.
+    key_generation: AtomicU64,
     /// Serializes fetches: concurrent misses wait for one fetch, then read
     /// the cache it filled.
     fetch: Mutex<FetchState>,
@@ -71,6 +83,10 @@ impl std::fmt::Debug for Verifier {
 impl Verifier {
     pub const DEFAULT_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 
+    /// A cache size for [`Verifier::with_cache`] that holds every live token
+    /// of a few thousand active users in about 4 MB.
+    pub const DEFAULT_CACHE_CAPACITY: usize = 4096;
+
     /// A verifier for tokens of `issuer` meant for `audience`; it fetches
     /// keys from `source` on first use.
     pub fn new(
@@ -86,6 +102,8 @@ impl Verifier {
             refetch_interval: Self::DEFAULT_REFETCH_INTERVAL,
             now: Arc::new(system_now),
             keys: RwLock::new(HashMap::new()),
+            verified: None,
+            key_generation: AtomicU64::new(0),
             fetch: Mutex::new(FetchState::default()),
         }
     }
@@ -109,6 +127,15 @@ impl Verifier {
         self
     }
 
+    /// Remembers up to `capacity` verified tokens (about 1 KB each). A
+    /// token is only ever matched by its exact text, and the whole cache is
+    /// dropped when the key set changes, so a cached answer is the answer a
+    /// fresh verification would give, expiry included.
+    pub fn with_cache(mut self, capacity: usize) -> Self {
+        self.verified = (capacity > 0).then(|| quick_cache::sync::Cache::new(capacity));
+        self
+    }
+
     /// Verifies `token` against the verifier's clock.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         self.verify_at(token, (self.now)()).await
@@ -116,6 +143,35 @@ impl Verifier {
 
     /// Verifies `token` as of `now` (seconds since the Unix epoch).
     pub async fn verify_at(&self, token: &str, now: i64) -> Result<Claims, VerifyError> {
+        let claims = match self.verified.as_ref().and_then(|cache| cache.get(token)) {
+            Some(claims) => claims,
+            None => {
+                let generation = self.key_generation.load(Ordering::Acquire);
+                let claims = Arc::new(self.check_signed(token).await?);
+                self.remember(token, &claims, generation);
+                claims
+            }
+        };
+        if now >= claims.exp.saturating_add(self.leeway) {
+            return Err(VerifyError::Expired);
+        }
+        Ok(Claims::clone(&claims))
+    }
+
+    /// Caches `claims` unless the key set changed since `generation`.
+    fn remember(&self, token: &str, claims: &Arc<Claims>, generation: u64) {
+        let Some(cache) = &self.verified else {
+            return;
+        };
+        // The read lock keeps `install` from swapping keys in between.
+        let _keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        if self.key_generation.load(Ordering::Acquire) == generation {
+            cache.insert(token.into(), Arc::clone(claims));
+        }
+    }
+
+    /// Everything but expiry: header, key, signature and claims.
+    async fn check_signed(&self, token: &str) -> Result<Claims, VerifyError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| VerifyError::Invalid("malformed token"))?;
         if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
@@ -137,9 +193,6 @@ impl Verifier {
             .claims;
         if claims.sub.is_empty() || claims.sid.is_empty() || claims.jti.is_empty() {
             return Err(VerifyError::Invalid("missing claim"));
-        }
-        if now >= claims.exp.saturating_add(self.leeway) {
-            return Err(VerifyError::Expired);
         }
         Ok(claims)
     }
@@ -223,7 +276,14 @@ impl Verifier {
             )
             .collect();
         tracing::debug!(keys = fresh.len(), "installed signing keys");
-        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        *keys = fresh;
+        // Under the key lock: a token verified against a key that just left
+        // the set cannot be served from the cache afterwards.
+        self.key_generation.fetch_add(1, Ordering::AcqRel);
+        if let Some(cache) = &self.verified {
+            cache.clear();
+        }
     }
 
     fn validation(&self, algorithm: jsonwebtoken::Algorithm) -> Validation {

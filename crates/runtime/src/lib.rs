@@ -7,6 +7,7 @@ pub mod binary;
 pub mod clients;
 pub mod config;
 pub mod convert;
+pub mod follow;
 pub mod infra;
 pub mod secrets;
 pub mod server;

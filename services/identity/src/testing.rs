@@ -187,6 +187,7 @@ impl Harness {
             Arc::new(SqlProfiles::new(db.db().clone())),
             bus.clone(),
             clock_port.clone(),
+            Profiles::DEFAULT_CACHE_TTL,
         );
         let profiles_fail = Arc::new(FlakyProfiles {
             inner: profiles.clone(),

@@ -45,7 +45,9 @@ pub async fn assemble(
         Arc::new(SqlProfiles::new(db.clone())),
         infra.bus.clone(),
         clock.clone(),
+        latch_profile::standalone::cache_ttl(source)?,
     );
+    profiles.spawn_update_listener();
 
     let refresh_tokens: Arc<dyn RefreshTokenRepository> =
         Arc::new(SqlRefreshTokens::new(db.clone()));

@@ -7,7 +7,9 @@
 //! applies partial updates named by a field mask ([`ProfileUpdate`]).
 //! [`grpc`] holds the `ProfileService` handlers and the caller policy.
 
+mod cache;
 pub mod grpc;
+mod listener;
 mod profiles;
 pub mod standalone;
 mod update;

@@ -11,26 +11,55 @@ use latch_domain::{
     validate,
 };
 
-use crate::update::{self, ProfileUpdate};
+use crate::{
+    cache::ProfileCache,
+    update::{self, ProfileUpdate},
+};
 
 /// The profiles of all users; one per user, created at sign-up.
 pub struct Profiles {
     repo: Arc<dyn ProfileRepository>,
-    bus: Arc<dyn EventBus>,
+    pub(crate) bus: Arc<dyn EventBus>,
     clock: Arc<dyn Clock>,
+    pub(crate) cache: ProfileCache,
 }
 
 impl Profiles {
+    /// How long a read profile may be served from memory by default
+    /// (`LATCH_PROFILE_CACHE_TTL`).
+    pub const DEFAULT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+    /// Profiles whose reads are cached for `cache_ttl` (zero: not at all)
+    /// once [`Profiles::spawn_update_listener`] has subscribed.
     pub fn new(
         repo: Arc<dyn ProfileRepository>,
         bus: Arc<dyn EventBus>,
         clock: Arc<dyn Clock>,
+        cache_ttl: std::time::Duration,
     ) -> Arc<Self> {
-        Arc::new(Self { repo, bus, clock })
+        let ttl = chrono::Duration::from_std(cache_ttl).unwrap_or(chrono::Duration::MAX);
+        Arc::new(Self {
+            repo,
+            bus,
+            clock,
+            cache: ProfileCache::new(ttl),
+        })
     }
 
-    /// The user's profile, or `NOT_FOUND`.
+    /// The user's profile, or `NOT_FOUND`; from memory when a copy read at
+    /// most the cache TTL ago is held.
     pub async fn get(&self, user: UserId) -> Result<Profile> {
+        if let Some(profile) = self.cache.get(user, self.clock.now()) {
+            return Ok(profile);
+        }
+        let generation = self.cache.generation();
+        let profile = self.load(user).await?;
+        self.cache.keep(&profile, generation, self.clock.now());
+        Ok(profile)
+    }
+
+    /// The stored profile, never a cached copy.
+    async fn load(&self, user: UserId) -> Result<Profile> {
         self.repo
             .get(user)
             .await?
@@ -51,7 +80,8 @@ impl Profiles {
         mask: &[String],
     ) -> Result<Profile> {
         let paths = update::parse_mask(mask)?;
-        let current = self.get(user).await?;
+        // Changes apply to the stored profile, never to a cached copy.
+        let current = self.load(user).await?;
         let today = self.clock.now().date_naive();
         let mut next = update::apply(&current, &changes, &paths, today)?;
         let changed = update::changed_fields(&current, &next);
@@ -60,7 +90,9 @@ impl Profiles {
         }
         let now = self.clock.now();
         next.updated_at = now;
-        if !self.repo.update(&next).await? {
+        let stored = self.repo.update(&next).await;
+        self.cache.invalidate(user);
+        if !stored? {
             return Err(Error::not_found("profile"));
         }
         let event = Event::new(
@@ -86,28 +118,15 @@ impl ProfileDirectory for Profiles {
         let first_name = validate::name("first_name", first_name)?;
         let last_name = validate::name("last_name", last_name)?;
         let now = self.clock.now();
-        let profile = Profile {
-            user_id: user,
-            first_name,
-            last_name,
-            display_name: None,
-            avatar_key: None,
-            avatar_url: None,
-            avatar_size: None,
-            avatar_mime: None,
-            address: None,
-            phone: None,
-            date_of_birth: None,
-            metadata: serde_json::Value::Object(serde_json::Map::new()),
-            created_at: now,
-            updated_at: now,
-        };
+        let profile = Profile::named(user, first_name, last_name, now);
         self.repo.create_if_absent(&profile).await
     }
 
     /// Idempotent: false when there was no profile.
     async fn delete(&self, user: UserId) -> Result<bool> {
-        self.repo.delete(user).await
+        let deleted = self.repo.delete(user).await;
+        self.cache.invalidate(user);
+        deleted
     }
 }
 

@@ -6,6 +6,7 @@ use latch_domain::Result;
 use latch_runtime::{
     auth::{AccessTokenAuthenticator, remote_verifier},
     binary::{Assembled, Context},
+    config::{ConfigSource, duration_or},
     server::{Guard, ServiceSet},
     siblings::Siblings,
 };
@@ -20,7 +21,9 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
         Arc::new(SqlProfiles::new(ctx.infra.db.clone())),
         ctx.infra.bus.clone(),
         ctx.clock.clone(),
+        cache_ttl(source)?,
     );
+    profiles.spawn_update_listener();
     let mut services = ServiceSet::new();
     services.add(
         grpc::server(profiles, siblings.authorization()?),
@@ -34,4 +37,13 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
             service_token: ctx.secrets.service_token,
         },
     })
+}
+
+/// `LATCH_PROFILE_CACHE_TTL` (default 30 s; 0 turns the cache off).
+pub fn cache_ttl(source: &dyn ConfigSource) -> Result<std::time::Duration> {
+    duration_or(
+        source,
+        "LATCH_PROFILE_CACHE_TTL",
+        Profiles::DEFAULT_CACHE_TTL,
+    )
 }

@@ -32,11 +32,32 @@ impl Harness {
                 Arc::new(SqlProfiles::new(db.db().clone())),
                 bus.clone(),
                 clock_port.clone(),
+                Profiles::DEFAULT_CACHE_TTL,
             ),
             roles: Roles::new(Arc::new(SqlRoles::new(db.db().clone())), clock_port),
             bus,
             clock,
             _db: db,
         }
+    }
+
+    pub(crate) fn db(&self) -> &latch_store::Database {
+        self._db.db()
+    }
+
+    /// Another replica on the same database and bus, following
+    /// `user:updated`; returned once its cache is on.
+    pub(crate) async fn listening_replica(&self) -> Arc<Profiles> {
+        let replica = Profiles::new(
+            Arc::new(SqlProfiles::new(self.db().clone())),
+            self.bus.clone(),
+            Arc::new(self.clock.clone()),
+            Profiles::DEFAULT_CACHE_TTL,
+        );
+        replica.spawn_update_listener();
+        while !replica.cache.is_active() {
+            tokio::task::yield_now().await;
+        }
+        replica
     }
 }

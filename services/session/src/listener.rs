@@ -2,20 +2,16 @@
 //! with every replica: it subscribes to `session:revoked` and drops what it
 //! holds for each revoked session.
 
-use std::{
-    sync::{Arc, Weak},
-    time::Duration,
-};
+use std::sync::Arc;
 
-use futures::StreamExt;
-use latch_domain::events::{Channel, EventPayload};
+use latch_domain::{
+    events::{Channel, Event, EventPayload},
+    ports::EventBus,
+};
+use latch_runtime::follow::{self, Follower};
 use tokio::task::JoinHandle;
 
 use crate::Sessions;
-
-/// Waits between attempts to subscribe again, doubling up to the maximum.
-const RETRY_MIN: Duration = Duration::from_millis(100);
-const RETRY_MAX: Duration = Duration::from_secs(5);
 
 impl Sessions {
     /// Subscribes to `session:revoked` and drops the local copy of every
@@ -24,50 +20,34 @@ impl Sessions {
     /// has subscribed again. The task ends when the `Sessions` is dropped
     /// (at the next event or retry) or when the handle is aborted.
     pub fn spawn_revocation_listener(self: &Arc<Self>) -> JoinHandle<()> {
-        tokio::spawn(listen(Arc::downgrade(self)))
+        follow::spawn(self, Channel::SessionRevoked)
     }
 }
 
-async fn listen(sessions: Weak<Sessions>) {
-    let mut retry = RETRY_MIN;
-    loop {
-        let Some(this) = sessions.upgrade() else {
-            return;
-        };
-        match this.deps.bus.subscribe(Channel::SessionRevoked).await {
-            Ok(mut events) => {
-                this.local.set_active(true);
-                drop(this);
-                retry = RETRY_MIN;
-                while let Some(event) = events.next().await {
-                    let Some(this) = sessions.upgrade() else {
-                        return;
-                    };
-                    if let EventPayload::SessionRevoked { session_id, .. } = &event.payload {
-                        this.local.mark_revoked(session_id, this.deps.clock.now());
-                    }
-                }
-                let Some(this) = sessions.upgrade() else {
-                    return;
-                };
-                // Revocations may be missed from here on.
-                this.local.set_active(false);
-                tracing::warn!("session:revoked subscription ended; subscribing again");
-            }
-            Err(error) => {
-                drop(this);
-                tracing::warn!(%error, "cannot subscribe to session:revoked; retrying");
-            }
+impl Follower for Sessions {
+    fn bus(&self) -> &dyn EventBus {
+        self.deps.bus.as_ref()
+    }
+
+    fn subscribed(&self) {
+        self.local.set_active(true);
+    }
+
+    fn event(&self, event: &Event) {
+        if let EventPayload::SessionRevoked { session_id, .. } = &event.payload {
+            self.local.mark_revoked(session_id, self.deps.clock.now());
         }
-        // Reconnection pacing, not business time: the Clock has no say here.
-        tokio::time::sleep(retry).await;
-        retry = (retry * 2).min(RETRY_MAX);
+    }
+
+    fn lost(&self) {
+        // Revocations may be missed from here on.
+        self.local.set_active(false);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
+    use std::{sync::Mutex, time::Duration};
 
     use async_trait::async_trait;
     use futures::StreamExt;

@@ -91,6 +91,7 @@ impl Tokens {
         let clock = deps.clock.clone();
         let verifier = Verifier::new(key_source.clone(), &config.issuer, &config.audience)
             .with_refetch_interval(Self::REFETCH_INTERVAL)
+            .with_cache(Verifier::DEFAULT_CACHE_CAPACITY)
             .with_clock(move || clock.now().timestamp());
         Ok(Arc::new(Tokens {
             deps,

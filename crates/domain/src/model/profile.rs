@@ -32,3 +32,30 @@ pub struct Profile {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+impl Profile {
+    /// A profile with only the names set, created `at` (what sign-up makes).
+    pub fn named(
+        user_id: UserId,
+        first_name: String,
+        last_name: String,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            user_id,
+            first_name,
+            last_name,
+            display_name: None,
+            avatar_key: None,
+            avatar_url: None,
+            avatar_size: None,
+            avatar_mime: None,
+            address: None,
+            phone: None,
+            date_of_birth: None,
+            metadata: serde_json::Value::Object(serde_json::Map::new()),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}

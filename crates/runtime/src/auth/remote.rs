@@ -29,7 +29,8 @@ pub fn remote_verifier(
     let audience = source
         .get("LATCH_TOKEN_AUDIENCE")
         .unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned());
-    let verifier =
-        Verifier::new(Arc::new(keys), issuer, audience).with_clock(move || clock.now().timestamp());
+    let verifier = Verifier::new(Arc::new(keys), issuer, audience)
+        .with_cache(Verifier::DEFAULT_CACHE_CAPACITY)
+        .with_clock(move || clock.now().timestamp());
     Ok(Arc::new(verifier))
 }

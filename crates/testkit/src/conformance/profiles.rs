@@ -14,23 +14,7 @@ use super::{now, race};
 
 /// A profile with only the names set, created now.
 pub fn new_profile(user: UserId) -> Profile {
-    let at = now();
-    Profile {
-        user_id: user,
-        first_name: "Ada".into(),
-        last_name: "Lovelace".into(),
-        display_name: None,
-        avatar_key: None,
-        avatar_url: None,
-        avatar_size: None,
-        avatar_mime: None,
-        address: None,
-        phone: None,
-        date_of_birth: None,
-        metadata: json!({}),
-        created_at: at,
-        updated_at: at,
-    }
+    Profile::named(user, "Ada".into(), "Lovelace".into(), now())
 }
 
 pub async fn run(repo: Arc<dyn ProfileRepository>) {

@@ -78,3 +78,41 @@ async fn defaults_are_the_owasp_minimum() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn hashes_interoperate_with_the_argon2_crates_own_api() -> Result<()> {
+    use argon2::{PasswordHasher as _, PasswordVerifier as _};
+    let hasher = Argon2Hasher::new(weak(), 1)?;
+    let ours = hasher.hash(&pw("correct horse battery")).await?;
+    let parsed = PasswordHash::new(&ours).unwrap();
+    Argon2::default()
+        .verify_password(b"correct horse battery", &parsed)
+        .expect("the crate verifies a hash made with pooled memory");
+    let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, weak())
+        .hash_password(b"staple battery horse")
+        .unwrap()
+        .to_string();
+    let right = hasher
+        .verify(&pw("staple battery horse"), Some(&theirs))
+        .await?;
+    assert!(right.matches);
+    let wrong = hasher
+        .verify(&pw("staple battery horsf"), Some(&theirs))
+        .await?;
+    assert!(!wrong.matches);
+    Ok(())
+}
+
+#[tokio::test]
+async fn working_memory_is_bounded_by_the_permits() -> Result<()> {
+    let hasher = Argon2Hasher::new(weak(), 2)?;
+    let hash = hasher.hash(&pw("correct horse battery")).await?;
+    let password = pw("correct horse battery");
+    let verifies = (0..16).map(|_| hasher.verify(&password, Some(&hash)));
+    for verdict in futures::future::join_all(verifies).await {
+        assert!(verdict?.matches);
+    }
+    let idle = hasher.memory.idle();
+    assert!((1..=2).contains(&idle), "{idle} buffers for 2 permits");
+    Ok(())
+}
