@@ -16,6 +16,10 @@ use crate::sql::db_err;
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A pooled connection idle this long is pinged before use; a busier one is
+/// not. sqlx's default pings on every checkout, one extra round trip per
+/// query (half of a refresh's round trips were pings).
+const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
 
 /// A pool of connections to the Latch database. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -38,6 +42,7 @@ impl Database {
             .min_connections(0)
             .connect_timeout(CONNECT_TIMEOUT)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
             .sqlx_logging(false);
 
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use latch_domain::{
-    FamilyId, Result, SessionId, TokenId, UserId,
+    Error, FamilyId, Result, SessionId, TokenId, UserId,
     model::{RefreshFamily, RefreshToken},
     ports::RefreshTokenRepository,
 };
@@ -48,30 +48,56 @@ impl SqlRefreshTokens {
             INSERT INTO refresh_tokens (id, family_id, token_hash, parent_id, \
                 user_agent, ip_hash, created_at, expires_at, spent_at) \
             SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM spent";
-        let values: [sea_orm::Value; 11] = [
-            at.into(),
-            spent.0.into(),
-            successor.id.0.into(),
-            successor.family_id.0.into(),
-            successor.token_hash.to_vec().into(),
-            successor.parent_id.map(|p| p.0).into(),
-            successor.user_agent.clone().into(),
-            successor.ip_hash.map(|h| h.to_vec()).into(),
-            successor.created_at.into(),
-            successor.expires_at.into(),
-            successor.spent_at.into(),
+        let mut values = vec![at.into(), spent.0.into()];
+        values.extend(token_values(successor));
+        Ok(self.execute_postgres(ROTATE, values).await? == 1)
+    }
+
+    /// [`RefreshTokenRepository::create_family`] on PostgreSQL: both
+    /// INSERTs as one statement (the foreign key is checked at its end).
+    async fn create_family_in_one_statement(
+        &self,
+        family: &RefreshFamily,
+        first: &RefreshToken,
+    ) -> Result<()> {
+        const CREATE: &str = "WITH family AS ( \
+                INSERT INTO refresh_token_families (id, user_id, session_id, \
+                    created_at, expires_at, revoked_at, revoked_reason) \
+                VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id) \
+            INSERT INTO refresh_tokens (id, family_id, token_hash, parent_id, \
+                user_agent, ip_hash, created_at, expires_at, spent_at) \
+            SELECT $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM family";
+        let mut values: Vec<sea_orm::Value> = vec![
+            family.id.0.into(),
+            family.user_id.0.into(),
+            family.session_id.as_str().into(),
+            family.created_at.into(),
+            family.expires_at.into(),
+            family.revoked_at.into(),
+            family.revoked_reason.clone().into(),
         ];
-        let inserted = self
+        values.extend(token_values(first));
+        match self.execute_postgres(CREATE, values).await? {
+            1 => Ok(()),
+            n => Err(Error::internal_msg(format!(
+                "creating a refresh family inserted {n} first tokens"
+            ))),
+        }
+    }
+
+    /// Runs one PostgreSQL statement; returns the rows it affected.
+    async fn execute_postgres(&self, sql: &str, values: Vec<sea_orm::Value>) -> Result<u64> {
+        let result = self
             .db
             .connection()
             .execute_raw(Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
-                ROTATE,
+                sql,
                 values,
             ))
             .await
             .map_err(db_err)?;
-        Ok(inserted.rows_affected() == 1)
+        Ok(result.rows_affected())
     }
 
     /// Revokes the unrevoked families matching `filter`; returns how many.
@@ -137,6 +163,21 @@ fn token_row(token: &RefreshToken) -> tokens::ActiveModel {
     }
 }
 
+/// A token's columns in the order the one-statement SQL lists them.
+fn token_values(token: &RefreshToken) -> [sea_orm::Value; 9] {
+    [
+        token.id.0.into(),
+        token.family_id.0.into(),
+        token.token_hash.to_vec().into(),
+        token.parent_id.map(|p| p.0).into(),
+        token.user_agent.clone().into(),
+        token.ip_hash.map(|h| h.to_vec()).into(),
+        token.created_at.into(),
+        token.expires_at.into(),
+        token.spent_at.into(),
+    ]
+}
+
 fn family_row(family: &RefreshFamily) -> families::ActiveModel {
     families::ActiveModel {
         id: Set(family.id.0),
@@ -152,6 +193,9 @@ fn family_row(family: &RefreshFamily) -> families::ActiveModel {
 #[async_trait]
 impl RefreshTokenRepository for SqlRefreshTokens {
     async fn create_family(&self, family: &RefreshFamily, first: &RefreshToken) -> Result<()> {
+        if self.db.is_postgres() {
+            return self.create_family_in_one_statement(family, first).await;
+        }
         let txn = self.db.connection().begin().await.map_err(db_err)?;
         families::Entity::insert(family_row(family))
             .exec_without_returning(&txn)
