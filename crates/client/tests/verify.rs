@@ -229,18 +229,28 @@ async fn a_rotated_key_is_picked_up_with_one_refetch() {
     assert_eq!(source.fetches(), 2);
 }
 
+/// Also with a cache of verified tokens: the token verified just before
+/// must not be served from it.
 #[tokio::test(start_paused = true)]
 async fn a_key_dropped_from_the_set_stops_verifying_after_a_refetch() {
-    let (old, source, verifier) = setup();
-    let token = old.sign(&claims());
-    verifier.verify_at(&token, NOW).await.unwrap();
-    let new = TestKey::new("k2", 2);
-    source.replace(Some(jwks(&[&new])));
-    verifier.refresh().await.unwrap();
-    assert_eq!(
-        verifier.verify_at(&token, NOW).await,
-        Err(VerifyError::Invalid("unknown signing key"))
-    );
+    for cache in [0, 16] {
+        let (old, source, verifier) = setup();
+        let verifier = verifier.with_cache(cache);
+        let token = old.sign(&claims());
+        verifier.verify_at(&token, NOW).await.unwrap();
+        let new = TestKey::new("k2", 2);
+        source.replace(Some(jwks(&[&new])));
+        verifier.refresh().await.unwrap();
+        assert_eq!(
+            verifier.verify_at(&token, NOW).await,
+            Err(VerifyError::Invalid("unknown signing key")),
+            "cache of {cache}"
+        );
+        assert_eq!(
+            verifier.verify_at(&new.sign(&claims()), NOW).await,
+            Ok(claims())
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]
