@@ -52,3 +52,17 @@ pub fn migration_names() -> Vec<String> {
         .map(|m| m.name().to_owned())
         .collect()
 }
+
+/// Drops `tables` in the order given (dependents first): the `down` of a
+/// migration that created them.
+async fn drop_tables(
+    manager: &SchemaManager<'_>,
+    tables: impl IntoIterator<Item = DynIden>,
+) -> Result<(), DbErr> {
+    for table in tables {
+        manager
+            .drop_table(Table::drop().table(table).to_owned())
+            .await?;
+    }
+    Ok(())
+}

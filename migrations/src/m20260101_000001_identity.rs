@@ -240,17 +240,16 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            LoginHistory::Table.into_iden(),
-            PasswordResetTokens::Table.into_iden(),
-            PasskeyCredentials::Table.into_iden(),
-            AuthProviders::Table.into_iden(),
-            Users::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
-        }
-        Ok(())
+        crate::drop_tables(
+            manager,
+            [
+                LoginHistory::Table.into_iden(),
+                PasswordResetTokens::Table.into_iden(),
+                PasskeyCredentials::Table.into_iden(),
+                AuthProviders::Table.into_iden(),
+                Users::Table.into_iden(),
+            ],
+        )
+        .await
     }
 }

@@ -133,15 +133,14 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            SigningKeys::Table.into_iden(),
-            RefreshTokens::Table.into_iden(),
-            RefreshTokenFamilies::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
-        }
-        Ok(())
+        crate::drop_tables(
+            manager,
+            [
+                SigningKeys::Table.into_iden(),
+                RefreshTokens::Table.into_iden(),
+                RefreshTokenFamilies::Table.into_iden(),
+            ],
+        )
+        .await
     }
 }

@@ -58,8 +58,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(Sessions::Table).to_owned())
-            .await
+        crate::drop_tables(manager, [Sessions::Table.into_iden()]).await
     }
 }

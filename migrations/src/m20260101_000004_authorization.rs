@@ -132,16 +132,15 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            UserRoles::Table.into_iden(),
-            RolePermissions::Table.into_iden(),
-            Permissions::Table.into_iden(),
-            Roles::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
-        }
-        Ok(())
+        crate::drop_tables(
+            manager,
+            [
+                UserRoles::Table.into_iden(),
+                RolePermissions::Table.into_iden(),
+                Permissions::Table.into_iden(),
+                Roles::Table.into_iden(),
+            ],
+        )
+        .await
     }
 }

@@ -52,8 +52,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(Profiles::Table).to_owned())
-            .await
+        crate::drop_tables(manager, [Profiles::Table.into_iden()]).await
     }
 }

@@ -3,14 +3,16 @@
 
 use std::sync::Arc;
 
-use latch_domain::{Error, Result, secret::Secret};
+use latch_domain::{Clock, Error, Result, ports::SessionDirectory, secret::Secret};
 
 use crate::{
+    auth::{AccessTokenAuthenticator, remote_verifier},
     clients::{
         AuthorizationClient, IdentityClient, ProfileClient, SessionClient, TokenClient,
         service_channel,
     },
     config::ConfigSource,
+    server::Guard,
 };
 
 pub const IDENTITY_URL: &str = "LATCH_IDENTITY_URL";
@@ -77,5 +79,21 @@ impl<'a> Siblings<'a> {
     /// The token service's URL, for fetching its JWKS.
     pub fn token_url(&self) -> Result<String> {
         self.url(TOKEN_URL)
+    }
+
+    /// The guard of a binary that is not the token service: access tokens
+    /// verified against the token service's keys, their sessions checked
+    /// through `sessions` (in process in the session binary, a sibling
+    /// elsewhere), internal callers by this binary's service credential.
+    pub fn guard(
+        &self,
+        clock: Arc<dyn Clock>,
+        sessions: Arc<dyn SessionDirectory>,
+    ) -> Result<Guard> {
+        let verifier = remote_verifier(self.source, &self.token_url()?, clock)?;
+        Ok(Guard {
+            authenticator: AccessTokenAuthenticator::new(verifier, sessions),
+            service_token: self.token.clone(),
+        })
     }
 }

@@ -4,9 +4,8 @@ use std::sync::Arc;
 
 use latch_domain::Result;
 use latch_runtime::{
-    auth::{AccessTokenAuthenticator, remote_verifier},
     binary::{Assembled, Context},
-    server::{Guard, ServiceSet},
+    server::ServiceSet,
     siblings::Siblings,
 };
 use latch_store::sql::SqlRoles;
@@ -22,12 +21,8 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
     );
     let mut services = ServiceSet::new();
     services.add(grpc::server(roles), grpc::POLICY);
-    let verifier = remote_verifier(source, &siblings.token_url()?, ctx.clock)?;
     Ok(Assembled {
         services,
-        guard: Guard {
-            authenticator: AccessTokenAuthenticator::new(verifier, siblings.session()?),
-            service_token: ctx.secrets.service_token,
-        },
+        guard: siblings.guard(ctx.clock, siblings.session()?)?,
     })
 }

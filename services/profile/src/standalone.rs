@@ -4,10 +4,9 @@ use std::sync::Arc;
 
 use latch_domain::Result;
 use latch_runtime::{
-    auth::{AccessTokenAuthenticator, remote_verifier},
     binary::{Assembled, Context},
     config::{ConfigSource, duration_or},
-    server::{Guard, ServiceSet},
+    server::ServiceSet,
     siblings::Siblings,
 };
 use latch_store::sql::SqlProfiles;
@@ -29,13 +28,9 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
         grpc::server(profiles, siblings.authorization()?),
         grpc::POLICY,
     );
-    let verifier = remote_verifier(source, &siblings.token_url()?, ctx.clock)?;
     Ok(Assembled {
         services,
-        guard: Guard {
-            authenticator: AccessTokenAuthenticator::new(verifier, siblings.session()?),
-            service_token: ctx.secrets.service_token,
-        },
+        guard: siblings.guard(ctx.clock, siblings.session()?)?,
     })
 }
 

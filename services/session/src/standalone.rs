@@ -4,9 +4,8 @@ use std::sync::Arc;
 
 use latch_domain::Result;
 use latch_runtime::{
-    auth::{AccessTokenAuthenticator, remote_verifier},
     binary::{Assembled, Context},
-    server::{Guard, ServiceSet},
+    server::ServiceSet,
     siblings::Siblings,
 };
 use latch_store::sql::SqlSessions;
@@ -32,12 +31,8 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
         grpc::server(sessions.clone(), siblings.authorization()?),
         grpc::POLICY,
     );
-    let verifier = remote_verifier(source, &siblings.token_url()?, ctx.clock)?;
     Ok(Assembled {
         services,
-        guard: Guard {
-            authenticator: AccessTokenAuthenticator::new(verifier, sessions),
-            service_token: ctx.secrets.service_token,
-        },
+        guard: siblings.guard(ctx.clock, sessions)?,
     })
 }
