@@ -10,8 +10,17 @@ run:
 	$(CARGO) run -p latchd -- serve
 
 ## test: the whole suite; set LATCH_TEST_DATABASE_URL / LATCH_TEST_REDIS_URL to also run on PostgreSQL + Redis
+## (without them that half is skipped, and the last line says so; LATCH_TEST_REQUIRE_BACKENDS=1 makes it fail instead)
 test:
-	$(CARGO) test --workspace --no-fail-fast
+	@echo "$(CARGO) test --workspace --no-fail-fast"
+	@status=0; $(CARGO) test --workspace --no-fail-fast || status=$$?; \
+	missing=""; \
+	[ -n "$$LATCH_TEST_DATABASE_URL" ] || missing="$$missing LATCH_TEST_DATABASE_URL"; \
+	[ -n "$$LATCH_TEST_REDIS_URL" ] || missing="$$missing LATCH_TEST_REDIS_URL"; \
+	if [ -n "$$missing" ]; then \
+	  echo "NOTE: PostgreSQL + Redis tests were skipped (unset:$$missing): set LATCH_TEST_DATABASE_URL and LATCH_TEST_REDIS_URL to run them"; \
+	fi; \
+	exit $$status
 
 ## lint: formatting and clippy with warnings as errors
 lint:

@@ -93,6 +93,9 @@ impl Backends {
             ("LATCH_LOGIN_LIMIT_PER_EMAIL", "1000000000".to_owned()),
             ("LATCH_LOGIN_LIMIT_PER_IP", "1000000000".to_owned()),
             ("LATCH_SIGNUP_LIMIT_PER_IP", "1000000000".to_owned()),
+            // `--concurrency` above the default queue would be refused
+            // (RATE_LIMITED) rather than measured.
+            ("LATCH_PASSWORD_QUEUE", "4096".to_owned()),
             (
                 "LATCH_DATA_DIR",
                 std::env::temp_dir()

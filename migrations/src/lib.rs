@@ -25,6 +25,8 @@ mod m20260101_000003_session;
 mod m20260101_000004_authorization;
 mod m20260101_000005_profile;
 mod m20260101_000006_seed_roles;
+mod m20261201_000007_outbox;
+mod m20261201_000008_refresh_salt;
 
 /// Applies the history in order; `Migrator::up(&db, None)` brings a
 /// database (PostgreSQL or SQLite) to the current schema.
@@ -40,6 +42,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000004_authorization::Migration),
             Box::new(m20260101_000005_profile::Migration),
             Box::new(m20260101_000006_seed_roles::Migration),
+            Box::new(m20261201_000007_outbox::Migration),
+            Box::new(m20261201_000008_refresh_salt::Migration),
         ]
     }
 }

@@ -10,7 +10,7 @@ use sea_orm_migration::{
     sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement},
 };
 
-const TABLES: [&str; 14] = [
+const TABLES: [&str; 15] = [
     "users",
     "auth_providers",
     "passkey_credentials",
@@ -25,6 +25,7 @@ const TABLES: [&str; 14] = [
     "role_permissions",
     "user_roles",
     "profiles",
+    "outbox",
 ];
 
 async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
@@ -92,6 +93,18 @@ async fn sqlite_applies_rolls_back_and_reapplies() {
 #[tokio::test]
 async fn postgres_applies_rolls_back_and_reapplies() {
     let Ok(admin_url) = std::env::var("LATCH_TEST_DATABASE_URL") else {
+        // CI says the backends must run (testkit holds the same rule; this
+        // crate cannot depend on it, testkit depends on this one).
+        let required = std::env::var("LATCH_TEST_REQUIRE_BACKENDS").is_ok_and(|v| {
+            !matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "" | "0" | "false" | "no"
+            )
+        });
+        assert!(
+            !required,
+            "LATCH_TEST_REQUIRE_BACKENDS is set but LATCH_TEST_DATABASE_URL is not"
+        );
         return;
     };
     let admin = Database::connect(&admin_url)

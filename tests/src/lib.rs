@@ -126,7 +126,12 @@ impl TestLatchd {
         ProfileServiceClient::new(self.channel())
     }
 
-    /// A request carrying the service credential, as a sibling or gateway sends.
+    /// Latch's own service credential (`LATCH_SERVICE_TOKEN`).
+    pub fn service_token(&self) -> &str {
+        &self.service_token
+    }
+
+    /// A request carrying Latch's own service credential, as a sibling sends.
     pub fn internal<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
         let value = must(
@@ -178,6 +183,14 @@ pub fn bearer<T>(message: T, access_token: &str) -> Request<T> {
     request
 }
 
+/// `request` with one more metadata entry, e.g. a service account's
+/// `x-latch-service-account`.
+pub fn with_header<T>(mut request: Request<T>, key: &'static str, value: &str) -> Request<T> {
+    let value = must(MetadataValue::try_from(value), "metadata value");
+    request.metadata_mut().insert(key, value);
+    request
+}
+
 /// The stable reason code a refused call carries.
 pub fn reason(status: &Status) -> String {
     latch_runtime::status::reason_of(status).unwrap_or_else(|| format!("<no reason: {status:?}>"))
@@ -201,8 +214,32 @@ pub fn must<T, E: std::fmt::Debug>(result: Result<T, E>, what: &str) -> T {
 
 /// Runs one scenario on both backends as two tests:
 /// `e2e!(name)` for `async fn name(latchd: TestLatchd)`.
+/// `e2e!(settings = f; name, …)` starts latchd with the `MapSource` that
+/// `f()` returns.
 #[macro_export]
 macro_rules! e2e {
+    (settings = $settings:ident; $($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn embedded() {
+                    let settings = super::$settings();
+                    if let Some(latchd) = $crate::TestLatchd::start_with($crate::Backend::Embedded, settings).await {
+                        super::$scenario(latchd).await;
+                    }
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres_redis() {
+                    let settings = super::$settings();
+                    match $crate::TestLatchd::start_with($crate::Backend::PostgresRedis, settings).await {
+                        Some(latchd) => super::$scenario(latchd).await,
+                        None => eprintln!("LATCH_TEST_DATABASE_URL unset: PostgreSQL + Redis run skipped"),
+                    }
+                }
+            }
+        )*
+    };
     ($($scenario:ident),* $(,)?) => {
         $(
             mod $scenario {

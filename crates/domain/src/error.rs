@@ -54,6 +54,7 @@ reasons! {
     RefreshTokenReused => "REFRESH_TOKEN_REUSED", Unauthenticated;
     SessionRevoked => "SESSION_REVOKED", Unauthenticated;
     ServiceCredentialRequired => "SERVICE_CREDENTIAL_REQUIRED", Unauthenticated;
+    CredentialInvalid => "CREDENTIAL_INVALID", Unauthenticated;
     AccountInactive => "ACCOUNT_INACTIVE", FailedPrecondition;
     EmailNotVerified => "EMAIL_NOT_VERIFIED", FailedPrecondition;
     AccessDenied => "ACCESS_DENIED", PermissionDenied;

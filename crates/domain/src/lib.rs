@@ -2,6 +2,7 @@
 //! the traits (ports) that services depend on. No I/O lives here: storage,
 //! caches, buses and sibling services are reached only through the ports.
 
+pub mod client_fields;
 pub mod clock;
 pub mod error;
 pub mod events;

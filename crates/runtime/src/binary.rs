@@ -70,10 +70,11 @@ where
         .await
         .map_err(|e| Error::internal_msg(format!("cannot listen on {}: {e}", common.grpc_addr)))?;
     tracing::info!(service = name, addr = %common.grpc_addr, "serving");
-    let served = server::serve(
+    let served = server::serve_with_limits(
         assembled.services,
         listener,
         assembled.guard,
+        &common.limits,
         server::shutdown_signal(),
     )
     .await;

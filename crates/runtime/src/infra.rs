@@ -48,7 +48,9 @@ impl Infra {
         }
         match (&common.redis_url, redis) {
             (Some(url), _) => {
-                let redis = Redis::connect(url, &common.redis_prefix).await?;
+                let redis =
+                    Redis::connect_with_timeout(url, &common.redis_prefix, common.redis_timeout)
+                        .await?;
                 Self::with_redis(db, redis, url)
             }
             (None, RedisRequirement::Optional) => Ok(Self::in_memory(db, clock)),

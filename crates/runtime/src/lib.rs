@@ -9,6 +9,8 @@ pub mod config;
 pub mod convert;
 pub mod follow;
 pub mod infra;
+pub mod limits;
+pub mod outbox;
 pub mod secrets;
 pub mod server;
 pub mod settings;

@@ -141,7 +141,9 @@ fn load_or_generate_blocking(path: &Path) -> Result<SecretsFile> {
             .map_err(|e| Error::internal_msg(format!("{}: {e}", path.display()))),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent() {
-                create_owner_only_dir(dir).map_err(io)?;
+                // The same helper the SQLite file's directory goes through:
+                // owner-only whichever of the two is created first.
+                latch_store::create_owner_only_dir(dir).map_err(io)?;
             }
             let file = SecretsFile::generate()?;
             let json = serde_json::to_vec_pretty(&file).map_err(Error::internal)?;
@@ -151,21 +153,6 @@ fn load_or_generate_blocking(path: &Path) -> Result<SecretsFile> {
         }
         Err(err) => Err(io(err)),
     }
-}
-
-/// The data directory holds the database and the secrets: owner only.
-#[cfg(unix)]
-fn create_owner_only_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
-#[cfg(not(unix))]
-fn create_owner_only_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)
 }
 
 #[cfg(unix)]

@@ -4,7 +4,7 @@
 
 use std::{convert::Infallible, future::Future, sync::Arc, time::Duration};
 
-use latch_domain::{Error, Result, secret::Secret};
+use latch_domain::{Error, Result};
 use tokio::net::TcpListener;
 use tonic::{
     body::Body,
@@ -15,7 +15,9 @@ use tonic::{
 use tonic_health::ServingStatus;
 use tower::Service;
 
-use crate::auth::{AuthLayer, Authenticator, PolicyTable, ServicePolicy};
+use crate::auth::{AuthLayer, Authenticator, MachineCallers, PolicyTable, ServicePolicy};
+// Bounded load (issue 7, item 5): see `limits`.
+use crate::limits::{ServerLimits, bounded};
 
 /// The gRPC services one binary serves, with their caller policies.
 #[derive(Default)]
@@ -53,14 +55,35 @@ impl ServiceSet {
 /// How requests are authenticated.
 pub struct Guard {
     pub authenticator: Arc<dyn Authenticator>,
-    pub service_token: Secret<String>,
+    /// Latch's own services and the service accounts.
+    pub machines: MachineCallers,
 }
 
-/// Serves `services` on `listener` until `shutdown` resolves.
+/// Serves `services` on `listener` until `shutdown` resolves, under the
+/// default [`ServerLimits`].
 pub async fn serve(
     services: ServiceSet,
     listener: TcpListener,
     guard: Guard,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<()> {
+    serve_with_limits(
+        services,
+        listener,
+        guard,
+        &ServerLimits::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// Serves `services` on `listener` until `shutdown` resolves, each request
+/// under `limits` (`LATCH_REQUEST_TIMEOUT`, `LATCH_MAX_CONCURRENT_REQUESTS`).
+pub async fn serve_with_limits(
+    services: ServiceSet,
+    listener: TcpListener,
+    guard: Guard,
+    limits: &ServerLimits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<()> {
     let ServiceSet {
@@ -80,9 +103,10 @@ pub async fn serve(
     add_reflection(&mut routes)?;
 
     let table = PolicyTable::new(&policies);
-    let auth = AuthLayer::new(table, guard.authenticator, guard.service_token);
+    let auth = AuthLayer::new(table, guard.authenticator, guard.machines)?;
     let routes: Routes = routes.routes();
-    Server::builder()
+    // Bounded load: timeout and server-wide limit, outside the auth layer.
+    bounded(Server::builder(), limits)
         // `otel.name` names the exported span after the RPC path.
         .trace_fn(|request| {
             tracing::info_span!("grpc", otel.name = %request.uri().path(), rpc.system = "grpc")

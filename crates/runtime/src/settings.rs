@@ -1,14 +1,20 @@
 //! Settings every binary shares: where to listen, which database and
 //! Redis, and where the embedded default keeps its files.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use latch_domain::Result;
 
-use crate::config::{ConfigSource, parse_or};
+use crate::{
+    config::{ConfigSource, duration_in, parse_in, parse_or},
+    limits::ServerLimits,
+};
 
 pub const DEFAULT_GRPC_ADDR: &str = "127.0.0.1:50051";
 pub const DEFAULT_DATA_DIR: &str = "./data";
+/// `LATCH_REDIS_TIMEOUT` when unset: far above a healthy Redis's
+/// milliseconds, far below the request timeout.
+pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommonConfig {
@@ -19,13 +25,19 @@ pub struct CommonConfig {
     /// `LATCH_DATABASE_URL`: `sqlite://…` or `postgres://…`; default a
     /// SQLite file in the data directory.
     pub database_url: String,
-    /// `LATCH_DATABASE_MAX_CONNECTIONS`, default 16.
+    /// `LATCH_DATABASE_MAX_CONNECTIONS`, 1 to 1000, default 16.
     pub database_max_connections: u32,
     /// `LATCH_REDIS_URL`; unset means in-memory cache, bus and limiter
     /// (only sensible in one process).
     pub redis_url: Option<String>,
     /// `LATCH_REDIS_PREFIX`, default empty: prefixes keys and channels.
     pub redis_prefix: String,
+    /// `LATCH_REDIS_TIMEOUT`, 50ms to 30s, default 2s: the most one Redis
+    /// command may take (waiting for a connection included); past it the
+    /// call fails `UNAVAILABLE`.
+    pub redis_timeout: Duration,
+    /// `LATCH_REQUEST_TIMEOUT` and `LATCH_MAX_CONCURRENT_REQUESTS`.
+    pub limits: ServerLimits,
     /// `LATCH_LOG_FORMAT`: `text` (default) or `json`.
     pub log_json: bool,
     /// `LATCH_OTLP_ENDPOINT`: where spans go over OTLP/gRPC; unset = logs only.
@@ -44,9 +56,21 @@ impl CommonConfig {
         });
         Ok(Self {
             grpc_addr: parse_or(source, "LATCH_GRPC_ADDR", default_addr())?,
-            database_max_connections: parse_or(source, "LATCH_DATABASE_MAX_CONNECTIONS", 16)?,
+            database_max_connections: parse_in(
+                source,
+                "LATCH_DATABASE_MAX_CONNECTIONS",
+                16,
+                1..=1000,
+            )?,
             redis_url: source.get("LATCH_REDIS_URL"),
             redis_prefix: source.get("LATCH_REDIS_PREFIX").unwrap_or_default(),
+            redis_timeout: duration_in(
+                source,
+                "LATCH_REDIS_TIMEOUT",
+                DEFAULT_REDIS_TIMEOUT,
+                Duration::from_millis(50)..=Duration::from_secs(30),
+            )?,
+            limits: ServerLimits::from_source(source)?,
             log_json: source
                 .get("LATCH_LOG_FORMAT")
                 .is_some_and(|f| f.eq_ignore_ascii_case("json")),
@@ -80,6 +104,38 @@ mod tests {
         assert!(!config.is_production());
         assert_eq!(config.redis_url, None);
         assert_eq!(config.redis_prefix, "");
+        Ok(())
+    }
+
+    #[test]
+    fn out_of_range_settings_stop_the_start() {
+        for (key, value) in [
+            ("LATCH_DATABASE_MAX_CONNECTIONS", "0"),
+            ("LATCH_DATABASE_MAX_CONNECTIONS", "100000"),
+            ("LATCH_REDIS_TIMEOUT", "0"),
+            ("LATCH_REDIS_TIMEOUT", "999999999999d"),
+            ("LATCH_REQUEST_TIMEOUT", "10ms"),
+            ("LATCH_MAX_CONCURRENT_REQUESTS", "0"),
+        ] {
+            let source = MapSource::new().with(key, value);
+            let err = CommonConfig::from_source(&source).unwrap_err();
+            assert!(format!("{err}").contains(key), "{key}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn bounded_load_settings_are_read() -> Result<()> {
+        let config = CommonConfig::from_source(&MapSource::new())?;
+        assert_eq!(config.redis_timeout, DEFAULT_REDIS_TIMEOUT);
+        assert_eq!(config.limits, ServerLimits::default());
+        let source = MapSource::new()
+            .with("LATCH_REDIS_TIMEOUT", "500ms")
+            .with("LATCH_REQUEST_TIMEOUT", "3s")
+            .with("LATCH_MAX_CONCURRENT_REQUESTS", "8");
+        let config = CommonConfig::from_source(&source)?;
+        assert_eq!(config.redis_timeout, Duration::from_millis(500));
+        assert_eq!(config.limits.request_timeout, Duration::from_secs(3));
+        assert_eq!(config.limits.max_concurrent_requests, 8);
         Ok(())
     }
 

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use latch_domain::{Clock, Error, Result, ports::SessionDirectory, secret::Secret};
 
 use crate::{
-    auth::{AccessTokenAuthenticator, remote_verifier},
+    auth::{AccessTokenAuthenticator, MachineCallers, remote_verifier},
     clients::{
         AuthorizationClient, IdentityClient, ProfileClient, SessionClient, TokenClient,
-        service_channel,
+        sibling_channel,
     },
     config::ConfigSource,
     server::Guard,
@@ -42,35 +42,40 @@ impl<'a> Siblings<'a> {
     }
 
     pub fn identity(&self) -> Result<Arc<IdentityClient>> {
-        Ok(Arc::new(IdentityClient::new(service_channel(
+        Ok(Arc::new(IdentityClient::new(sibling_channel(
+            self.source,
             &self.url(IDENTITY_URL)?,
             &self.token,
         )?)))
     }
 
     pub fn token(&self) -> Result<Arc<TokenClient>> {
-        Ok(Arc::new(TokenClient::new(service_channel(
+        Ok(Arc::new(TokenClient::new(sibling_channel(
+            self.source,
             &self.url(TOKEN_URL)?,
             &self.token,
         )?)))
     }
 
     pub fn session(&self) -> Result<Arc<SessionClient>> {
-        Ok(Arc::new(SessionClient::new(service_channel(
+        Ok(Arc::new(SessionClient::new(sibling_channel(
+            self.source,
             &self.url(SESSION_URL)?,
             &self.token,
         )?)))
     }
 
     pub fn authorization(&self) -> Result<Arc<AuthorizationClient>> {
-        Ok(Arc::new(AuthorizationClient::new(service_channel(
+        Ok(Arc::new(AuthorizationClient::new(sibling_channel(
+            self.source,
             &self.url(AUTHORIZATION_URL)?,
             &self.token,
         )?)))
     }
 
     pub fn profile(&self) -> Result<Arc<ProfileClient>> {
-        Ok(Arc::new(ProfileClient::new(service_channel(
+        Ok(Arc::new(ProfileClient::new(sibling_channel(
+            self.source,
             &self.url(PROFILE_URL)?,
             &self.token,
         )?)))
@@ -84,7 +89,8 @@ impl<'a> Siblings<'a> {
     /// The guard of a binary that is not the token service: access tokens
     /// verified against the token service's keys, their sessions checked
     /// through `sessions` (in process in the session binary, a sibling
-    /// elsewhere), internal callers by this binary's service credential.
+    /// elsewhere), Latch's own callers by the service credential, and the
+    /// service accounts of `LATCH_SERVICE_ACCOUNTS`.
     pub fn guard(
         &self,
         clock: Arc<dyn Clock>,
@@ -93,7 +99,7 @@ impl<'a> Siblings<'a> {
         let verifier = remote_verifier(self.source, &self.token_url()?, clock)?;
         Ok(Guard {
             authenticator: AccessTokenAuthenticator::new(verifier, sessions),
-            service_token: self.token.clone(),
+            machines: MachineCallers::from_source(self.source, &self.token)?,
         })
     }
 }

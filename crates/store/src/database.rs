@@ -1,6 +1,9 @@
 //! The connection pool, on PostgreSQL or SQLite as the URL says.
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use latch_domain::{Error, Result};
 use latch_migrations::Migrator;
@@ -31,10 +34,14 @@ impl Database {
     /// Connects to `postgres://…`, `sqlite://path?mode=rwc` or
     /// `sqlite::memory:` (one database shared by the pool's connections).
     ///
-    /// For a SQLite file it creates the parent directory and turns on WAL,
-    /// a 5 s busy timeout and foreign keys. Fails with `UNAVAILABLE` when the
-    /// server cannot be reached and `INVALID_ARGUMENT` (field
-    /// `database_url`) for another scheme.
+    /// For a SQLite file opened for writing it creates the parent directory
+    /// owner-only (see [`create_owner_only_dir`]) and, with `mode=rwc`, the
+    /// file itself with mode 0600 before SQLite opens it; an existing file
+    /// (and its `-wal`/`-shm`) readable by others is made owner-only. Then
+    /// it turns on WAL, a 5 s busy timeout and foreign keys. Fails with
+    /// `UNAVAILABLE` when the server cannot be reached (or the file cannot
+    /// be prepared) and `INVALID_ARGUMENT` (field `database_url`) for
+    /// another scheme.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Database> {
         let mut options = ConnectOptions::new(url);
         options
@@ -49,13 +56,19 @@ impl Database {
             // Nothing more: sqlx's defaults suit PostgreSQL.
         } else if let Some(location) = url.strip_prefix("sqlite:") {
             let file = sqlite_file(location);
-            if let Some(dir) = file.as_ref().and_then(|f| f.parent())
-                && !dir.as_os_str().is_empty()
+            let mode = sqlite_mode(location);
+            if let Some(file) = file.clone()
+                && mode != Some("ro")
             {
-                // tokio::fs runs it on the blocking pool, off the runtime.
-                tokio::fs::create_dir_all(dir)
-                    .await
-                    .map_err(Error::unavailable)?;
+                let create = mode == Some("rwc");
+                tokio::task::spawn_blocking(move || {
+                    prepare_sqlite_file(&file, create).map_err(|err| {
+                        let message = format!("{}: {err}", file.display());
+                        Error::unavailable(std::io::Error::new(err.kind(), message))
+                    })
+                })
+                .await
+                .map_err(Error::internal)??;
             }
             let on_disk = file.is_some();
             options.map_sqlx_sqlite_opts(move |opts| {
@@ -95,6 +108,86 @@ impl Database {
     pub async fn close(self) -> Result<()> {
         self.conn.close().await.map_err(db_err)
     }
+}
+
+/// Creates `dir` and its missing parents owner-only (mode 0700 on Unix,
+/// set at creation, so no umask leaves a moment when others may enter):
+/// the one way Latch creates its data directory, whichever of the SQLite
+/// file and the generated secrets comes first. A directory that exists is
+/// left as it is (it may be `.` or one an operator prepared).
+#[cfg(unix)]
+pub fn create_owner_only_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+pub fn create_owner_only_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+/// Before SQLite opens `file`: its directory exists owner-only, the file
+/// exists with mode 0600 when the URL lets SQLite create it (SQLite would
+/// create it under the umask, and gives `-wal`/`-shm` the file's mode),
+/// and a file or `-wal`/`-shm` already there is made owner-only. Blocking.
+fn prepare_sqlite_file(file: &Path, create: bool) -> std::io::Result<()> {
+    if let Some(dir) = file.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        create_owner_only_dir(dir)?;
+    }
+    owner_only_file(file, create)
+}
+
+#[cfg(unix)]
+fn owner_only_file(file: &Path, create: bool) -> std::io::Result<()> {
+    use std::{
+        fs::{OpenOptions, Permissions},
+        io::ErrorKind,
+        os::unix::fs::{OpenOptionsExt, PermissionsExt},
+    };
+    if create {
+        // create_new: an existing database is never truncated. An empty
+        // file is an empty SQLite database.
+        let created = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(file);
+        match created {
+            Err(err) if err.kind() != ErrorKind::AlreadyExists => return Err(err),
+            _ => {}
+        }
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = file.as_os_str().to_owned();
+        path.push(suffix);
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&path, Permissions::from_mode(0o600))?;
+            }
+            Err(err) if err.kind() != ErrorKind::NotFound => return Err(err),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn owner_only_file(_: &Path, _: bool) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// The `mode` of a `sqlite:` URL as sqlx reads it: `rwc` creates a missing
+/// file, `rw` (the default) needs it to exist, `ro` only reads it.
+fn sqlite_mode(location: &str) -> Option<&str> {
+    let query = location.split_once('?').map_or("", |(_, query)| query);
+    query
+        .split('&')
+        .find_map(|param| param.strip_prefix("mode="))
 }
 
 /// The file of a `sqlite:` URL (what follows the scheme), or `None` for an
@@ -153,6 +246,65 @@ mod tests {
         assert_eq!(pragma("journal_mode").await?, "wal");
         assert_eq!(pragma("foreign_keys").await?, "1");
         assert_eq!(pragma("busy_timeout").await?, "5000");
+        Ok(())
+    }
+
+    #[test]
+    fn sqlite_urls_say_whether_the_file_may_be_created() {
+        assert_eq!(sqlite_mode("//data/latch.db?mode=rwc"), Some("rwc"));
+        assert_eq!(
+            sqlite_mode("//data/latch.db?cache=shared&mode=ro"),
+            Some("ro")
+        );
+        assert_eq!(sqlite_mode("//data/latch.db"), None);
+    }
+
+    #[cfg(unix)]
+    fn mode_of(path: &Path) -> Result<u32> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .map_err(Error::internal)
+    }
+
+    /// The directory, the file and SQLite's `-wal`/`-shm` are owner-only
+    /// whatever the umask (the test process's is usually 022).
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_sqlite_file_and_its_directories_are_owner_only() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(Error::internal)?;
+        let dir = tmp.path().join("data");
+        let file = dir.join("latch.db");
+        let db = Database::connect(&format!("sqlite://{}?mode=rwc", file.display()), 2).await?;
+        db.migrate().await?;
+        assert_eq!(mode_of(&dir)?, 0o700);
+        for suffix in ["", "-wal", "-shm"] {
+            let path = PathBuf::from(format!("{}{suffix}", file.display()));
+            assert_eq!(mode_of(&path)?, 0o600, "{}", path.display());
+        }
+        db.close().await
+    }
+
+    /// A database an older Latch left readable by others is made
+    /// owner-only, and never truncated.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn an_existing_sqlite_file_is_made_owner_only() -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().map_err(Error::internal)?;
+        let file = tmp.path().join("latch.db");
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        Database::connect(&url, 1).await?.migrate().await?;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644))
+            .map_err(Error::internal)?;
+
+        let db = Database::connect(&url, 1).await?;
+        assert_eq!(mode_of(&file)?, 0o600);
+        use sea_orm::ConnectionTrait;
+        db.connection()
+            .execute_unprepared("SELECT COUNT(*) FROM roles")
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 

@@ -19,4 +19,4 @@ pub mod memory;
 pub mod redis;
 pub mod sql;
 
-pub use database::Database;
+pub use database::{Database, create_owner_only_dir};

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use latch_store::{
     Database,
     sql::{
-        SqlLoginHistory, SqlProfiles, SqlRefreshTokens, SqlRoles, SqlSessions, SqlSigningKeys,
-        SqlUsers,
+        SqlLoginHistory, SqlOutbox, SqlProfiles, SqlRefreshTokens, SqlRoles, SqlSessions,
+        SqlSigningKeys, SqlUsers,
     },
 };
 use latch_testkit::{TestDatabase, conformance};
@@ -57,6 +57,11 @@ on_every_backend!(roles, |db| conformance::roles::run(Arc::new(
 on_every_backend!(sessions, |db| conformance::sessions::run(Arc::new(
     SqlSessions::new(db)
 )));
+on_every_backend!(outbox, |db| conformance::outbox::run(
+    Arc::new(SqlOutbox::new(db.clone())),
+    Arc::new(SqlSessions::new(db.clone())),
+    Arc::new(SqlRefreshTokens::new(db)),
+));
 on_every_backend!(refresh_tokens, |db| conformance::refresh_tokens::run(
     Arc::new(SqlRefreshTokens::new(db))
 ));

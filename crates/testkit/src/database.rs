@@ -3,7 +3,7 @@
 use latch_store::Database;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
-use crate::{DATABASE_URL_VAR, env_url};
+use crate::{DATABASE_URL_VAR, backend_url};
 
 /// Connections a test's pool may open: small, so that many tests in
 /// parallel do not exhaust the server.
@@ -32,7 +32,8 @@ enum Backend {
 
 impl TestDatabase {
     /// PostgreSQL when `LATCH_TEST_DATABASE_URL` is set (panicking if the
-    /// server does not answer), SQLite otherwise.
+    /// server does not answer), SQLite otherwise (panicking instead when
+    /// `LATCH_TEST_REQUIRE_BACKENDS` is set).
     pub async fn new() -> TestDatabase {
         match Self::postgres().await {
             Some(db) => db,
@@ -60,9 +61,10 @@ impl TestDatabase {
     }
 
     /// A fresh PostgreSQL database cloned from the migrated template;
-    /// `None` when `LATCH_TEST_DATABASE_URL` is unset.
+    /// `None` when `LATCH_TEST_DATABASE_URL` is unset (a panic when
+    /// `LATCH_TEST_REQUIRE_BACKENDS` is set).
     pub async fn postgres() -> Option<TestDatabase> {
-        let admin_url = env_url(DATABASE_URL_VAR)?;
+        let admin_url = backend_url(DATABASE_URL_VAR)?;
         let admin = connect(&admin_url).await;
         let template = template_name();
         ensure_template(&admin, &admin_url, &template).await;

@@ -2,7 +2,7 @@
 
 use latch_store::redis::Redis;
 
-use crate::{REDIS_URL_VAR, env_url};
+use crate::{REDIS_URL_VAR, backend_url};
 
 /// Redis for tests, from `LATCH_TEST_REDIS_URL`.
 pub struct TestRedis;
@@ -11,7 +11,8 @@ impl TestRedis {
     /// A connected [`Redis`] whose keys and channels start with
     /// `test:{uuid}:`, so parallel tests never meet; `None` when
     /// `LATCH_TEST_REDIS_URL` is unset. Panics when it is set but the
-    /// server does not answer.
+    /// server does not answer, and when it is unset but
+    /// `LATCH_TEST_REQUIRE_BACKENDS` is set.
     pub async fn from_env() -> Option<Redis> {
         let url = Self::url()?;
         let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
@@ -22,8 +23,8 @@ impl TestRedis {
     }
 
     /// The URL from `LATCH_TEST_REDIS_URL` (the event bus opens its own
-    /// subscriber connections with it).
+    /// subscriber connections with it); as [`Self::from_env`] when unset.
     pub fn url() -> Option<String> {
-        env_url(REDIS_URL_VAR)
+        backend_url(REDIS_URL_VAR)
     }
 }

@@ -2,17 +2,27 @@
 //!
 //! | key | default | meaning |
 //! |---|---|---|
-//! | `LATCH_REQUIRE_VERIFIED_EMAIL` | `false` | sign-up returns no tokens and login refuses until the email is verified |
+//! | `LATCH_REQUIRE_VERIFIED_EMAIL` | `false` | sign-up returns no tokens and login refuses until the email is verified; a sign-up for an address in use is then answered as a new one (off: `EMAIL_TAKEN`; see `signup`) |
 //! | `LATCH_LOGIN_LIMIT_PER_EMAIL` | `10` | login attempts per email address per window |
 //! | `LATCH_LOGIN_LIMIT_PER_IP` | `50` | login attempts per client IP per window |
-//! | `LATCH_LOGIN_WINDOW` | `1m` | the login rate-limit window |
+//! | `LATCH_LOGIN_WINDOW` | `1m` | the login rate-limit window, 1s to 1d |
 //! | `LATCH_SIGNUP_LIMIT_PER_IP` | `20` | sign-ups per client IP per sign-up window |
-//! | `LATCH_SIGNUP_WINDOW` | `1h` | the sign-up rate-limit window |
+//! | `LATCH_SIGNUP_WINDOW` | `1h` | the sign-up rate-limit window, 1s to 7d |
+//!
+//! Limits are counts of at least one. `LATCH_PASSWORD_QUEUE` is read by
+//! [`crate::Argon2Hasher::from_source`].
 
 use std::time::Duration;
 
 use latch_domain::{Error, Result};
-use latch_runtime::config::{ConfigSource, duration_or, parse_or};
+use latch_runtime::config::{ConfigSource, duration_in, parse_or};
+
+/// What a rate-limit window may be: a zero window limits nothing, and a
+/// window of weeks locks a user out for weeks.
+const LOGIN_WINDOW: std::ops::RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(86_400);
+const SIGNUP_WINDOW: std::ops::RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(7 * 86_400);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityConfig {
@@ -54,13 +64,18 @@ impl IdentityConfig {
                 d.login_limit_per_email,
             )?,
             login_limit_per_ip: parse_or(source, "LATCH_LOGIN_LIMIT_PER_IP", d.login_limit_per_ip)?,
-            login_window: duration_or(source, "LATCH_LOGIN_WINDOW", d.login_window)?,
+            login_window: duration_in(source, "LATCH_LOGIN_WINDOW", d.login_window, LOGIN_WINDOW)?,
             signup_limit_per_ip: parse_or(
                 source,
                 "LATCH_SIGNUP_LIMIT_PER_IP",
                 d.signup_limit_per_ip,
             )?,
-            signup_window: duration_or(source, "LATCH_SIGNUP_WINDOW", d.signup_window)?,
+            signup_window: duration_in(
+                source,
+                "LATCH_SIGNUP_WINDOW",
+                d.signup_window,
+                SIGNUP_WINDOW,
+            )?,
         };
         let zero = [
             (
@@ -100,6 +115,20 @@ mod tests {
         assert_eq!(config.login_limit_per_email, 3);
         assert_eq!(config.login_window, Duration::from_secs(300));
         Ok(())
+    }
+
+    #[test]
+    fn windows_out_of_range_stop_the_start() {
+        for (key, value) in [
+            ("LATCH_LOGIN_WINDOW", "2d"),
+            ("LATCH_LOGIN_WINDOW", "999999999999d"),
+            ("LATCH_SIGNUP_WINDOW", "8d"),
+            ("LATCH_SIGNUP_WINDOW", "500ms"),
+        ] {
+            let source = MapSource::new().with(key, value);
+            let err = IdentityConfig::from_source(&source).unwrap_err();
+            assert!(format!("{err}").contains(key), "{key}={value}: {err}");
+        }
     }
 
     #[test]

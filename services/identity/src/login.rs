@@ -4,11 +4,17 @@
 //! and an unfinished sign-up, at one cost: exactly one argon2 verify (a dummy
 //! hash stands in for a missing user). The account's status is told only to
 //! someone who proved the password.
+//!
+//! Every attempt against a known user leaves a `login_history` row, with
+//! the client's fields bounded and normalised by
+//! [`latch_domain::client_fields`] so that no client can make its own rows
+//! fail. A history write that fails anyway is logged as an error and does
+//! not change the answer.
 
 use std::sync::Arc;
 
 use latch_domain::{
-    Error, Reason, Result,
+    Error, Reason, Result, client_fields,
     model::{ClientInfo, LoginEvent, TokenPair, User, UserStatus},
     secret::{self, Secret},
     validate,
@@ -51,6 +57,9 @@ impl Identity {
             password,
             client,
         } = attempt;
+        // Once, here: the rate-limit key, the session and the history row
+        // all see the same canonical IP and bounded user agent.
+        let client = client_fields::normalize(&client);
         if let Some(ip) = &client.ip {
             self.deps
                 .rate_limiter
@@ -118,7 +127,7 @@ impl Identity {
         }
         let success = self.attempt(&user, &client, None);
         if let Err(error) = self.deps.login_history.record(&success).await {
-            tracing::warn!(user = %user.id, %error, "login attempt not recorded");
+            history_not_recorded(&success, &error);
         }
         Ok(LoginOutcome::SignedIn(tokens))
     }
@@ -131,7 +140,7 @@ impl Identity {
         let history = Arc::clone(&self.deps.login_history);
         tokio::spawn(async move {
             if let Err(error) = history.record(&event).await {
-                tracing::warn!(user = %event.user_id, %error, "login attempt not recorded");
+                history_not_recorded(&event, &error);
             }
         });
         err
@@ -164,6 +173,19 @@ impl Identity {
             tracing::warn!(user = %user.id, %error, "password hash not upgraded");
         }
     }
+}
+
+/// A hole in the audit trail is an error for whoever runs Latch, logged
+/// with what identifies the attempt (never the password or the client's
+/// fields); the sign-in itself is not failed over it.
+fn history_not_recorded(event: &LoginEvent, error: &Error) {
+    tracing::error!(
+        user = %event.user_id,
+        attempt = %event.id,
+        success = event.success,
+        %error,
+        "login attempt not recorded in login history"
+    );
 }
 
 fn invalid_credentials() -> Error {

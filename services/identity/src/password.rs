@@ -2,14 +2,21 @@
 //!
 //! Every hash and verify runs in `spawn_blocking` behind a semaphore sized
 //! to the cores, so a burst of logins queues instead of starving the
-//! runtime or the blocking pool. An unknown user is verified against a dummy
-//! hash made with the same parameters, so it costs what a known one costs.
+//! runtime or the blocking pool. The queue is bounded too
+//! (`LATCH_PASSWORD_QUEUE`): past it a hash is refused at once with
+//! `RATE_LIMITED` and a `RetryInfo`, so a flood of logins costs a refusal,
+//! not a wait that grows with the flood. An unknown user is verified
+//! against a dummy hash made with the same parameters, so it costs what a
+//! known one costs.
 //! Working memory comes from a [`MemoryPool`] instead of a fresh 19 MiB
 //! allocation per call.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
 };
 
 use argon2::{
@@ -22,16 +29,29 @@ use latch_domain::{
     ports::{PasswordHasher, PasswordVerdict},
     secret::{self, Secret},
 };
+use latch_runtime::config::{ConfigSource, parse_in};
 use tokio::sync::Semaphore;
 
 use memory::MemoryPool;
 
 mod memory;
 
+/// `LATCH_PASSWORD_QUEUE` when unset: hashes that may wait for a core.
+pub(crate) const DEFAULT_QUEUE: usize = 64;
+/// The most `LATCH_PASSWORD_QUEUE` may say.
+pub(crate) const MAX_QUEUE: usize = 4096;
+/// What a refused hash is told to wait: a full queue drains in about
+/// queue ÷ cores hash times, tens of milliseconds each.
+pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(1);
+
 /// [`PasswordHasher`] with argon2id (v0x13).
 pub struct Argon2Hasher {
     params: Params,
+    /// One per hash running: as many as cores.
     permits: Arc<Semaphore>,
+    /// One per hash running or waiting: cores + queue. Taken without
+    /// waiting, so a full queue refuses instead of growing.
+    admitted: Arc<Semaphore>,
     memory: Arc<MemoryPool>,
     /// A hash of a random password, verified in place of an unknown user's.
     dummy_hash: Arc<str>,
@@ -51,15 +71,31 @@ impl std::fmt::Debug for Argon2Hasher {
 
 impl Argon2Hasher {
     /// A hasher with `params` running at most `max_concurrent` hashes at
-    /// once (at least one). Computes the dummy hash here, once: this blocks
-    /// for one hash, so build the hasher at start-up.
+    /// once (at least one), and [`DEFAULT_QUEUE`] more waiting.
     pub fn new(params: Params, max_concurrent: usize) -> Result<Arc<Self>> {
+        Self::with_queue(params, max_concurrent, DEFAULT_QUEUE)
+    }
+
+    /// A hasher with `params` running at most `max_concurrent` hashes at
+    /// once (at least one) and at most `max_waiting` more waiting for one
+    /// of them; any more is refused `RATE_LIMITED`. Computes the dummy hash
+    /// here, once: this blocks for one hash, so build the hasher at start-up.
+    pub fn with_queue(
+        params: Params,
+        max_concurrent: usize,
+        max_waiting: usize,
+    ) -> Result<Arc<Self>> {
+        let running = max_concurrent.max(1);
+        let admitted = running
+            .saturating_add(max_waiting)
+            .min(Semaphore::MAX_PERMITS);
         let memory = Arc::new(MemoryPool::default());
         let dummy_password = secret::random_token(32)?;
         let dummy_hash = hash_blocking(&params, dummy_password.as_bytes(), &memory)?;
         Ok(Arc::new(Self {
             params,
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            permits: Arc::new(Semaphore::new(running)),
+            admitted: Arc::new(Semaphore::new(admitted)),
             memory,
             dummy_hash: dummy_hash.into(),
             hashes: AtomicU64::new(0),
@@ -67,10 +103,17 @@ impl Argon2Hasher {
         }))
     }
 
-    /// The OWASP minimum (m=19456 KiB, t=2, p=1), one hash per core.
+    /// The OWASP minimum (m=19456 KiB, t=2, p=1), one hash per core,
+    /// [`DEFAULT_QUEUE`] waiting.
     pub fn with_defaults() -> Result<Arc<Self>> {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Self::new(Params::default(), cores)
+        Self::new(Params::default(), cores())
+    }
+
+    /// As [`Self::with_defaults`], the queue from `LATCH_PASSWORD_QUEUE`
+    /// (0 to [`MAX_QUEUE`], default [`DEFAULT_QUEUE`]; 0 = no waiting).
+    pub fn from_source(source: &dyn ConfigSource) -> Result<Arc<Self>> {
+        let queue = parse_in(source, "LATCH_PASSWORD_QUEUE", DEFAULT_QUEUE, 0..=MAX_QUEUE)?;
+        Self::with_queue(Params::default(), cores(), queue)
     }
 
     pub fn params(&self) -> &Params {
@@ -88,17 +131,25 @@ impl Argon2Hasher {
         self.verifies.load(Ordering::Relaxed)
     }
 
-    /// Runs `job` on the blocking pool once a permit is free.
+    /// Runs `job` on the blocking pool once a permit is free, counting it
+    /// in `counter`; `RATE_LIMITED` at once when the queue is full. A
+    /// caller that gives up while waiting (its request timed out) frees its
+    /// place in the queue.
     async fn run_blocking<T: Send + 'static>(
         &self,
+        counter: &AtomicU64,
         job: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        let admitted = Arc::clone(&self.admitted)
+            .try_acquire_owned()
+            .map_err(|_| Error::rate_limited(RETRY_AFTER))?;
+        counter.fetch_add(1, Ordering::Relaxed);
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .map_err(Error::internal)?;
         tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _held = (admitted, permit);
             job()
         })
         .await
@@ -109,12 +160,13 @@ impl Argon2Hasher {
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &Secret<String>) -> Result<String> {
-        self.hashes.fetch_add(1, Ordering::Relaxed);
         let params = self.params.clone();
         let password = password.clone();
         let memory = Arc::clone(&self.memory);
-        self.run_blocking(move || hash_blocking(&params, password.expose().as_bytes(), &memory))
-            .await
+        self.run_blocking(&self.hashes, move || {
+            hash_blocking(&params, password.expose().as_bytes(), &memory)
+        })
+        .await
     }
 
     async fn verify(
@@ -122,13 +174,12 @@ impl PasswordHasher for Argon2Hasher {
         password: &Secret<String>,
         hash: Option<&str>,
     ) -> Result<PasswordVerdict> {
-        self.verifies.fetch_add(1, Ordering::Relaxed);
         let known = hash.is_some();
         let stored: Arc<str> = hash.map_or_else(|| Arc::clone(&self.dummy_hash), Arc::from);
         let password = password.clone();
         let current = self.params.clone();
         let memory = Arc::clone(&self.memory);
-        self.run_blocking(move || {
+        self.run_blocking(&self.verifies, move || {
             let parsed = PasswordHash::new(&stored).map_err(phc_error)?;
             let matches = verify_blocking(&parsed, password.expose().as_bytes(), &memory)?;
             // The dummy can "match" only if someone guessed 256 random bits.
@@ -140,6 +191,11 @@ impl PasswordHasher for Argon2Hasher {
         })
         .await
     }
+}
+
+/// The cores this process may use: one hash each.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// A PHC string of `password` under `params`, with a fresh random salt.

@@ -4,9 +4,30 @@
 //! default role assigned (both idempotent), then the user is activated. If a
 //! step fails, what was (or may have been) done is undone and the original
 //! error returned; a login meanwhile sees a pending user as unknown.
+//!
+//! An address already in use is answered one of two ways:
+//! - `LATCH_REQUIRE_VERIFIED_EMAIL` on: exactly as a new account, so sign-up
+//!   does not tell who has an account. The answer has the same shape (a
+//!   user, no tokens): an active, unverified user with a fresh id that is
+//!   never stored (a time-ordered id like a real one, so it reveals
+//!   nothing; nobody can sign in to it, since no tokens exist and the
+//!   address's owner keeps their own account). The attempt is logged at
+//!   info with the existing account's id. Once outbound mail exists (issue
+//!   8, account recovery), the owner is also mailed a notice there, so a
+//!   person who forgot they had an account learns it from their inbox.
+//! - off: `EMAIL_TAKEN`, because no mail will tell the person anything:
+//!   they must learn here that the address is taken, or they would think
+//!   they had an account they can never sign in to. Enumeration is then
+//!   bounded by the per-IP sign-up rate limit.
+//!
+//! Either way the password is hashed once before the address is looked up,
+//! so a taken address costs the same argon2 work as a new one. (Login still
+//! tells the two apart to whoever then tries the password they chose:
+//! `EMAIL_NOT_VERIFIED` for the account they really created,
+//! `INVALID_CREDENTIALS` for someone else's; closing that is login's part.)
 
 use latch_domain::{
-    Error, Reason, Result, UserId,
+    Error, Reason, Result, UserId, client_fields,
     events::{Event, EventPayload},
     model::{ClientInfo, NewUser, TokenPair, User, UserStatus},
     secret::Secret,
@@ -42,10 +63,12 @@ impl Identity {
     /// Errors: `RATE_LIMITED` (per client IP); `INVALID_ARGUMENT` naming
     /// `email`, `first_name`, `last_name` or `phone`; `WEAK_PASSWORD` naming
     /// `password`; `EMAIL_TAKEN` when the address is in use in any case,
-    /// including by a sign-up racing this one. Nothing is written when
-    /// validation fails.
+    /// including by a sign-up racing this one, unless the deployment
+    /// requires verified email (then the answer looks like a new account;
+    /// see the module). Nothing is written when validation fails.
     pub async fn sign_up(&self, request: SignUp) -> Result<SignedUp> {
-        if let Some(ip) = &request.client.ip {
+        let client = client_fields::normalize(&request.client);
+        if let Some(ip) = &client.ip {
             self.deps
                 .rate_limiter
                 .hit(
@@ -64,13 +87,14 @@ impl Identity {
         };
         check_password(&request.password, [&email, &first_name, &last_name]).await?;
 
+        // Before the lookup: a taken address costs this hash too.
+        let password_hash = self.deps.hasher.hash(&request.password).await?;
         if let Some(existing) = self.deps.users.find_by_email(&email).await?
             && !self.reclaim_abandoned(&existing).await?
         {
-            return Err(email_taken());
+            return self.address_taken(Some(existing.id), email, phone);
         }
 
-        let password_hash = self.deps.hasher.hash(&request.password).await?;
         let new_user = NewUser {
             id: UserId::new(),
             email,
@@ -79,14 +103,14 @@ impl Identity {
             status: UserStatus::Pending,
             created_at: self.deps.clock.now(),
         };
-        let user = self.deps.users.create(&new_user).await.map_err(|err| {
+        let user = match self.deps.users.create(&new_user).await {
+            Ok(user) => user,
             // A sign-up racing this one inserted the address first.
-            if err.is(Reason::AlreadyExists) {
-                email_taken()
-            } else {
-                err
+            Err(err) if err.is(Reason::AlreadyExists) => {
+                return self.address_taken(None, new_user.email, new_user.phone);
             }
-        })?;
+            Err(err) => return Err(err),
+        };
         let user = self.complete(user, &first_name, &last_name).await?;
 
         let created = Event::new(
@@ -104,9 +128,42 @@ impl Identity {
         let tokens = if self.config.require_verified_email {
             None
         } else {
-            Some(self.open_session(user.id, &request.client).await?)
+            Some(self.open_session(user.id, &client).await?)
         };
         Ok(SignedUp { user, tokens })
+    }
+
+    /// The answer to a sign-up for an address in use (`owner`, when known):
+    /// `EMAIL_TAKEN`, or with verified email required, what a new account's
+    /// sign-up returns (see the module).
+    fn address_taken(
+        &self,
+        owner: Option<UserId>,
+        email: String,
+        phone: Option<String>,
+    ) -> Result<SignedUp> {
+        if !self.config.require_verified_email {
+            return Err(email_taken());
+        }
+        match owner {
+            Some(owner) => tracing::info!(%owner, "sign-up for an address in use; answered as new"),
+            None => tracing::info!("sign-up lost a race for its address; answered as new"),
+        }
+        let now = self.deps.clock.now();
+        let user = User {
+            id: UserId::new(),
+            email,
+            email_verified: false,
+            phone,
+            phone_verified: false,
+            status: UserStatus::Active,
+            password_hash: None,
+            totp_enabled: false,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+        };
+        Ok(SignedUp { user, tokens: None })
     }
 }
 

@@ -21,7 +21,7 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
         IdentityDeps {
             users: Arc::new(SqlUsers::new(ctx.infra.db.clone())),
             login_history: Arc::new(SqlLoginHistory::new(ctx.infra.db.clone())),
-            hasher: Argon2Hasher::with_defaults()?,
+            hasher: Argon2Hasher::from_source(source)?,
             sessions: sessions.clone(),
             tokens: siblings.token()?,
             roles: roles.clone(),

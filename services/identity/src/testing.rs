@@ -1,6 +1,7 @@
 //! Test doubles for the sibling services identity calls, and a harness that
 //! wires identity over the SQL repositories on a fresh SQLite database.
 
+pub(crate) use latch_testkit::LogCapture;
 use std::sync::{
     Arc, Mutex, PoisonError,
     atomic::{AtomicBool, Ordering},
@@ -12,8 +13,11 @@ use chrono::Duration;
 use latch_authorization::Roles;
 use latch_domain::{
     Clock, Error, ManualClock, Result, SessionId, UserId,
+    model::LoginEvent,
     model::{ClientInfo, DeviceInfo, Session, TokenPair},
-    ports::{ProfileDirectory, RoleDirectory, SessionDirectory, TokenIssuer},
+    ports::{
+        LoginHistoryRepository, ProfileDirectory, RoleDirectory, SessionDirectory, TokenIssuer,
+    },
     secret::{Secret, random_token},
 };
 use latch_profile::Profiles;
@@ -150,6 +154,26 @@ impl RoleDirectory for FlakyRoles {
     }
 }
 
+/// Login history whose writes fail while `fail` is set.
+pub(crate) struct FlakyHistory {
+    pub(crate) inner: Arc<dyn LoginHistoryRepository>,
+    pub(crate) fail: AtomicBool,
+}
+
+#[async_trait]
+impl LoginHistoryRepository for FlakyHistory {
+    async fn record(&self, event: &LoginEvent) -> Result<()> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(Error::unavailable(std::io::Error::other("database down")));
+        }
+        self.inner.record(event).await
+    }
+
+    async fn list(&self, user: UserId, limit: u64) -> Result<Vec<LoginEvent>> {
+        self.inner.list(user, limit).await
+    }
+}
+
 /// Identity wired over SQLite, the real profile and authorization flows
 /// (behind switches that make them fail), fake session and token services,
 /// and a cheap argon2 so tests stay fast.
@@ -158,6 +182,7 @@ pub(crate) struct Harness {
     pub(crate) hasher: Arc<Argon2Hasher>,
     pub(crate) users: Arc<SqlUsers>,
     pub(crate) history: Arc<SqlLoginHistory>,
+    pub(crate) history_fail: Arc<FlakyHistory>,
     pub(crate) profiles: Arc<Profiles>,
     pub(crate) roles: Arc<Roles>,
     pub(crate) profiles_fail: Arc<FlakyProfiles>,
@@ -176,11 +201,30 @@ impl Harness {
     }
 
     pub(crate) async fn with_config(config: IdentityConfig) -> Harness {
-        let db = TestDatabase::new().await;
+        Self::on(TestDatabase::new().await, config).await
+    }
+
+    /// One harness per backend the run has: SQLite always, PostgreSQL
+    /// when `LATCH_TEST_DATABASE_URL` is set, for what only one of them
+    /// enforces (column widths, NUL bytes).
+    pub(crate) async fn on_every_backend() -> Vec<Harness> {
+        let mut harnesses =
+            vec![Self::on(TestDatabase::sqlite().await, IdentityConfig::default()).await];
+        if let Some(db) = TestDatabase::postgres().await {
+            harnesses.push(Self::on(db, IdentityConfig::default()).await);
+        }
+        harnesses
+    }
+
+    pub(crate) async fn on(db: TestDatabase, config: IdentityConfig) -> Harness {
         let clock = ManualClock::starting_now();
         let clock_port: Arc<dyn Clock> = Arc::new(clock.clone());
         let users = Arc::new(SqlUsers::new(db.db().clone()));
         let history = Arc::new(SqlLoginHistory::new(db.db().clone()));
+        let history_fail = Arc::new(FlakyHistory {
+            inner: history.clone(),
+            fail: AtomicBool::new(false),
+        });
         let bus = Arc::new(MemoryEventBus::new());
         let roles = Roles::new(Arc::new(SqlRoles::new(db.db().clone())), clock_port.clone());
         let profiles = Profiles::new(
@@ -202,7 +246,7 @@ impl Harness {
         let sessions = Arc::new(FakeSessions::default());
         let deps = IdentityDeps {
             users: users.clone(),
-            login_history: history.clone(),
+            login_history: history_fail.clone(),
             hasher: hasher.clone(),
             sessions: sessions.clone(),
             tokens: Arc::new(FakeTokens),
@@ -217,6 +261,7 @@ impl Harness {
             hasher,
             users,
             history,
+            history_fail,
             profiles,
             roles,
             profiles_fail,

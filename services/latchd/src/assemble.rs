@@ -1,5 +1,6 @@
 //! Wiring: repositories over the one database, the shared infrastructure,
-//! then each service with its siblings reached in-process.
+//! then each service with its siblings reached in-process, and one outbox
+//! worker running every service's follow-up work.
 
 use std::sync::Arc;
 
@@ -11,17 +12,21 @@ use latch_domain::{
 use latch_identity::{Argon2Hasher, Identity, IdentityConfig, IdentityDeps, UserStatusReader};
 use latch_profile::Profiles;
 use latch_runtime::{
-    auth::AccessTokenAuthenticator,
+    auth::{AccessTokenAuthenticator, MachineCallers},
     config::ConfigSource,
     infra::Infra,
+    outbox::{OutboxConfig, OutboxWorker},
     secrets::Secrets,
     server::{Guard, ServiceSet},
 };
-use latch_session::{SessionConfig, SessionDeps, Sessions};
+use latch_session::{SessionConfig, SessionDeps, Sessions, follow_up::RevokeFamilies};
 use latch_store::sql::{
-    SqlLoginHistory, SqlProfiles, SqlRefreshTokens, SqlRoles, SqlSessions, SqlSigningKeys, SqlUsers,
+    SqlLoginHistory, SqlOutbox, SqlProfiles, SqlRefreshTokens, SqlRoles, SqlSessions,
+    SqlSigningKeys, SqlUsers,
 };
-use latch_token::{FamilyRevoker, TokenConfig, TokenDeps, TokenSecrets, Tokens};
+use latch_token::{
+    FamilyRevoker, TokenConfig, TokenDeps, TokenSecrets, Tokens, follow_up::RevokeSession,
+};
 
 /// The assembled process: what to serve and how to authenticate callers.
 pub struct Latchd {
@@ -56,17 +61,17 @@ pub async fn assemble(
             repo: Arc::new(SqlSessions::new(db.clone())),
             cache: infra.cache.clone(),
             bus: infra.bus.clone(),
-            tokens: Arc::new(FamilyRevoker::new(refresh_tokens.clone(), clock.clone())),
             clock: clock.clone(),
         },
         SessionConfig::from_source(source)?,
     );
     sessions.spawn_revocation_listener();
+    sessions.spawn_cleanup();
 
     let users: Arc<dyn UserRepository> = Arc::new(SqlUsers::new(db.clone()));
     let tokens = Tokens::start(
         TokenDeps {
-            refresh_tokens,
+            refresh_tokens: refresh_tokens.clone(),
             signing_keys: Arc::new(SqlSigningKeys::new(db.clone())),
             sessions: sessions.clone(),
             users: UserStatusReader::new(users.clone()),
@@ -83,11 +88,26 @@ pub async fn assemble(
     .await?;
     tokens.spawn_cleanup();
 
+    // Both services' follow-up work, their siblings in process.
+    OutboxWorker::new(
+        Arc::new(SqlOutbox::new(db.clone())),
+        clock.clone(),
+        OutboxConfig::from_source(source)?,
+        vec![
+            RevokeFamilies::new(Arc::new(FamilyRevoker::new(
+                refresh_tokens.clone(),
+                clock.clone(),
+            ))),
+            RevokeSession::new(sessions.clone()),
+        ],
+    )?
+    .spawn();
+
     let identity = Identity::new(
         IdentityDeps {
             users,
             login_history: Arc::new(SqlLoginHistory::new(db.clone())),
-            hasher: Argon2Hasher::with_defaults()?,
+            hasher: Argon2Hasher::from_source(source)?,
             sessions: sessions.clone(),
             tokens: tokens.clone(),
             roles: roles.clone(),
@@ -125,7 +145,7 @@ pub async fn assemble(
 
     let guard = Guard {
         authenticator: AccessTokenAuthenticator::new(tokens.verifier(), sessions.clone()),
-        service_token: secrets.service_token.clone(),
+        machines: MachineCallers::from_source(source, &secrets.service_token)?,
     };
     Ok(Latchd {
         services,

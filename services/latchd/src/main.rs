@@ -1,5 +1,7 @@
 //! `latchd [serve]` runs every service on `LATCH_GRPC_ADDR`;
-//! `latchd migrate` applies the migrations to `LATCH_DATABASE_URL` and exits.
+//! `latchd migrate` applies the migrations to `LATCH_DATABASE_URL` and exits;
+//! `latchd service-account NAME` prints a new service account's credential
+//! and the `LATCH_SERVICE_ACCOUNTS` stanza that holds its hash.
 
 use std::{process::ExitCode, sync::Arc};
 
@@ -13,7 +15,7 @@ use latch_runtime::{
     telemetry::{self, TelemetryConfig},
 };
 
-const USAGE: &str = "usage: latchd [serve | migrate]   (settings: LATCH_* environment, see README)";
+const USAGE: &str = "usage: latchd [serve | migrate | service-account NAME]   (settings: LATCH_* environment, see README)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -22,6 +24,13 @@ async fn main() -> ExitCode {
     let result = match command.as_deref() {
         None | Some("serve") => serve(&source).await,
         Some("migrate") => migrate(&source).await,
+        Some("service-account") => match std::env::args().nth(2) {
+            Some(name) => service_account(&name),
+            None => {
+                eprintln!("latchd: service-account needs a NAME\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -61,15 +70,26 @@ async fn serve(source: &dyn ConfigSource) -> Result<()> {
         redis = common.redis_url.is_some(),
         "latchd serving"
     );
-    let served = server::serve(
+    let served = server::serve_with_limits(
         latchd.services,
         listener,
         latchd.guard,
+        &common.limits,
         server::shutdown_signal(),
     )
     .await;
     telemetry.shutdown().await;
     served
+}
+
+/// Prints the credential once, to hand to the caller, and the stanza.
+fn service_account(name: &str) -> Result<()> {
+    let (credential, stanza) = latch_runtime::auth::new_account(name)?;
+    println!("# the caller sends (shown once, stored nowhere):");
+    println!("#   x-latch-service-account: {credential}");
+    println!("# add to the file named by LATCH_SERVICE_ACCOUNTS:");
+    print!("{stanza}");
+    Ok(())
 }
 
 async fn migrate(source: &dyn ConfigSource) -> Result<()> {

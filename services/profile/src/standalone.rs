@@ -5,7 +5,7 @@ use std::sync::Arc;
 use latch_domain::Result;
 use latch_runtime::{
     binary::{Assembled, Context},
-    config::{ConfigSource, duration_or},
+    config::{ConfigSource, duration_in},
     server::ServiceSet,
     siblings::Siblings,
 };
@@ -36,9 +36,12 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
 
 /// `LATCH_PROFILE_CACHE_TTL` (default 30 s; 0 turns the cache off).
 pub fn cache_ttl(source: &dyn ConfigSource) -> Result<std::time::Duration> {
-    duration_or(
+    // Longer than a few minutes would let a stale copy outlive what a
+    // lost `user:updated` should cost.
+    duration_in(
         source,
         "LATCH_PROFILE_CACHE_TTL",
         Profiles::DEFAULT_CACHE_TTL,
+        std::time::Duration::ZERO..=std::time::Duration::from_secs(300),
     )
 }

@@ -1,28 +1,25 @@
 //! Opening a session.
 
 use latch_domain::{
-    Result, SessionId, UserId,
+    Result, SessionId, UserId, client_fields,
     events::{Event, EventPayload},
     model::{ClientInfo, Session},
 };
 
-use crate::{
-    Sessions,
-    device::{bounded_user_agent, parse_user_agent},
-};
+use crate::{Sessions, device::parse_user_agent};
 
 impl Sessions {
-    /// Stores a new session for `user`: a fresh 128-bit id, browser, OS and
-    /// device parsed from the user agent, the absolute end `absolute_ttl`
-    /// from now. It is cached at once (it is about to be validated) and
-    /// announced on `session:created`; a cache or bus failure is logged, not
-    /// returned, because the database already holds the truth.
+    /// Stores a new session for `user`: a fresh 128-bit id, the client's
+    /// fields as [`client_fields::normalize`] makes them fit to store (a
+    /// long user agent is cut, not refused; an IP that is not one is
+    /// dropped), browser, OS and device parsed from the user agent, the
+    /// absolute end `absolute_ttl` from now. It is cached at once (it is
+    /// about to be validated) and announced on `session:created`; a cache or
+    /// bus failure is logged, not returned, because the database already
+    /// holds the truth.
     pub async fn open(&self, user: UserId, client: &ClientInfo) -> Result<Session> {
         let now = self.deps.clock.now();
-        let client = ClientInfo {
-            ip: client.ip.clone().filter(|ip| !ip.trim().is_empty()),
-            user_agent: bounded_user_agent(client.user_agent.clone()),
-        };
+        let client = client_fields::normalize(client);
         let device = client
             .user_agent
             .as_deref()
@@ -67,6 +64,7 @@ mod tests {
     use latch_domain::{
         Result, UserId,
         events::{Channel, EventPayload},
+        model::ClientInfo,
         ports::{CachedSession, SessionCache, SessionRepository},
     };
 
@@ -100,6 +98,32 @@ mod tests {
                 user_id: user
             }
         );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn client_fields_are_stored_bounded_and_canonical() -> Result<()> {
+        let h = Harness::new().await;
+        let client = ClientInfo {
+            ip: Some(" ::ffff:203.0.113.7 ".into()),
+            user_agent: Some(format!("\u{1b}[2J{}\r\n", "a".repeat(600))),
+        };
+        let session = h.replica().open(UserId::new(), &client).await?;
+        let stored = h.repo.get(&session.id).await?.map(|s| s.client);
+        let ua = "[2J".to_owned() + &"a".repeat(509);
+        assert_eq!(
+            stored,
+            Some(ClientInfo {
+                ip: Some("203.0.113.7".into()),
+                user_agent: Some(ua),
+            })
+        );
+        let odd = ClientInfo {
+            ip: Some("unknown".into()),
+            user_agent: Some(" \0 ".into()),
+        };
+        let session = h.replica().open(UserId::new(), &odd).await?;
+        assert_eq!(session.client, ClientInfo::default());
         Ok(())
     }
 

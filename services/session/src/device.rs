@@ -3,10 +3,6 @@
 
 use latch_domain::model::DeviceInfo;
 
-/// Longest user agent kept with a session; longer headers are cut, not
-/// refused, so an odd client can still sign in.
-pub(crate) const USER_AGENT_MAX: usize = 512;
-
 /// Parses what woothee recognises; unknown parts stay `None`.
 pub(crate) fn parse_user_agent(user_agent: &str) -> DeviceInfo {
     let Some(parsed) = woothee::parser::Parser::new().parse(user_agent) else {
@@ -17,16 +13,6 @@ pub(crate) fn parse_user_agent(user_agent: &str) -> DeviceInfo {
         os: known(parsed.os),
         device: known(parsed.category).map(device_class),
     }
-}
-
-/// Cuts `user_agent` to [`USER_AGENT_MAX`] characters; empty becomes `None`.
-pub(crate) fn bounded_user_agent(user_agent: Option<String>) -> Option<String> {
-    let user_agent = user_agent?;
-    let trimmed = user_agent.trim();
-    if trimmed.is_empty() {
-        return None;
-    }
-    Some(trimmed.chars().take(USER_AGENT_MAX).collect())
 }
 
 fn known(value: &str) -> Option<String> {
@@ -70,14 +56,5 @@ mod tests {
     fn gibberish_leaves_everything_unknown() {
         assert_eq!(parse_user_agent("x"), DeviceInfo::default());
         assert_eq!(parse_user_agent(""), DeviceInfo::default());
-    }
-
-    #[test]
-    fn long_user_agents_are_cut_and_blank_ones_dropped() {
-        let long = "a".repeat(USER_AGENT_MAX * 2);
-        let kept = bounded_user_agent(Some(long)).unwrap_or_default();
-        assert_eq!(kept.chars().count(), USER_AGENT_MAX);
-        assert_eq!(bounded_user_agent(Some("  ".into())), None);
-        assert_eq!(bounded_user_agent(None), None);
     }
 }

@@ -1,14 +1,20 @@
-//! Revocation, in the order that keeps every cache honest: tombstone the
-//! shared cache and mark the local one first (nothing can re-cache "valid"
-//! after that), revoke the refresh-token families, record the revocation
-//! with its reason, then announce it on `session:revoked` so every replica
-//! drops what it holds.
+//! Revocation, in the order that makes the database the authority:
 //!
+//! 1. the row is revoked, and in the same transaction an outbox row asks
+//!    for the session's refresh-token families to be revoked
+//!    ([`follow_up::REVOKE_FAMILIES`]);
+//! 2. the shared cache gets a tombstone, which replaces a cached "valid"
+//!    and blocks fills for the cache TTL, and the local cache a mark;
+//! 3. `session:revoked` is announced, so every replica drops its copy;
+//! 4. the outbox worker revokes the families, retrying with backoff until
+//!    the token service answers.
+//!
+//! Nothing after step 1 can undo it: with the token service or Redis down,
+//! the session is revoked and stays revoked once the cache TTL has passed.
 //! Every step is idempotent, so a caller that gets an error retries the
-//! whole call. The token families go before the database row: if that
-//! write fails, a retry still finds the session live and finishes the job.
-
-use std::collections::HashSet;
+//! whole call: the retry finds the row revoked (the first call's outbox row
+//! stays until it is done; no second one is written) and writes the
+//! tombstone again.
 
 use chrono::{DateTime, Utc};
 use latch_domain::{
@@ -17,16 +23,21 @@ use latch_domain::{
     model::Session,
 };
 
-use crate::Sessions;
+use crate::{Sessions, follow_up};
 
 /// Longest reason kept with a revocation (the `revoked_reason` column);
 /// longer ones are cut rather than refused, since a revocation must not fail
 /// over its label.
 pub(crate) const REASON_MAX: usize = 64;
 
+/// Sessions revoked per statement by [`Sessions::revoke_many`], so one
+/// user's thousands of sessions never make one huge transaction.
+pub(crate) const REVOKE_BATCH: u64 = 500;
+
 impl Sessions {
-    /// Revokes one session and its refresh-token families. True when this
-    /// call revoked it; false when it was already revoked or is unknown.
+    /// Revokes one session, and through the outbox its refresh-token
+    /// families. True when this call revoked it; false when it was already
+    /// revoked or is unknown.
     ///
     /// When the shared cache cannot take the tombstone, the revocation is
     /// still recorded and announced, then `UNAVAILABLE` is returned: a copy
@@ -35,9 +46,12 @@ impl Sessions {
     pub async fn revoke_one(&self, id: &SessionId, reason: &str) -> Result<bool> {
         let reason = &bounded_reason(reason);
         let now = self.deps.clock.now();
+        let revoked = self
+            .deps
+            .repo
+            .revoke(id, now, reason, &follow_up::revoke_families)
+            .await?;
         let tombstoned = self.tombstone(id, now).await;
-        self.deps.tokens.revoke_session_families(id, reason).await?;
-        let revoked = self.deps.repo.revoke(id, now, reason).await?;
         if let Some(session) = &revoked {
             self.announce_revoked(session, reason, now).await;
         }
@@ -45,9 +59,10 @@ impl Sessions {
         Ok(revoked.is_some())
     }
 
-    /// Revokes every live session of `user` except `except`, with their
-    /// refresh-token families; returns how many this call revoked. Errors
-    /// as [`Sessions::revoke_one`].
+    /// Revokes every live session of `user` except `except`, a bounded
+    /// batch per transaction, each with its outbox row; returns how many
+    /// this call revoked. Errors as [`Sessions::revoke_one`]; a retry after
+    /// an error goes on where the failed call stopped.
     pub async fn revoke_many(
         &self,
         user: UserId,
@@ -56,44 +71,32 @@ impl Sessions {
     ) -> Result<u32> {
         let reason = &bounded_reason(reason);
         let now = self.deps.clock.now();
-        let live = self.deps.repo.list_for_user(user, false).await?;
-        let targets: HashSet<SessionId> = live
-            .into_iter()
-            .map(|s| s.id)
-            .filter(|id| Some(id) != except)
-            .collect();
-
+        let mut revoked: u32 = 0;
         let mut tombstoned = Ok(());
-        for id in &targets {
-            tombstoned = tombstoned.and(self.tombstone(id, now).await);
-        }
-        for id in &targets {
-            self.deps.tokens.revoke_session_families(id, reason).await?;
-        }
-        let revoked = self
-            .deps
-            .repo
-            .revoke_all_for_user(user, except, now, reason)
-            .await?;
-
-        // A session opened between the listing and the revocation was not
-        // tombstoned in advance; close it now, late but before announcing.
-        let mut late_tokens = Ok(());
-        for session in revoked.iter().filter(|s| !targets.contains(&s.id)) {
-            tombstoned = tombstoned.and(self.tombstone(&session.id, now).await);
-            let families = self
+        loop {
+            let batch = self
                 .deps
-                .tokens
-                .revoke_session_families(&session.id, reason)
-                .await;
-            late_tokens = late_tokens.and(families.map(drop));
-        }
-        for session in &revoked {
-            self.announce_revoked(session, reason, now).await;
+                .repo
+                .revoke_all_for_user(
+                    user,
+                    except,
+                    now,
+                    reason,
+                    REVOKE_BATCH,
+                    &follow_up::revoke_families,
+                )
+                .await?;
+            if batch.is_empty() {
+                break;
+            }
+            for session in &batch {
+                tombstoned = tombstoned.and(self.tombstone(&session.id, now).await);
+                self.announce_revoked(session, reason, now).await;
+            }
+            revoked = revoked.saturating_add(u32::try_from(batch.len()).unwrap_or(u32::MAX));
         }
         tombstoned?;
-        late_tokens?;
-        Ok(u32::try_from(revoked.len()).unwrap_or(u32::MAX))
+        Ok(revoked)
     }
 
     /// Drops the local copy and writes the shared tombstone, which replaces
@@ -146,7 +149,12 @@ mod tests {
         ports::{CachedSession, SessionCache, SessionDirectory, SessionRepository},
     };
 
-    use crate::testing::{Harness, browser_client, next_event, start_listening};
+    use latch_runtime::outbox::Outcome;
+
+    use crate::{
+        follow_up::REVOKE_FAMILIES,
+        testing::{Harness, browser_client, next_event, start_listening},
+    };
 
     #[tokio::test]
     async fn revoke_records_the_reason_revokes_tokens_and_announces_it() -> Result<()> {
@@ -161,6 +169,8 @@ mod tests {
         let stored = h.repo.get(&session.id).await?.unwrap();
         assert_eq!(stored.revoked_at, Some(h.clock_now()));
         assert_eq!(stored.revoked_reason.as_deref(), Some("logout"));
+        assert!(h.tokens.revoked().is_empty(), "the outbox's work");
+        assert_eq!(h.drain_outbox().await, vec![Outcome::Done]);
         assert_eq!(
             h.tokens.revoked(),
             vec![(session.id.clone(), "logout".to_owned())]
@@ -178,6 +188,11 @@ mod tests {
         assert_eq!(
             h.repo.get(&session.id).await?.unwrap().revoked_at,
             stored.revoked_at
+        );
+        assert_eq!(
+            h.outbox.find_by_key(session.id.as_str()).await?.len(),
+            1,
+            "one follow-up, from the call that revoked"
         );
         Ok(())
     }
@@ -258,6 +273,7 @@ mod tests {
         assert!(sessions.validate(&stranger.id).await?.is_some());
         assert_eq!(sessions.validate(&a.id).await?, None);
         assert_eq!(sessions.validate(&b.id).await?, None);
+        h.drain_outbox().await;
         let mut tokens: Vec<_> = h.tokens.revoked().into_iter().map(|(id, _)| id).collect();
         tokens.sort();
         let mut expected = vec![a.id.clone(), b.id.clone()];
@@ -303,6 +319,7 @@ mod tests {
         let err = sessions.revoke(&session.id, "logout").await.unwrap_err();
         assert!(err.is(Reason::Unavailable));
         assert!(h.repo.get(&session.id).await?.unwrap().revoked_at.is_some());
+        h.drain_outbox().await;
         assert_eq!(h.tokens.revoked().len(), 1);
         assert_eq!(sessions.validate(&session.id).await?, None);
 
@@ -338,6 +355,66 @@ mod tests {
         .await;
         assert_eq!(second.validate(&session.id).await?, None);
         listener.abort();
+        Ok(())
+    }
+
+    /// The issue this order fixes: with the token service down, the old
+    /// order left the row live, the retry refused by the tombstone, and the
+    /// session valid again once the tombstone expired.
+    #[tokio::test]
+    async fn with_the_token_service_down_the_session_is_revoked_and_stays_so() -> Result<()> {
+        let h = Harness::new().await;
+        let sessions = h.listening_replica().await;
+        let session = sessions.open(UserId::new(), &browser_client()).await?;
+        assert!(sessions.validate(&session.id).await?.is_some());
+        h.tokens.set_down(true);
+
+        assert!(sessions.revoke(&session.id, "logout").await?);
+        assert_eq!(h.drain_outbox().await, vec![Outcome::Retried]);
+        let pending = h.outbox.find_by_key(session.id.as_str()).await?.remove(0);
+        assert_eq!(pending.kind, REVOKE_FAMILIES);
+        assert_eq!(pending.attempts, 1);
+        assert!(pending.last_error.is_some());
+
+        // Past every cache's lifetime the database still says revoked, on
+        // this replica and on a fresh one.
+        h.clock.advance(Duration::minutes(10));
+        assert_eq!(h.cache.get(&session.id).await?, None, "tombstone expired");
+        assert_eq!(sessions.validate(&session.id).await?, None);
+        assert_eq!(h.replica().validate(&session.id).await?, None);
+        // A retry of the call succeeds and adds no second follow-up.
+        assert!(!sessions.revoke(&session.id, "logout").await?);
+        assert_eq!(h.outbox.find_by_key(session.id.as_str()).await?.len(), 1);
+
+        // Back up: the next attempt delivers.
+        h.tokens.set_down(false);
+        assert_eq!(h.drain_outbox().await, vec![Outcome::Done]);
+        assert_eq!(
+            h.tokens.revoked(),
+            vec![(session.id.clone(), "logout".to_owned())]
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn revoke_all_writes_one_follow_up_per_revoked_session() -> Result<()> {
+        let h = Harness::new().await;
+        let sessions = h.replica();
+        let user = UserId::new();
+        let mut opened = Vec::new();
+        for _ in 0..5 {
+            opened.push(sessions.open(user, &browser_client()).await?);
+        }
+        h.tokens.set_down(true);
+        assert_eq!(sessions.revoke_all(user, None, "admin").await?, 5);
+        for session in &opened {
+            assert_eq!(sessions.validate(&session.id).await?, None);
+            assert_eq!(h.outbox.find_by_key(session.id.as_str()).await?.len(), 1);
+        }
+        h.tokens.set_down(false);
+        h.clock.advance(Duration::minutes(1));
+        assert_eq!(h.drain_outbox().await.len(), 5);
+        assert_eq!(h.tokens.revoked().len(), 5);
         Ok(())
     }
 }

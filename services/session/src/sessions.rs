@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use latch_domain::{
     Clock, Result, SessionId, UserId,
-    model::{ClientInfo, Session},
-    ports::{EventBus, SessionCache, SessionDirectory, SessionRepository, TokenRevoker},
+    model::{ClientInfo, Session, SessionCursor, SessionQuery},
+    ports::{EventBus, SessionCache, SessionDirectory, SessionRepository},
 };
 
 use crate::{
@@ -26,8 +26,6 @@ pub struct SessionDeps {
     pub cache: Arc<dyn SessionCache>,
     /// `session:created` and `session:revoked`.
     pub bus: Arc<dyn EventBus>,
-    /// The token service, which revokes a session's refresh-token families.
-    pub tokens: Arc<dyn TokenRevoker>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -73,16 +71,34 @@ impl Sessions {
         self.deps.repo.get(id).await
     }
 
-    /// A user's sessions, most recently active first. Without
-    /// `include_revoked`, only live ones: not revoked, expired or idle.
-    pub async fn list_for_user(&self, user: UserId, include_revoked: bool) -> Result<Vec<Session>> {
-        let mut sessions = self.deps.repo.list_for_user(user, include_revoked).await?;
-        if !include_revoked {
-            let now = self.deps.clock.now();
-            sessions.retain(|s| s.is_active(now, self.idle_ttl));
-        }
-        sessions.sort_by_key(|s| std::cmp::Reverse(s.last_active_at));
-        Ok(sessions)
+    /// One page of a user's sessions, most recently active first, after
+    /// `after`, and the cursor of the next page (`None` on the last).
+    /// Without `include_revoked`, only live ones: not revoked, expired or
+    /// idle. Read page by page from the database, so a user with many
+    /// sessions costs one bounded read per page.
+    pub async fn list_page(
+        &self,
+        user: UserId,
+        include_revoked: bool,
+        after: Option<SessionCursor>,
+        size: usize,
+    ) -> Result<(Vec<Session>, Option<SessionCursor>)> {
+        let size = size.max(1);
+        let live_at = (!include_revoked).then(|| (self.deps.clock.now(), self.idle_ttl));
+        let query = SessionQuery {
+            live_at,
+            after,
+            // One more than the page says whether another page follows.
+            limit: u64::try_from(size).unwrap_or(u64::MAX).saturating_add(1),
+        };
+        let mut sessions = self.deps.repo.list_for_user(user, &query).await?;
+        let next = if sessions.len() > size {
+            sessions.truncate(size);
+            sessions.last().map(SessionCursor::after)
+        } else {
+            None
+        };
+        Ok((sessions, next))
     }
 }
 

@@ -1,7 +1,8 @@
 //! A harness for the flow tests on the store's adapters (a migrated test
-//! database, the memory cache and bus), with wrappers that count repository
-//! reads, pause a read to stage races and take the shared cache down, and a
-//! fake token service (another service, so a fake is the right peer).
+//! database with its outbox, the memory cache and bus), with wrappers that
+//! count repository reads, pause a read to stage races and take the shared
+//! cache down, and a fake token service that can be down (another service,
+//! so a fake is the right peer) behind a real outbox worker.
 
 use std::{
     sync::{
@@ -17,17 +18,22 @@ use futures::StreamExt;
 use latch_domain::{
     Clock, Error, ManualClock, Result, SessionId, UserId,
     events::Event,
+    model::SessionQuery,
     model::{ClientInfo, Session},
-    ports::{CachedSession, EventBus, EventStream, SessionCache, SessionRepository, TokenRevoker},
+    ports::{
+        CachedSession, EventBus, EventStream, FollowUp, OutboxRepository, SessionCache,
+        SessionRepository, TokenRevoker,
+    },
 };
+use latch_runtime::outbox::{OutboxConfig, OutboxWorker, Outcome};
 use latch_store::{
     memory::{MemoryEventBus, MemorySessionCache},
-    sql::SqlSessions,
+    sql::{SqlOutbox, SqlSessions},
 };
 use latch_testkit::TestDatabase;
 use tokio::{sync::Notify, task::JoinHandle};
 
-use crate::{SessionConfig, SessionDeps, Sessions};
+use crate::{SessionConfig, SessionDeps, Sessions, follow_up::RevokeFamilies};
 
 pub(crate) const CHROME_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) \
     AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
@@ -49,6 +55,7 @@ pub(crate) struct Harness {
     pub(crate) cache: Arc<SwitchableCache>,
     pub(crate) bus: Arc<dyn EventBus>,
     pub(crate) tokens: Arc<FakeTokens>,
+    pub(crate) outbox: Arc<dyn OutboxRepository>,
 }
 
 impl Harness {
@@ -66,6 +73,7 @@ impl Harness {
             )))),
             bus: Arc::new(MemoryEventBus::new()),
             tokens: Arc::new(FakeTokens::default()),
+            outbox: Arc::new(SqlOutbox::new(db.db().clone())),
             clock,
             _db: db,
         }
@@ -80,9 +88,28 @@ impl Harness {
             repo: self.repo.clone(),
             cache: self.cache.clone(),
             bus: self.bus.clone(),
-            tokens: self.tokens.clone(),
             clock: Arc::new(self.clock.clone()),
         }
+    }
+
+    /// This deployment's outbox worker, with the session service's
+    /// handlers on the fake token service.
+    pub(crate) fn outbox_worker(&self) -> OutboxWorker {
+        OutboxWorker::new(
+            self.outbox.clone(),
+            Arc::new(self.clock.clone()),
+            OutboxConfig::default(),
+            vec![RevokeFamilies::new(self.tokens.clone())],
+        )
+        .unwrap_or_else(|e| panic!("outbox worker: {e}"))
+    }
+
+    /// Runs what is due in the outbox now; what became of each row.
+    pub(crate) async fn drain_outbox(&self) -> Vec<Outcome> {
+        self.outbox_worker()
+            .drain()
+            .await
+            .unwrap_or_else(|e| panic!("outbox: {e}"))
     }
 
     /// A `Sessions` with the default configuration, without a listener (so
@@ -182,8 +209,8 @@ impl SessionRepository for CountingRepo {
         }
         found
     }
-    async fn list_for_user(&self, user: UserId, include_revoked: bool) -> Result<Vec<Session>> {
-        self.inner.list_for_user(user, include_revoked).await
+    async fn list_for_user(&self, user: UserId, query: &SessionQuery) -> Result<Vec<Session>> {
+        self.inner.list_for_user(user, query).await
     }
     async fn touch(&self, id: &SessionId, at: DateTime<Utc>) -> Result<bool> {
         self.touches.fetch_add(1, Ordering::SeqCst);
@@ -194,8 +221,9 @@ impl SessionRepository for CountingRepo {
         id: &SessionId,
         at: DateTime<Utc>,
         reason: &str,
+        follow_up: FollowUp<'_, Session>,
     ) -> Result<Option<Session>> {
-        self.inner.revoke(id, at, reason).await
+        self.inner.revoke(id, at, reason, follow_up).await
     }
     async fn revoke_all_for_user(
         &self,
@@ -203,9 +231,21 @@ impl SessionRepository for CountingRepo {
         except: Option<&SessionId>,
         at: DateTime<Utc>,
         reason: &str,
+        limit: u64,
+        follow_up: FollowUp<'_, Session>,
     ) -> Result<Vec<Session>> {
         self.inner
-            .revoke_all_for_user(user, except, at, reason)
+            .revoke_all_for_user(user, except, at, reason, limit, follow_up)
+            .await
+    }
+    async fn delete_ended(
+        &self,
+        ended_before: DateTime<Utc>,
+        idle_before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<u64> {
+        self.inner
+            .delete_ended(ended_before, idle_before, limit)
             .await
     }
 }
@@ -256,21 +296,31 @@ impl SessionCache for SwitchableCache {
 }
 
 /// The token service as the session service sees it: records what it was
-/// asked to revoke.
+/// asked to revoke, and refuses while down.
 #[derive(Default)]
 pub(crate) struct FakeTokens {
     revoked: Mutex<Vec<(SessionId, String)>>,
+    down: AtomicBool,
 }
 
 impl FakeTokens {
     pub(crate) fn revoked(&self) -> Vec<(SessionId, String)> {
         self.revoked.lock().map(|r| r.clone()).unwrap_or_default()
     }
+
+    pub(crate) fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
 }
 
 #[async_trait]
 impl TokenRevoker for FakeTokens {
     async fn revoke_session_families(&self, session: &SessionId, reason: &str) -> Result<u32> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Error::unavailable(std::io::Error::other(
+                "token service: connection refused",
+            )));
+        }
         if let Ok(mut revoked) = self.revoked.lock() {
             revoked.push((session.clone(), reason.to_owned()));
         }

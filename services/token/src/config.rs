@@ -5,7 +5,7 @@ use std::time::Duration;
 use latch_domain::{Error, Result, secret::Secret};
 use latch_runtime::{
     auth::{DEFAULT_AUDIENCE, DEFAULT_ISSUER},
-    config::{ConfigSource, duration_or, parse_or},
+    config::{ConfigSource, check_duration, duration_or, parse_or},
 };
 
 /// Lifetimes and names of the tokens. Every key is optional; the defaults
@@ -24,13 +24,13 @@ pub struct TokenConfig {
     /// Absolute lifetime of a refresh family, whatever the rotations
     /// (`LATCH_REFRESH_FAMILY_TTL`, default 14d).
     pub family_ttl: Duration,
-    /// How long after a refresh the same spent token may come back and get
-    /// the same successor instead of counting as reuse (a client retrying
-    /// after a lost response); `LATCH_REFRESH_REUSE_GRACE`, default 10s, 0
-    /// turns it off.
+    /// How long after a refresh the same spent token may come back, from
+    /// the same user agent, and get the same successor instead of counting
+    /// as reuse (a client retrying after a lost response);
+    /// `LATCH_REFRESH_REUSE_GRACE`, default 10s, at most 60s, 0 turns it off.
     pub reuse_grace: Duration,
     /// How often ended and revoked families are deleted
-    /// (`LATCH_TOKEN_CLEANUP_INTERVAL`, default 1h).
+    /// (`LATCH_TOKEN_CLEANUP_INTERVAL`, default 1h, at most 1d).
     pub cleanup_interval: Duration,
     /// How long an ended or revoked family is kept before that
     /// (`LATCH_TOKEN_RETENTION`, default 7d): long enough to tell a reused
@@ -42,6 +42,14 @@ impl TokenConfig {
     /// The longest access-token lifetime Latch accepts: revocation reaches
     /// a token checked without its session only when it expires.
     pub const MAX_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+    /// The longest grace for a duplicate refresh: a stolen token replayed
+    /// this soon after the rightful refresh passes for a retry.
+    pub const MAX_REUSE_GRACE: Duration = Duration::from_secs(60);
+    /// The longest refresh-token and family lifetime, and retention: a year
+    /// keeps every `now + span` far from chrono's limits.
+    pub const MAX_LIFETIME: Duration = Duration::from_secs(365 * 86_400);
+    /// The longest pause between two cleanups.
+    pub const MAX_CLEANUP_INTERVAL: Duration = Duration::from_secs(86_400);
 
     /// Reads the `LATCH_*` keys above; a malformed or out-of-range value
     /// stops the start.
@@ -66,22 +74,49 @@ impl TokenConfig {
     }
 
     /// Checks the ranges; [`crate::Tokens::start`] calls it too, so a config
-    /// built in code is held to the same rules.
+    /// built in code is held to the same rules. Every duration is bounded,
+    /// so no `now + span` in the service can overflow.
     pub fn validate(&self) -> Result<()> {
+        const SECOND: Duration = Duration::from_secs(1);
         let refuse = |msg: &str| Err(Error::internal_msg(msg.to_owned()));
         if self.issuer.trim().is_empty() || self.audience.trim().is_empty() {
             return refuse("LATCH_TOKEN_ISSUER and LATCH_TOKEN_AUDIENCE must not be empty");
         }
-        if self.cleanup_interval.is_zero() {
-            return refuse("LATCH_TOKEN_CLEANUP_INTERVAL must be at least 1s");
-        }
-        if self.access_ttl.as_secs() == 0 || self.access_ttl > Self::MAX_ACCESS_TTL {
-            return refuse("LATCH_ACCESS_TOKEN_TTL must be between 1s and 15m");
-        }
-        if self.refresh_ttl.as_secs() == 0 || self.family_ttl.as_secs() == 0 {
-            return refuse(
-                "LATCH_REFRESH_TOKEN_TTL and LATCH_REFRESH_FAMILY_TTL must be at least 1s",
-            );
+        let ranges = [
+            (
+                "LATCH_ACCESS_TOKEN_TTL",
+                self.access_ttl,
+                SECOND..=Self::MAX_ACCESS_TTL,
+            ),
+            (
+                "LATCH_REFRESH_TOKEN_TTL",
+                self.refresh_ttl,
+                SECOND..=Self::MAX_LIFETIME,
+            ),
+            (
+                "LATCH_REFRESH_FAMILY_TTL",
+                self.family_ttl,
+                SECOND..=Self::MAX_LIFETIME,
+            ),
+            (
+                "LATCH_REFRESH_REUSE_GRACE",
+                self.reuse_grace,
+                Duration::ZERO..=Self::MAX_REUSE_GRACE,
+            ),
+            (
+                "LATCH_TOKEN_CLEANUP_INTERVAL",
+                self.cleanup_interval,
+                // Tests pace it in milliseconds; zero would stop the timer.
+                Duration::from_millis(1)..=Self::MAX_CLEANUP_INTERVAL,
+            ),
+            (
+                "LATCH_TOKEN_RETENTION",
+                self.retention,
+                Duration::ZERO..=Self::MAX_LIFETIME,
+            ),
+        ];
+        for (key, value, range) in ranges {
+            check_duration(key, value, range)?;
         }
         if self.reuse_grace >= self.refresh_ttl {
             return refuse(
@@ -175,6 +210,64 @@ mod tests {
         assert!(TokenConfig::from_source(&source).is_err());
         let source = MapSource::new().with("LATCH_REFRESH_FAMILY_TTL", "forever");
         assert!(TokenConfig::from_source(&source).is_err());
+    }
+
+    #[test]
+    fn out_of_range_durations_stop_the_start_naming_the_key() {
+        let cases = [
+            ("LATCH_REFRESH_REUSE_GRACE", "61s"),
+            ("LATCH_REFRESH_REUSE_GRACE", "10m"),
+            ("LATCH_REFRESH_TOKEN_TTL", "366d"),
+            ("LATCH_REFRESH_TOKEN_TTL", "0"),
+            ("LATCH_REFRESH_FAMILY_TTL", "366d"),
+            ("LATCH_TOKEN_RETENTION", "366d"),
+            ("LATCH_TOKEN_CLEANUP_INTERVAL", "25h"),
+            ("LATCH_TOKEN_CLEANUP_INTERVAL", "0"),
+            // Far past chrono's last date: `now + ttl` used to panic.
+            ("LATCH_REFRESH_FAMILY_TTL", "100000000d"),
+            ("LATCH_TOKEN_RETENTION", "999999999999d"),
+        ];
+        for (key, raw) in cases {
+            let source = MapSource::new().with(key, raw);
+            let err = TokenConfig::from_source(&source)
+                .expect_err("an out-of-range value must stop the start");
+            assert!(format!("{err}").contains(key), "{key}={raw}: {err}");
+        }
+        let source = MapSource::new().with("LATCH_REFRESH_REUSE_GRACE", "61s");
+        let err = TokenConfig::from_source(&source).unwrap_err();
+        assert!(
+            format!("{err}").contains("must be between 0s and 1m"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_bounds_themselves_are_accepted() -> Result<()> {
+        let source = MapSource::new()
+            .with("LATCH_REFRESH_REUSE_GRACE", "60s")
+            .with("LATCH_REFRESH_TOKEN_TTL", "365d")
+            .with("LATCH_REFRESH_FAMILY_TTL", "365d")
+            .with("LATCH_TOKEN_RETENTION", "365d")
+            .with("LATCH_TOKEN_CLEANUP_INTERVAL", "1d");
+        let config = TokenConfig::from_source(&source)?;
+        assert_eq!(config.reuse_grace, TokenConfig::MAX_REUSE_GRACE);
+        assert_eq!(config.family_ttl, TokenConfig::MAX_LIFETIME);
+        assert_eq!(config.cleanup_interval, TokenConfig::MAX_CLEANUP_INTERVAL);
+        Ok(())
+    }
+
+    #[test]
+    fn a_config_built_in_code_is_held_to_the_same_ranges() {
+        let huge = TokenConfig {
+            family_ttl: Duration::from_secs(u64::MAX),
+            ..TokenConfig::default()
+        };
+        assert!(huge.validate().is_err());
+        let long_grace = TokenConfig {
+            reuse_grace: Duration::from_secs(61),
+            ..TokenConfig::default()
+        };
+        assert!(long_grace.validate().is_err());
     }
 
     #[test]

@@ -1,6 +1,15 @@
 //! The signing-key ring: Ed25519 keys generated here, persisted with the
 //! private half encrypted (AES-256-GCM), the newest live key signing, and
 //! every key whose tokens may still be valid published in the JWKS.
+//!
+//! A stored record is believed only when its halves belong together: the
+//! public key derived from its decrypted private key must be the stored
+//! public key, or the record is neither published nor used to sign (a row
+//! whose public half was swapped would otherwise publish a key someone
+//! else holds the private half of). Keys are ordered by (`created_at`,
+//! `kid`), the same order on every replica, and a rotation retires only the
+//! keys before its own, so replicas rotating at once never retire the
+//! newest key: at least one stays live.
 
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -11,12 +20,14 @@ use jsonwebtoken::{
     jwk::{Jwk, JwkSet},
 };
 use latch_client::{KeySource, VerifyError};
-use latch_domain::{Clock, Error, Result, ports::SigningKeyRepository, secret::Secret};
+use latch_domain::{
+    Clock, Error, Result, model::SigningKeyRecord, ports::SigningKeyRepository, secret::Secret,
+};
 
 mod record;
 mod seal;
 
-use record::{generate, public_jwk};
+use record::{Soundness, check, generate, public_jwk};
 
 /// The only algorithm this ring generates and signs with.
 pub(crate) const ALGORITHM: &str = "EdDSA";
@@ -31,6 +42,7 @@ const CLOCK_SLACK: TimeDelta = TimeDelta::seconds(60);
 pub(crate) struct ActiveKey {
     pub(crate) kid: String,
     pub(crate) key: EncodingKey,
+    created_at: DateTime<Utc>,
 }
 
 /// A public key and when it stopped signing.
@@ -67,14 +79,22 @@ impl KeyRing {
         encryption_key: Secret<[u8; 32]>,
         access_ttl: TimeDelta,
     ) -> Result<Arc<Self>> {
-        let state = read_state(repository.as_ref(), clock.as_ref(), &encryption_key).await?;
-        let state = match state {
+        let publish_after_retirement = access_ttl + RELOAD_AFTER + CLOCK_SLACK;
+        let read = || {
+            read_state(
+                repository.as_ref(),
+                clock.as_ref(),
+                &encryption_key,
+                publish_after_retirement,
+            )
+        };
+        let state = match read().await? {
             Some(state) => state,
             None => {
                 let record = generate(clock.now(), &encryption_key)?;
                 repository.insert(&record).await?;
                 tracing::info!(kid = %record.kid, "generated the first signing key");
-                read_state(repository.as_ref(), clock.as_ref(), &encryption_key)
+                read()
                     .await?
                     .ok_or_else(|| Error::internal_msg("the new signing key was not stored"))?
             }
@@ -83,7 +103,7 @@ impl KeyRing {
             repository,
             clock,
             encryption_key,
-            publish_after_retirement: access_ttl + RELOAD_AFTER + CLOCK_SLACK,
+            publish_after_retirement,
             state: RwLock::new(state),
             writer: tokio::sync::Mutex::new(()),
         }))
@@ -118,31 +138,40 @@ impl KeyRing {
             self.repository.as_ref(),
             self.clock.as_ref(),
             &self.encryption_key,
+            self.publish_after_retirement,
         )
         .await?
-        .ok_or_else(|| Error::internal_msg("no live signing key in the repository"))?;
+        .ok_or_else(|| Error::internal_msg("no sound live signing key in the repository"))?;
         *self.state.write().unwrap_or_else(PoisonError::into_inner) = state;
         Ok(())
     }
 
-    /// Generates a key that signs from now on and retires the others; they
-    /// stay published until tokens they signed have expired. Returns the
-    /// new key id.
+    /// Generates a key that signs from now on and retires the older ones;
+    /// they stay published until tokens they signed have expired. Returns
+    /// the id of the key that signs afterwards: this one, unless another
+    /// replica rotated at the same moment and its key came out newer.
     pub(crate) async fn rotate(&self) -> Result<String> {
         let _writer = self.writer.lock().await;
+        if let Err(err) = self.reload_locked().await {
+            tracing::warn!(error = %err, "reloading signing keys before a rotation failed; ordering after the cached key");
+        }
+        // After the key signing now in the (created_at, kid) order, even on
+        // a clock that lags the replica that made it (or a test clock that
+        // stands still), so the retirement below keeps this one.
+        let after_active = self.read(|state| state.active.created_at) + TimeDelta::microseconds(1);
         let now = self.clock.now();
-        let record = generate(now, &self.encryption_key)?;
+        let record = generate(now.max(after_active), &self.encryption_key)?;
         // Insert before retiring: a crash in between leaves two live keys,
         // of which the newest signs, never none.
         self.repository.insert(&record).await?;
-        for old in self.repository.list().await? {
-            if old.kid != record.kid && old.retired_at.is_none() {
-                self.repository.retire(&old.kid, now).await?;
-            }
-        }
+        let retired = self.repository.retire_older_than(&record, now).await?;
         self.reload_locked().await?;
-        tracing::info!(kid = %record.kid, "rotated the signing key");
-        Ok(record.kid)
+        let active = self.read(|state| state.active.kid.clone());
+        if active != record.kid {
+            tracing::warn!(kid = %record.kid, active = %active, "another replica rotated at the same moment and its key is newer: that one signs");
+        }
+        tracing::info!(kid = %active, retired, "rotated the signing key");
+        Ok(active)
     }
 
     /// The public keys whose tokens may still verify.
@@ -180,46 +209,80 @@ impl KeySource for RingKeySource {
     }
 }
 
-/// Reads every key; `None` when no live EdDSA key exists.
+/// Reads the keys that may be published and checks each; `None` when no
+/// sound live EdDSA key exists. Fails when no live key is sound and one of
+/// them does not decrypt: a wrong encryption key must stop the start, not
+/// mint a new key.
 async fn read_state(
     repository: &dyn SigningKeyRepository,
     clock: &dyn Clock,
     encryption_key: &Secret<[u8; 32]>,
+    publish_after_retirement: TimeDelta,
 ) -> Result<Option<RingState>> {
+    let now = clock.now();
     let records = repository.list().await?;
     let mut published = Vec::with_capacity(records.len());
+    let mut signer: Option<(&SigningKeyRecord, Vec<u8>)> = None;
+    let mut undecryptable = None;
     for record in &records {
         if record.algorithm != ALGORITHM {
             tracing::warn!(kid = %record.kid, algorithm = %record.algorithm, "ignoring a signing key of an unsupported algorithm");
             continue;
         }
+        if record
+            .retired_at
+            .is_some_and(|at| now >= at + publish_after_retirement)
+        {
+            continue;
+        }
+        let der = match check(record, encryption_key) {
+            Soundness::Sound(der) => der,
+            Soundness::Mismatched => {
+                tracing::error!(kid = %record.kid, "a stored signing key's public half does not match its private key: neither published nor used");
+                continue;
+            }
+            Soundness::Undecryptable(err) => {
+                tracing::error!(kid = %record.kid, error = %err, "a stored signing key does not decrypt: neither published nor used");
+                if record.retired_at.is_none() {
+                    undecryptable.get_or_insert(err);
+                }
+                continue;
+            }
+        };
         published.push(PublishedKey {
             jwk: public_jwk(&record.kid, &record.public_key)?,
             retired_at: record.retired_at,
         });
+        // Two live keys exist after a crash mid-rotation or two replicas
+        // generating at once; the newest signs, both stay published.
+        if record.retired_at.is_none()
+            && signer
+                .as_ref()
+                .is_none_or(|(newest, _)| newer(record, newest))
+        {
+            signer = Some((record, der));
+        }
     }
-    // Two live keys exist only after a crash mid-rotation or two replicas
-    // generating at once; the newest signs, both stay published.
-    let Some(newest) = records
-        .iter()
-        .filter(|r| r.algorithm == ALGORITHM && r.retired_at.is_none())
-        .max_by_key(|r| r.created_at)
-    else {
-        return Ok(None);
+    let Some((newest, der)) = signer else {
+        return match undecryptable {
+            Some(err) => Err(err),
+            None => Ok(None),
+        };
     };
-    let der = seal::open(
-        encryption_key.expose(),
-        &newest.kid,
-        &newest.private_key_encrypted,
-    )?;
     Ok(Some(RingState {
         active: Arc::new(ActiveKey {
             kid: newest.kid.clone(),
             key: EncodingKey::from_ed_der(&der),
+            created_at: newest.created_at,
         }),
         published,
-        loaded_at: clock.now(),
+        loaded_at: now,
     }))
+}
+
+/// The order of keys every replica and the repository agree on.
+fn newer(a: &SigningKeyRecord, b: &SigningKeyRecord) -> bool {
+    (a.created_at, &a.kid) > (b.created_at, &b.kid)
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use latch_domain::{
 mod access;
 mod cleanup;
 mod config;
+pub mod follow_up;
 pub mod grpc;
 mod introspect;
 mod keys;
@@ -149,7 +150,9 @@ impl TokenIssuer for Tokens {
 }
 
 /// A configured duration as a chrono span; durations beyond chrono's range
-/// (hundreds of millions of years) saturate.
+/// (hundreds of millions of years) saturate. Adding it to a time cannot
+/// overflow for a config that passed [`TokenConfig::validate`], which
+/// bounds every duration to a year at most.
 pub(crate) fn span(duration: Duration) -> TimeDelta {
     TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX)
 }

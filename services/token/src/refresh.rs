@@ -2,27 +2,28 @@
 //! reuse detection.
 //!
 //! A refresh token is 256 random bits (base64url); only its SHA-256 is
-//! stored. Rotating token `t` issues `HMAC(refresh_key, t)` as its successor,
-//! so a duplicate of the same refresh (a client retrying after a lost
-//! response) within the grace window can be answered with the same
-//! successor, recomputed rather than stored: there are never two different
-//! live successors of one token. A spent token seen outside that window is
+//! stored, beside 256 random bits of its own (`successor_salt`). Rotating
+//! token `t` issues `HMAC(refresh_key, salt || t)` as its successor, so a
+//! duplicate of the same refresh (a client retrying after a lost response)
+//! within the grace window, from the same user agent, can be answered with
+//! the same successor, recomputed rather than stored: there are never two
+//! different live successors of one token. The salt never leaves the
+//! database, so whoever holds the refresh key and an old token still cannot
+//! compute the tokens that followed it. A spent token seen otherwise is
 //! reuse: the family and the session are revoked.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use latch_domain::{
-    Error, FamilyId, Reason, Result, SessionId, TokenId, UserId,
+    Error, FamilyId, Reason, Result, SessionId, TokenId, UserId, client_fields,
     model::{ClientInfo, RefreshFamily, RefreshToken, TokenPair, UserStatus},
-    secret::{hmac_sha256, random_token, sha256},
+    secret::{Secret, hmac_sha256, random_bytes, random_token, sha256},
 };
 
 use crate::{Tokens, revoke, span};
 
 mod replay;
 
-/// Longest stored user agent (the column's width), in characters.
-const USER_AGENT_MAX_CHARS: usize = 512;
 /// Refresh tokens Latch issues are 43 characters; anything much longer is
 /// not one of them.
 const TOKEN_MAX_LEN: usize = 128;
@@ -61,7 +62,7 @@ impl Tokens {
             revoked_reason: None,
         };
         let value = random_token(32)?;
-        let first = self.token_row(&family, &value, None, client, now);
+        let first = self.token_row(&family, &value, None, client, now)?;
         self.deps
             .refresh_tokens
             .create_family(&family, &first)
@@ -85,29 +86,26 @@ impl Tokens {
         if token.len() > TOKEN_MAX_LEN {
             return Err(unknown_token());
         }
-        let (current, family) = self
-            .deps
-            .refresh_tokens
-            .find_by_hash(&sha256(token))
-            .await?
-            .ok_or_else(unknown_token)?;
+        let (current, family) = self.find(token).await?;
         let now = self.deps.clock.now();
-        if family.revoked_at.is_some() {
-            return Err(revoke::refusal_for_revoked(&family));
-        }
-        if now >= family.expires_at {
-            return Err(expired());
-        }
+        refuse_ended(&family, now)?;
         if let Some(spent_at) = current.spent_at {
-            return self.replay(token, &current, &family, spent_at).await;
+            return self
+                .replay(token, &current, &family, spent_at, client)
+                .await;
         }
         if now >= current.expires_at {
             return Err(expired());
         }
         self.require_live(&family).await?;
 
-        let successor_value = self.successor_of(token);
-        let successor = self.token_row(&family, &successor_value, Some(current.id), client, now);
+        let successor_value = match &current.successor_salt {
+            Some(salt) => self.successor_of(salt, token),
+            // A row from before salts: its successor cannot be recomputed,
+            // so it is random and a duplicate of it is reuse (no grace).
+            None => random_token(32)?,
+        };
+        let successor = self.token_row(&family, &successor_value, Some(current.id), client, now)?;
         match self
             .deps
             .refresh_tokens
@@ -126,9 +124,29 @@ impl Tokens {
             Err(err) if err.is(Reason::AlreadyExists) => {}
             Err(err) => return Err(err),
         }
-        // A concurrent refresh of the same token won the race just now: this
-        // one is its duplicate, inside any grace window but a zero one.
-        self.replay(token, &current, &family, now).await
+        // The rotation wrote nothing: a concurrent refresh of the same token
+        // spent it just now (this one is its duplicate), or the family was
+        // revoked or ended since it was read. Read again to answer which; a
+        // revoked family never yields a pair.
+        let (current, family) = self.find(token).await?;
+        refuse_ended(&family, now)?;
+        match current.spent_at {
+            Some(spent_at) => {
+                self.replay(token, &current, &family, spent_at, client)
+                    .await
+            }
+            None => Err(Error::internal_msg(
+                "a refresh rotation wrote nothing, yet the token is unspent and its family live",
+            )),
+        }
+    }
+
+    async fn find(&self, token: &str) -> Result<(RefreshToken, RefreshFamily)> {
+        self.deps
+            .refresh_tokens
+            .find_by_hash(&sha256(token))
+            .await?
+            .ok_or_else(unknown_token)
     }
 
     /// The session behind the family is live and its user active.
@@ -150,12 +168,14 @@ impl Tokens {
         }
     }
 
-    /// The successor of `token`: HMAC(refresh_key, token), base64url.
-    pub(super) fn successor_of(&self, token: &str) -> String {
-        URL_SAFE_NO_PAD.encode(hmac_sha256(
-            self.secrets.refresh_key.expose(),
-            token.as_bytes(),
-        ))
+    /// The successor of `token`: HMAC(refresh_key, salt || token),
+    /// base64url, where `salt` is the one stored with `token`'s row. The
+    /// salt has a fixed length, so the message is unambiguous.
+    pub(super) fn successor_of(&self, salt: &Secret<[u8; 32]>, token: &str) -> String {
+        let mut message = Vec::with_capacity(salt.expose().len() + token.len());
+        message.extend_from_slice(salt.expose());
+        message.extend_from_slice(token.as_bytes());
+        URL_SAFE_NO_PAD.encode(hmac_sha256(self.secrets.refresh_key.expose(), &message))
     }
 
     fn token_row(
@@ -165,19 +185,15 @@ impl Tokens {
         parent: Option<TokenId>,
         client: &ClientInfo,
         now: DateTime<Utc>,
-    ) -> RefreshToken {
-        let ip_hash = client
-            .ip
-            .as_deref()
-            .map(str::trim)
-            .filter(|ip| !ip.is_empty())
+    ) -> Result<RefreshToken> {
+        // The canonical IP is hashed, so one address has one hash however
+        // it was written; the user agent is bounded to its column.
+        let ip_hash = client_fields::ip(client.ip.as_deref())
             .map(|ip| hmac_sha256(self.secrets.ip_hash_key.expose(), ip.as_bytes()));
-        let user_agent = client
-            .user_agent
-            .as_deref()
-            .filter(|ua| !ua.is_empty())
-            .map(|ua| ua.chars().take(USER_AGENT_MAX_CHARS).collect());
-        RefreshToken {
+        let user_agent = client_fields::user_agent(client.user_agent.as_deref());
+        let salt = <[u8; 32]>::try_from(random_bytes(32)?.as_slice())
+            .map_err(|_| Error::internal_msg("os randomness returned a short salt"))?;
+        Ok(RefreshToken {
             id: TokenId::new(),
             family_id: family.id,
             token_hash: sha256(value),
@@ -187,7 +203,8 @@ impl Tokens {
             created_at: now,
             expires_at: (now + span(self.config.refresh_ttl)).min(family.expires_at),
             spent_at: None,
-        }
+            successor_salt: Some(Secret::new(salt)),
+        })
     }
 
     pub(super) async fn pair(
@@ -209,6 +226,17 @@ impl Tokens {
             refresh_token_expires_at,
         })
     }
+}
+
+/// Refuses a refresh in a family that is revoked or past its end at `now`.
+fn refuse_ended(family: &RefreshFamily, now: DateTime<Utc>) -> Result<()> {
+    if family.revoked_at.is_some() {
+        return Err(revoke::refusal_for_revoked(family));
+    }
+    if now >= family.expires_at {
+        return Err(expired());
+    }
+    Ok(())
 }
 
 fn unknown_token() -> Error {

@@ -38,7 +38,7 @@ impl Tokens {
             let now = self.deps.clock.now();
             self.deps
                 .refresh_tokens
-                .revoke_family(family.id, now, REASON_TOKEN_REVOKED)
+                .revoke_family(family.id, now, REASON_TOKEN_REVOKED, &[])
                 .await?;
         }
         Ok(())
@@ -49,7 +49,7 @@ impl Tokens {
     pub async fn revoke_family(&self, family: FamilyId, reason: &str) -> Result<bool> {
         let now = self.deps.clock.now();
         let repo = &self.deps.refresh_tokens;
-        if repo.revoke_family(family, now, &clip(reason)).await? {
+        if repo.revoke_family(family, now, &clip(reason), &[]).await? {
             return Ok(true);
         }
         match repo.get_family(family).await? {
@@ -79,7 +79,13 @@ impl Tokens {
     /// Deletes families that ended or were revoked more than `retention`
     /// ago, with their tokens; returns how many. Run it periodically.
     pub async fn delete_expired(&self, retention: Duration) -> Result<u64> {
-        let before = self.deps.clock.now() - span(retention);
+        // The config bounds the retention; a caller passing its own may not.
+        let before = self
+            .deps
+            .clock
+            .now()
+            .checked_sub_signed(span(retention))
+            .ok_or_else(|| Error::invalid_field("retention", "is out of range"))?;
         self.deps.refresh_tokens.delete_expired(before).await
     }
 }

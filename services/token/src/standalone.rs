@@ -1,17 +1,19 @@
-//! The token binary's wiring: its own tables, siblings over gRPC.
+//! The token binary's wiring: its own tables, siblings over gRPC, and the
+//! outbox worker that ends the sessions of families revoked for reuse.
 
 use std::sync::Arc;
 
 use latch_domain::Result;
 use latch_runtime::{
-    auth::AccessTokenAuthenticator,
+    auth::{AccessTokenAuthenticator, MachineCallers},
     binary::{Assembled, Context},
+    outbox::{OutboxConfig, OutboxWorker},
     server::{Guard, ServiceSet},
     siblings::Siblings,
 };
-use latch_store::sql::{SqlRefreshTokens, SqlSigningKeys};
+use latch_store::sql::{SqlOutbox, SqlRefreshTokens, SqlSigningKeys};
 
-use crate::{TokenConfig, TokenDeps, TokenSecrets, Tokens, grpc};
+use crate::{TokenConfig, TokenDeps, TokenSecrets, Tokens, follow_up::RevokeSession, grpc};
 
 pub async fn assemble(ctx: Context) -> Result<Assembled> {
     let source = ctx.source.as_ref();
@@ -25,7 +27,7 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
             sessions: sessions.clone(),
             users: siblings.identity()?,
             roles: roles.clone(),
-            clock: ctx.clock,
+            clock: ctx.clock.clone(),
         },
         TokenConfig::from_source(source)?,
         TokenSecrets {
@@ -36,6 +38,13 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
     )
     .await?;
     tokens.spawn_cleanup();
+    OutboxWorker::new(
+        Arc::new(SqlOutbox::new(ctx.infra.db.clone())),
+        ctx.clock,
+        OutboxConfig::from_source(source)?,
+        vec![RevokeSession::new(sessions.clone())],
+    )?
+    .spawn();
     let mut services = ServiceSet::new();
     services.add(grpc::server(tokens.clone(), roles), grpc::POLICY);
     Ok(Assembled {
@@ -43,7 +52,7 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
         guard: Guard {
             // The keys are here: verify in process.
             authenticator: AccessTokenAuthenticator::new(tokens.verifier(), sessions),
-            service_token: ctx.secrets.service_token,
+            machines: MachineCallers::from_source(source, &ctx.secrets.service_token)?,
         },
     })
 }

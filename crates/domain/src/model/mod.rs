@@ -10,6 +10,6 @@ mod user;
 pub use login::LoginEvent;
 pub use profile::{Address, Profile};
 pub use role::{Role, builtin, permission};
-pub use session::{ClientInfo, DeviceInfo, Session};
+pub use session::{ClientInfo, DeviceInfo, Session, SessionCursor, SessionQuery};
 pub use token::{AccessClaims, RefreshFamily, RefreshToken, SigningKeyRecord, TokenPair};
 pub use user::{NewUser, User, UserStatus};

@@ -45,3 +45,32 @@ impl Session {
         self.revoked_at.is_none() && now < self.idle_expires_at(idle)
     }
 }
+
+/// Where a page of a user's sessions resumes: after this one, in the order
+/// most recently active first (`last_active_at`, then `id`, descending).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionCursor {
+    pub last_active_at: DateTime<Utc>,
+    pub id: SessionId,
+}
+
+impl SessionCursor {
+    /// The cursor that resumes after `session`.
+    pub fn after(session: &Session) -> Self {
+        Self {
+            last_active_at: session.last_active_at,
+            id: session.id.clone(),
+        }
+    }
+}
+
+/// One page of a user's sessions, most recently active first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionQuery {
+    /// Only sessions live at this instant with this idle timeout (not
+    /// revoked, not past their absolute end, active within `idle`); `None`
+    /// lists every stored one.
+    pub live_at: Option<(DateTime<Utc>, Duration)>,
+    pub after: Option<SessionCursor>,
+    pub limit: u64,
+}

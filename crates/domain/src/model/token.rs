@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 
-use crate::{FamilyId, SessionId, TokenId, UserId};
+use crate::{FamilyId, SessionId, TokenId, UserId, secret::Secret};
 
 /// The chain of refresh tokens of one session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,11 @@ pub struct RefreshToken {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub spent_at: Option<DateTime<Utc>>,
+    /// Random bytes kept only here, mixed into the derivation of this
+    /// token's successor, so that the refresh key and the token alone do
+    /// not give it. `None` on rows written before salts existed: such a
+    /// token gets a random successor and no grace for duplicates.
+    pub successor_salt: Option<Secret<[u8; 32]>>,
 }
 
 /// A signing key as persisted: the private half encrypted at rest.

@@ -11,6 +11,7 @@ mod cache;
 mod directory;
 mod event_bus;
 mod flow_state;
+pub mod outbox;
 mod password;
 mod rate_limit;
 mod repositories;
@@ -21,6 +22,10 @@ pub use directory::{
 };
 pub use event_bus::{EventBus, EventStream};
 pub use flow_state::FlowState;
+pub use outbox::{
+    FollowUp, NewOutboxMessage, OutboxHandler, OutboxId, OutboxMessage, OutboxRepository,
+    OutboxStatus, no_follow_up,
+};
 pub use password::{PasswordHasher, PasswordVerdict};
 pub use rate_limit::RateLimiter;
 pub use repositories::{

@@ -4,9 +4,10 @@ use chrono::{DateTime, Utc};
 use crate::{
     FamilyId, Result, RoleId, SessionId, TokenId, UserId,
     model::{
-        LoginEvent, NewUser, Profile, RefreshFamily, RefreshToken, Role, Session, SigningKeyRecord,
-        User, UserStatus,
+        LoginEvent, NewUser, Profile, RefreshFamily, RefreshToken, Role, Session, SessionQuery,
+        SigningKeyRecord, User, UserStatus,
     },
+    ports::{FollowUp, NewOutboxMessage},
 };
 
 /// `users`, owned by identity.
@@ -63,24 +64,41 @@ pub trait RoleRepository: Send + Sync + 'static {
 pub trait SessionRepository: Send + Sync + 'static {
     async fn create(&self, session: &Session) -> Result<()>;
     async fn get(&self, id: &SessionId) -> Result<Option<Session>>;
-    /// Newest first; revoked ones only when asked.
-    async fn list_for_user(&self, user: UserId, include_revoked: bool) -> Result<Vec<Session>>;
+    /// At most `query.limit` of the user's sessions, most recently active
+    /// first (`last_active_at`, then `id`, descending), after the cursor.
+    async fn list_for_user(&self, user: UserId, query: &SessionQuery) -> Result<Vec<Session>>;
     async fn touch(&self, id: &SessionId, at: DateTime<Utc>) -> Result<bool>;
-    /// Revokes if not yet revoked; returns the session when this call revoked it.
+    /// Revokes if not yet revoked; returns the session when this call
+    /// revoked it. In the same transaction, writes the outbox rows
+    /// `follow_up` builds from the session, only when this call revoked it.
     async fn revoke(
         &self,
         id: &SessionId,
         at: DateTime<Utc>,
         reason: &str,
+        follow_up: FollowUp<'_, Session>,
     ) -> Result<Option<Session>>;
-    /// Revokes every live session of the user but `except`; returns those revoked.
+    /// Revokes at most `limit` unrevoked sessions of the user but `except`,
+    /// with the outbox rows `follow_up` builds from each, in one
+    /// transaction; returns those revoked. Call again until it returns none.
     async fn revoke_all_for_user(
         &self,
         user: UserId,
         except: Option<&SessionId>,
         at: DateTime<Utc>,
         reason: &str,
+        limit: u64,
+        follow_up: FollowUp<'_, Session>,
     ) -> Result<Vec<Session>>;
+    /// Deletes at most `limit` sessions revoked or past their absolute end
+    /// before `ended_before`, or last active before `idle_before`; returns
+    /// how many. Call again until it returns less than `limit`.
+    async fn delete_ended(
+        &self,
+        ended_before: DateTime<Utc>,
+        idle_before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<u64>;
 }
 
 /// `refresh_token_families` and `refresh_tokens`, owned by token.
@@ -91,8 +109,11 @@ pub trait RefreshTokenRepository: Send + Sync + 'static {
     async fn find_by_hash(&self, hash: &[u8; 32]) -> Result<Option<(RefreshToken, RefreshFamily)>>;
     async fn get_family(&self, id: FamilyId) -> Result<Option<RefreshFamily>>;
     /// In one transaction: marks `spent` as spent at `at` only if it is still
-    /// unspent, and inserts `successor`. Returns false, writing nothing, when
-    /// the token was already spent: of two concurrent rotations exactly one wins.
+    /// unspent and its family (the successor's) is unrevoked and unexpired
+    /// at `at`, and inserts `successor`. Returns false, writing nothing,
+    /// when the token was already spent or its family revoked or ended: of
+    /// two concurrent rotations exactly one wins, and a rotation racing a
+    /// revocation of its family either comes before it or writes nothing.
     async fn rotate(
         &self,
         spent: TokenId,
@@ -100,11 +121,14 @@ pub trait RefreshTokenRepository: Send + Sync + 'static {
         successor: &RefreshToken,
     ) -> Result<bool>;
     /// Returns false when the family was already revoked or does not exist.
+    /// In the same transaction, writes `follow_up` to the outbox, only when
+    /// this call revoked the family.
     async fn revoke_family(
         &self,
         family: FamilyId,
         at: DateTime<Utc>,
         reason: &str,
+        follow_up: &[NewOutboxMessage],
     ) -> Result<bool>;
     /// Revokes the live families of a session; returns how many.
     async fn revoke_families_of_session(
@@ -130,4 +154,9 @@ pub trait SigningKeyRepository: Send + Sync + 'static {
     async fn list(&self) -> Result<Vec<SigningKeyRecord>>;
     async fn insert(&self, key: &SigningKeyRecord) -> Result<()>;
     async fn retire(&self, kid: &str, at: DateTime<Utc>) -> Result<bool>;
+    /// Retires, at `at`, every live key older than `newest` in the order
+    /// (`created_at`, `kid`); returns how many. The newest key in that
+    /// order is never retired by anyone, so replicas rotating at once
+    /// cannot leave no live key.
+    async fn retire_older_than(&self, newest: &SigningKeyRecord, at: DateTime<Utc>) -> Result<u64>;
 }

@@ -1,5 +1,7 @@
 use latch_domain::{
-    Error, Reason, Result, SessionId, UserId, model::ClientInfo, ports::RoleDirectory,
+    Error, Reason, Result, SessionId, UserId,
+    model::{ClientInfo, builtin},
+    ports::RoleDirectory,
 };
 use tonic::{Request, Status};
 
@@ -13,12 +15,22 @@ pub struct UserPrincipal {
     pub roles: Vec<String>,
 }
 
+/// A service account that proved its secret, on an RPC on its list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountPrincipal {
+    pub name: String,
+    /// A gateway: the client information it forwards is believed.
+    pub forwards_client_info: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     Anonymous,
     User(UserPrincipal),
-    /// Another Latch service (or a gateway) holding the service credential.
+    /// Another Latch service holding `LATCH_SERVICE_TOKEN`.
     Service,
+    /// A named machine caller (gateway, backend) granted this RPC.
+    Account(AccountPrincipal),
 }
 
 /// What the auth layer learned about a request.
@@ -73,8 +85,33 @@ impl Caller {
         }
     }
 
+    /// A service account with `name`, as the auth layer would leave it for
+    /// a valid credential on an RPC on the account's list.
+    pub fn for_account(name: &str, forwards_client_info: bool) -> Self {
+        Self {
+            principal: Principal::Account(AccountPrincipal {
+                name: name.to_owned(),
+                forwards_client_info,
+            }),
+            peer_ip: None,
+            user_agent: None,
+        }
+    }
+
+    /// A machine caller: one of Latch's services, or a service account
+    /// (whose RPC list the auth layer already held it to).
     pub fn is_service(&self) -> bool {
-        matches!(self.principal, Principal::Service)
+        matches!(self.principal, Principal::Service | Principal::Account(_))
+    }
+
+    /// Who is calling, for logs: never a secret.
+    pub fn describe(&self) -> String {
+        match &self.principal {
+            Principal::Anonymous => "anonymous".to_owned(),
+            Principal::User(user) => format!("user:{}", user.user_id),
+            Principal::Service => "latch-service".to_owned(),
+            Principal::Account(account) => format!("account:{}", account.name),
+        }
     }
 
     /// The signed-in user, or `AUTHENTICATION_REQUIRED`.
@@ -119,10 +156,16 @@ impl Caller {
         Ok(target)
     }
 
-    /// The client as the request claims it when the caller holds the service
-    /// credential (a gateway passing on what it saw), else as seen here.
+    /// The client as the request claims it when the caller is one of
+    /// Latch's services or a gateway account (passing on what it saw), else
+    /// as seen here: anyone else could claim any address.
     pub fn client_info(&self, claimed: Option<ClientInfo>) -> ClientInfo {
-        match (self.is_service(), claimed) {
+        let believed = match &self.principal {
+            Principal::Service => true,
+            Principal::Account(account) => account.forwards_client_info,
+            Principal::Anonymous | Principal::User(_) => false,
+        };
+        match (believed, claimed) {
             (true, Some(claimed)) => claimed,
             _ => ClientInfo {
                 ip: self.peer_ip.clone(),
@@ -132,7 +175,9 @@ impl Caller {
     }
 
     /// Lets the call act on `target`'s data when the caller is that user, a
-    /// Latch service, or a user holding `permission`; otherwise `ACCESS_DENIED`.
+    /// machine caller (the layer held it to its RPCs), or a user holding
+    /// `permission` (for a `*.write` permission on a SUPERADMIN's data, a
+    /// SUPERADMIN); otherwise `ACCESS_DENIED`.
     pub async fn authorize_for(
         &self,
         target: UserId,
@@ -140,20 +185,64 @@ impl Caller {
         roles: &dyn RoleDirectory,
     ) -> Result<()> {
         match &self.principal {
-            Principal::Service => Ok(()),
+            Principal::Service | Principal::Account(_) => Ok(()),
             Principal::User(user) if user.user_id == target => Ok(()),
             Principal::User(user) => {
-                if roles.has_permission(user.user_id, permission).await? {
-                    Ok(())
-                } else {
-                    Err(Error::access_denied())
+                if !roles.has_permission(user.user_id, permission).await? {
+                    return Err(Error::access_denied());
                 }
+                if is_write(permission) {
+                    Self::protect_superadmin(user.user_id, target, roles).await?;
+                }
+                Ok(())
             }
             Principal::Anonymous => Err(Error::new(
                 Reason::AuthenticationRequired,
                 "a user access token is required",
             )),
         }
+    }
+
+    /// [`Caller::require_permission`] for a change to `target`'s data: a
+    /// user acting on another user needs `permission`, and SUPERADMIN too
+    /// when `target` is a SUPERADMIN.
+    pub async fn require_permission_over(
+        &self,
+        target: UserId,
+        permission: &str,
+        roles: &dyn RoleDirectory,
+    ) -> Result<()> {
+        self.require_permission(permission, roles).await?;
+        match &self.principal {
+            Principal::User(user) if user.user_id != target => {
+                Self::protect_superadmin(user.user_id, target, roles).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// An ADMIN cannot act against a SUPERADMIN: revoking their sessions,
+    /// editing their profile or status takes a SUPERADMIN. Roles are read
+    /// now, not from the token, so a fresh demotion counts at once.
+    async fn protect_superadmin(
+        actor: UserId,
+        target: UserId,
+        roles: &dyn RoleDirectory,
+    ) -> Result<()> {
+        let is_superadmin = |names: Vec<String>| {
+            names
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(builtin::SUPERADMIN))
+        };
+        if is_superadmin(roles.role_names(target).await?)
+            && !is_superadmin(roles.role_names(actor).await?)
+        {
+            return Err(Error::new(
+                Reason::AccessDenied,
+                "only a SUPERADMIN may change a SUPERADMIN's data",
+            ));
+        }
+        Ok(())
     }
 
     /// Requires `permission` itself (admin-only RPCs); services pass.
@@ -163,7 +252,7 @@ impl Caller {
         roles: &dyn RoleDirectory,
     ) -> Result<()> {
         match &self.principal {
-            Principal::Service => Ok(()),
+            Principal::Service | Principal::Account(_) => Ok(()),
             Principal::User(user) if roles.has_permission(user.user_id, permission).await? => {
                 Ok(())
             }
@@ -174,6 +263,12 @@ impl Caller {
             )),
         }
     }
+}
+
+/// Permissions that change data (`users.write`, `sessions.write`, …), as
+/// opposed to reading it: these are the ones a SUPERADMIN is shielded from.
+fn is_write(permission: &str) -> bool {
+    permission.ends_with(".write")
 }
 
 /// `message` as a request that passed the auth layer as `caller` (the

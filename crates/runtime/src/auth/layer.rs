@@ -9,14 +9,14 @@ use std::{
 
 use async_trait::async_trait;
 use http::{HeaderMap, Request, Response};
-use latch_domain::{
-    Error, Reason, Result,
-    secret::{self, Secret},
-};
+use latch_domain::{Error, Kind, Reason, Result};
 use tonic::{body::Body, transport::server::TcpConnectInfo};
 use tower::{Layer, Service};
 
-use super::{Access, Caller, PolicyTable, Principal, SERVICE_TOKEN_HEADER, UserPrincipal};
+use super::{
+    Access, AccountPrincipal, Caller, MachineCallers, PolicyTable, Principal, Route,
+    SERVICE_ACCOUNT_HEADER, SERVICE_TOKEN_HEADER, ServiceAccount, UserPrincipal,
+};
 use crate::status::IntoStatus;
 
 /// Turns a bearer access token into a user: signature, issuer, audience,
@@ -29,7 +29,7 @@ pub trait Authenticator: Send + Sync + 'static {
 struct Gate {
     table: PolicyTable,
     authenticator: Arc<dyn Authenticator>,
-    service_token: Secret<String>,
+    machines: MachineCallers,
 }
 
 /// Checks every request against the server's [`PolicyTable`] and leaves a
@@ -40,18 +40,21 @@ pub struct AuthLayer {
 }
 
 impl AuthLayer {
+    /// Fails when an account is granted an RPC of this server that it may
+    /// not hold (see [`ServiceAccounts::check_against`]).
     pub fn new(
         table: PolicyTable,
         authenticator: Arc<dyn Authenticator>,
-        service_token: Secret<String>,
-    ) -> Self {
-        Self {
+        machines: MachineCallers,
+    ) -> Result<Self> {
+        machines.accounts().check_against(&table)?;
+        Ok(Self {
             gate: Arc::new(Gate {
                 table,
                 authenticator,
-                service_token,
+                machines,
             }),
-        }
+        })
     }
 }
 
@@ -97,67 +100,131 @@ where
         // no borrow of the request may live across an await.
         let facts = gate.facts(&request);
         Box::pin(async move {
+            let path = facts.path.clone();
             match gate.admit(facts).await {
                 Ok(caller) => {
+                    let who = caller.describe();
                     request.extensions_mut().insert(caller);
-                    inner.call(request).await
+                    let response = inner.call(request).await?;
+                    if is_permission_denied(&response) {
+                        log_denied(&who, &path);
+                    }
+                    Ok(response)
                 }
-                Err(err) => Ok(err.into_status().into_http()),
+                Err(err) => {
+                    if err.reason().kind() == Kind::PermissionDenied {
+                        tracing::info!(rpc = %path, refusal = %err, "permission denied at the gate");
+                    }
+                    Ok(err.into_status().into_http())
+                }
             }
         })
     }
 }
 
+/// A handler's refusal travels as a trailers-only response, so its status
+/// is in the headers.
+fn is_permission_denied<B>(response: &Response<B>) -> bool {
+    response
+        .headers()
+        .get("grpc-status")
+        .is_some_and(|code| code.as_bytes() == b"7")
+}
+
+/// Refused authorization is worth seeing (a probing caller, a misconfigured
+/// account), and never carries a secret: the caller is a name or an id.
+fn log_denied(caller: &str, rpc: &str) {
+    tracing::info!(caller, rpc, "permission denied");
+}
+
 /// What the gate reads off a request before deciding.
 struct Facts {
-    access: Option<Access>,
+    path: String,
+    route: Route,
     peer_ip: Option<String>,
     user_agent: Option<String>,
-    is_service: bool,
+    service_token: Option<String>,
+    account: Option<String>,
     bearer: Result<Option<String>>,
 }
 
 impl Gate {
     fn facts(&self, request: &Request<Body>) -> Facts {
         let headers = request.headers();
+        let path = request.uri().path().to_owned();
         Facts {
-            access: self.table.access(request.uri().path()),
+            route: self.table.route(&path),
+            path,
             peer_ip: request
                 .extensions()
                 .get::<TcpConnectInfo>()
                 .and_then(TcpConnectInfo::remote_addr)
                 .map(|addr| addr.ip().to_string()),
             user_agent: header(headers, "user-agent").map(str::to_owned),
-            is_service: self.holds_service_token(headers),
+            service_token: header(headers, SERVICE_TOKEN_HEADER).map(str::to_owned),
+            account: header(headers, SERVICE_ACCOUNT_HEADER).map(str::to_owned),
             bearer: bearer(headers).map(|b| b.map(str::to_owned)),
         }
     }
 
     async fn admit(&self, facts: Facts) -> Result<Caller> {
         let anonymous = Caller::anonymous(facts.peer_ip, facts.user_agent);
-        let Some(access) = facts.access else {
-            return Ok(anonymous);
+        let access = match facts.route {
+            Route::Open => return Ok(anonymous),
+            Route::Unknown => {
+                return Err(Error::new(Reason::Unimplemented, "no such RPC"));
+            }
+            Route::Rpc(access) => access,
         };
-        let principal = match (access, facts.is_service) {
-            (Access::Public, true) => Principal::Service,
-            // A public RPC ignores whatever authorization it was sent.
-            (Access::Public, false) => Principal::Anonymous,
-            (Access::Internal | Access::UserOrInternal, true) => Principal::Service,
-            (Access::Internal, false) => {
+        // A credential that is present but wrong is refused rather than
+        // ignored, so a misconfigured caller learns at once.
+        let credential =
+            self.credential(facts.service_token.as_deref(), facts.account.as_deref())?;
+        // A public RPC ignores whatever authorization it was sent.
+        let bearer = if access == Access::Public {
+            None
+        } else {
+            facts.bearer?
+        };
+        let principal = match (bearer, credential) {
+            // A bearer token makes the call the user's, whatever credential
+            // rides along: a gateway that adds its header to all traffic
+            // must not lend its rights to the people behind it.
+            (Some(token), _) if access.admits_users() => {
+                Principal::User(self.authenticator.authenticate(&token).await?)
+            }
+            (Some(_), _) => {
                 return Err(Error::new(
                     Reason::ServiceCredentialRequired,
-                    "this RPC is for Latch services only",
+                    "this RPC is for Latch services and granted service accounts, not users",
                 ));
             }
-            (Access::User | Access::UserOrInternal, _) => match facts.bearer? {
-                Some(token) => Principal::User(self.authenticator.authenticate(&token).await?),
-                None => {
+            (None, Some(Credential::Latch)) if access.admits_latch() => Principal::Service,
+            (None, Some(Credential::Account(account))) => {
+                if !access.grantable() || !account.may_call(&facts.path) {
                     return Err(Error::new(
-                        Reason::AuthenticationRequired,
-                        "send `authorization: Bearer <access token>`",
+                        Reason::AccessDenied,
+                        format!("service account {:?} may not call this RPC", account.name()),
                     ));
                 }
-            },
+                Principal::Account(AccountPrincipal {
+                    name: account.name().to_owned(),
+                    forwards_client_info: account.forwards_client_info(),
+                })
+            }
+            (None, _) if access == Access::Public => Principal::Anonymous,
+            (None, _) if access.admits_users() => {
+                return Err(Error::new(
+                    Reason::AuthenticationRequired,
+                    "send `authorization: Bearer <access token>`",
+                ));
+            }
+            (None, _) => {
+                return Err(Error::new(
+                    Reason::ServiceCredentialRequired,
+                    "this RPC is for Latch services and granted service accounts only",
+                ));
+            }
         };
         Ok(Caller {
             principal,
@@ -165,11 +232,40 @@ impl Gate {
         })
     }
 
-    fn holds_service_token(&self, headers: &HeaderMap) -> bool {
-        header(headers, SERVICE_TOKEN_HEADER).is_some_and(|presented| {
-            secret::constant_time_eq(presented.as_bytes(), self.service_token.expose().as_bytes())
-        })
+    /// The machine credential a request carries, checked.
+    fn credential(
+        &self,
+        service_token: Option<&str>,
+        account: Option<&str>,
+    ) -> Result<Option<Credential<'_>>> {
+        match (service_token, account) {
+            (None, None) => Ok(None),
+            (Some(_), Some(_)) => Err(Error::new(
+                Reason::CredentialInvalid,
+                "send one credential, not both",
+            )),
+            (Some(token), None) => {
+                if self.machines.is_latch(token) {
+                    Ok(Some(Credential::Latch))
+                } else {
+                    Err(Error::new(
+                        Reason::CredentialInvalid,
+                        "invalid service credential",
+                    ))
+                }
+            }
+            (None, Some(credential)) => Ok(Some(Credential::Account(
+                self.machines.accounts().authenticate(credential)?,
+            ))),
+        }
     }
+}
+
+/// A machine credential that checked out.
+enum Credential<'a> {
+    /// `LATCH_SERVICE_TOKEN`: one of Latch's own services.
+    Latch,
+    Account(&'a ServiceAccount),
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -197,3 +293,6 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,16 +6,24 @@
 //! directly.
 
 mod access_token;
+mod accounts;
 mod caller;
 mod layer;
+mod machines;
 mod policy;
 mod remote;
 
 pub use access_token::{AccessTokenAuthenticator, principal_if_live, verify_error};
-pub use caller::{Caller, Principal, UserPrincipal, request_as};
+pub use accounts::{
+    MIN_SECRET_CHARS, SERVICE_ACCOUNTS, ServiceAccount, ServiceAccounts, new_account,
+};
+pub use caller::{AccountPrincipal, Caller, Principal, UserPrincipal, request_as};
 pub use layer::{AuthLayer, AuthService, Authenticator};
-pub use policy::{Access, PolicyTable, ServicePolicy};
+pub use machines::{MachineCallers, SERVICE_TOKEN_ACCEPT};
+pub use policy::{Access, PolicyTable, Route, ServicePolicy};
 pub use remote::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, remote_verifier};
 
-/// Metadata key of the service credential.
+/// Metadata key of Latch's own service credential (`LATCH_SERVICE_TOKEN`).
 pub const SERVICE_TOKEN_HEADER: &str = "x-latch-service-token";
+/// Metadata key of a service account's `<name>.<secret>`.
+pub const SERVICE_ACCOUNT_HEADER: &str = "x-latch-service-account";

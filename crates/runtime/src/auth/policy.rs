@@ -3,16 +3,48 @@ use std::collections::HashMap;
 /// Who may call an RPC (API.md's caller classes). Admin access is a user
 /// whose roles grant the permission the handler names; the handler checks
 /// ownership-or-permission with [`super::Caller::authorize_for`].
+///
+/// Two kinds of machine caller exist: Latch's own services
+/// (`LATCH_SERVICE_TOKEN`, never leaves Latch's pods) and service accounts
+/// (named, least privilege). An account may be granted a `Public` RPC
+/// (a gateway) or one marked `Service`/`UserOrService` (a backend); the
+/// `Internal`/`UserOrInternal` ones only Latch itself may call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone.
+    /// Anyone. An account whose list names it calls it as itself (a
+    /// gateway's forwarded client information is then believed).
     Public,
     /// A valid access token whose session is live.
     User,
-    /// A user (as above) or a Latch service holding the credential.
+    /// A user (as above) or one of Latch's own services.
     UserOrInternal,
-    /// A Latch service holding the credential.
+    /// One of Latch's own services only; never granted to an account.
     Internal,
+    /// One of Latch's own services, or an account granted it.
+    Service,
+    /// A user, one of Latch's own services, or an account granted it.
+    UserOrService,
+}
+
+impl Access {
+    /// A bearer token makes the call the user's.
+    pub fn admits_users(self) -> bool {
+        matches!(
+            self,
+            Self::User | Self::UserOrInternal | Self::UserOrService
+        )
+    }
+
+    /// Latch's own service credential is accepted.
+    pub fn admits_latch(self) -> bool {
+        !matches!(self, Self::User)
+    }
+
+    /// A service account may be granted it: public RPCs (gateways) and
+    /// those marked for backends.
+    pub fn grantable(self) -> bool {
+        matches!(self, Self::Public | Self::Service | Self::UserOrService)
+    }
 }
 
 /// The caller class of every RPC of one gRPC service, written once beside
@@ -23,6 +55,24 @@ pub struct ServicePolicy {
     pub service: &'static str,
     pub methods: &'static [(&'static str, Access)],
 }
+
+/// What a request path is, to the auth layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// A Latch RPC with its caller class.
+    Rpc(Access),
+    /// Health and reflection: open to anyone, like a load balancer's probe.
+    Open,
+    /// Anything else: refused before it reaches a router.
+    Unknown,
+}
+
+/// The services every server answers for anyone.
+const OPEN_SERVICES: &[&str] = &[
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
 
 /// All policies served by one server, by request path.
 #[derive(Debug, Clone, Default)]
@@ -45,15 +95,31 @@ impl PolicyTable {
         table
     }
 
-    /// `None` for paths outside Latch's services (health, reflection), which
-    /// are open. A Latch method missing from its policy is internal: closed
-    /// by default.
-    pub fn access(&self, path: &str) -> Option<Access> {
+    /// A Latch method missing from its policy is internal: closed by
+    /// default. A path outside Latch's services, health and reflection is
+    /// unknown.
+    pub fn route(&self, path: &str) -> Route {
         if let Some(access) = self.methods.get(path) {
-            return Some(*access);
+            return Route::Rpc(*access);
         }
         let service = path.trim_start_matches('/').split('/').next().unwrap_or("");
-        self.services.contains(&service).then_some(Access::Internal)
+        if self.services.contains(&service) {
+            Route::Rpc(Access::Internal)
+        } else if OPEN_SERVICES.contains(&service) {
+            Route::Open
+        } else {
+            Route::Unknown
+        }
+    }
+
+    /// The caller class of `path` when it is a Latch RPC served here.
+    pub fn access(&self, path: &str) -> Option<Access> {
+        self.methods.get(path).copied()
+    }
+
+    /// Whether `service` is served by this server.
+    pub fn serves(&self, service: &str) -> bool {
+        self.services.contains(&service)
     }
 }
 
@@ -69,12 +135,31 @@ mod tests {
     #[test]
     fn lookup_is_by_path_and_closed_by_default() {
         let table = PolicyTable::new(&[POLICY]);
-        assert_eq!(table.access("/latch.x.v1.X/Open"), Some(Access::Public));
-        assert_eq!(table.access("/latch.x.v1.X/Mine"), Some(Access::User));
         assert_eq!(
-            table.access("/latch.x.v1.X/Forgotten"),
-            Some(Access::Internal)
+            table.route("/latch.x.v1.X/Open"),
+            Route::Rpc(Access::Public)
         );
-        assert_eq!(table.access("/grpc.health.v1.Health/Check"), None);
+        assert_eq!(table.route("/latch.x.v1.X/Mine"), Route::Rpc(Access::User));
+        assert_eq!(
+            table.route("/latch.x.v1.X/Forgotten"),
+            Route::Rpc(Access::Internal)
+        );
+        assert_eq!(table.route("/grpc.health.v1.Health/Check"), Route::Open);
+        assert_eq!(
+            table.route("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"),
+            Route::Open
+        );
+        assert_eq!(table.route("/latch.y.v1.Y/Anything"), Route::Unknown);
+        assert_eq!(table.route("/"), Route::Unknown);
+    }
+
+    #[test]
+    fn only_public_and_service_rpcs_can_be_granted() {
+        assert!(Access::Public.grantable());
+        assert!(Access::Service.grantable());
+        assert!(Access::UserOrService.grantable());
+        assert!(!Access::Internal.grantable());
+        assert!(!Access::UserOrInternal.grantable());
+        assert!(!Access::User.grantable());
     }
 }

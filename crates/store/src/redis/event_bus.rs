@@ -91,13 +91,9 @@ impl EventBus for RedisEventBus {
     async fn publish(&self, event: &Event) -> Result<()> {
         let channel = self.redis.key(event.channel().name());
         let payload = events_codec::encode(event);
-        let mut conn = self.redis.conn().await?;
-        redis::cmd("PUBLISH")
-            .arg(channel)
-            .arg(payload)
-            .query_async::<i64>(&mut conn)
-            .await
-            .map_err(redis_err)?;
+        self.redis
+            .query::<i64>(redis::cmd("PUBLISH").arg(channel).arg(payload))
+            .await?;
         Ok(())
     }
 
@@ -106,7 +102,10 @@ impl EventBus for RedisEventBus {
     /// retried in the background.
     async fn subscribe(&self, channel: Channel) -> Result<EventStream> {
         let name = self.redis.key(channel.name());
-        let first = subscribed(&self.client, &name).await?;
+        let first = self
+            .redis
+            .within_deadline(subscribed(&self.client, &name))
+            .await?;
         let (sender, receiver) = mpsc::channel(BUFFER);
         tokio::spawn(pump(first, name, channel, sender, self.alive.subscribe()));
         let stream = futures::stream::unfold(receiver, |mut receiver| async move {

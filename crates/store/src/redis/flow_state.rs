@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use deadpool_redis::redis;
 use latch_domain::{Result, ports::FlowState};
 
-use super::{Redis, millis, redis_err};
+use super::{Redis, millis};
 
 /// Values under `{prefix}{key}`; `take` is GETDEL, so of two concurrent
 /// takes only one gets the value.
@@ -24,23 +24,20 @@ impl RedisFlowState {
 #[async_trait]
 impl FlowState for RedisFlowState {
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
-        let mut conn = self.redis.conn().await?;
-        redis::cmd("SET")
-            .arg(self.redis.key(key))
-            .arg(value)
-            .arg("PX")
-            .arg(millis(ttl))
-            .query_async::<()>(&mut conn)
+        self.redis
+            .query(
+                redis::cmd("SET")
+                    .arg(self.redis.key(key))
+                    .arg(value)
+                    .arg("PX")
+                    .arg(millis(ttl)),
+            )
             .await
-            .map_err(redis_err)
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let mut conn = self.redis.conn().await?;
-        redis::cmd("GETDEL")
-            .arg(self.redis.key(key))
-            .query_async::<Option<Vec<u8>>>(&mut conn)
+        self.redis
+            .query(redis::cmd("GETDEL").arg(self.redis.key(key)))
             .await
-            .map_err(redis_err)
     }
 }

@@ -42,14 +42,11 @@ impl RedisSessionCache {
 impl SessionCache for RedisSessionCache {
     async fn get(&self, id: &SessionId) -> Result<Option<CachedSession>> {
         let (valid_key, record_key) = self.keys(id);
-        let mut conn = self.redis.conn().await?;
         // One MGET: both keys read at one instant.
-        let (valid, record): (Option<String>, Option<Vec<u8>>) = redis::cmd("MGET")
-            .arg(&valid_key)
-            .arg(&record_key)
-            .query_async(&mut conn)
-            .await
-            .map_err(redis_err)?;
+        let (valid, record): (Option<String>, Option<Vec<u8>>) = self
+            .redis
+            .query(redis::cmd("MGET").arg(&valid_key).arg(&record_key))
+            .await?;
         match (valid.as_deref(), record) {
             (Some(REVOKED), _) => Ok(Some(CachedSession::Revoked)),
             (Some(VALID), Some(json)) => match serde_json::from_slice::<Session>(&json) {
@@ -69,45 +66,51 @@ impl SessionCache for RedisSessionCache {
         let (valid_key, record_key) = self.keys(&session.id);
         let json = serde_json::to_vec(session).map_err(Error::internal)?;
         let ttl = millis(ttl);
-        let mut conn = self.redis.conn().await?;
-        let won: Option<String> = redis::cmd("SET")
-            .arg(&valid_key)
-            .arg(VALID)
-            .arg("NX")
-            .arg("PX")
-            .arg(ttl)
-            .query_async(&mut conn)
+        // Both commands on one connection (a pooled connection costs a
+        // PING to check out), under one deadline.
+        self.redis
+            .within_deadline(async {
+                let mut conn = self.redis.conn().await?;
+                let won: Option<String> = redis::cmd("SET")
+                    .arg(&valid_key)
+                    .arg(VALID)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(redis_err)?;
+                if won.is_some() {
+                    redis::cmd("SET")
+                        .arg(&record_key)
+                        .arg(json)
+                        .arg("PX")
+                        .arg(ttl)
+                        .query_async::<()>(&mut conn)
+                        .await
+                        .map_err(redis_err)?;
+                }
+                Ok(())
+            })
             .await
-            .map_err(redis_err)?;
-        if won.is_some() {
-            redis::cmd("SET")
-                .arg(&record_key)
-                .arg(json)
-                .arg("PX")
-                .arg(ttl)
-                .query_async::<()>(&mut conn)
-                .await
-                .map_err(redis_err)?;
-        }
-        Ok(())
     }
 
     async fn tombstone(&self, id: &SessionId, ttl: Duration) -> Result<()> {
         let (valid_key, record_key) = self.keys(id);
-        let mut conn = self.redis.conn().await?;
-        redis::pipe()
-            .atomic()
-            .cmd("SET")
-            .arg(&valid_key)
-            .arg(REVOKED)
-            .arg("PX")
-            .arg(millis(ttl))
-            .ignore()
-            .cmd("DEL")
-            .arg(&record_key)
-            .ignore()
-            .query_async::<()>(&mut conn)
+        self.redis
+            .query_pipe(
+                redis::pipe()
+                    .atomic()
+                    .cmd("SET")
+                    .arg(&valid_key)
+                    .arg(REVOKED)
+                    .arg("PX")
+                    .arg(millis(ttl))
+                    .ignore()
+                    .cmd("DEL")
+                    .arg(&record_key)
+                    .ignore(),
+            )
             .await
-            .map_err(redis_err)
     }
 }

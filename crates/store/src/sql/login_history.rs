@@ -1,7 +1,9 @@
 //! `login_history` behind [`LoginHistoryRepository`].
 
 use async_trait::async_trait;
-use latch_domain::{Result, UserId, model::LoginEvent, ports::LoginHistoryRepository};
+use latch_domain::{
+    Result, UserId, client_fields, model::LoginEvent, ports::LoginHistoryRepository,
+};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{db_err, entity::login_history};
@@ -32,13 +34,16 @@ fn to_event(row: login_history::Model) -> LoginEvent {
     }
 }
 
+/// The client's fields go through `client_fields` here too (idempotent
+/// after the flow's own pass): whichever flow records an attempt, its row
+/// fits the columns, so a client cannot keep its attempts out of history.
 fn to_row(event: &LoginEvent) -> login_history::ActiveModel {
     login_history::ActiveModel {
         id: Set(event.id),
         user_id: Set(event.user_id.0),
         at: Set(event.at),
-        ip: Set(event.ip.clone()),
-        user_agent: Set(event.user_agent.clone()),
+        ip: Set(client_fields::ip(event.ip.as_deref())),
+        user_agent: Set(client_fields::user_agent(event.user_agent.as_deref())),
         method: Set(event.method.clone()),
         success: Set(event.success),
         failure_reason: Set(event.failure_reason.clone()),

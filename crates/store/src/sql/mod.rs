@@ -5,6 +5,7 @@
 mod entity;
 mod error;
 mod login_history;
+mod outbox;
 mod profiles;
 mod refresh_tokens;
 mod roles;
@@ -15,6 +16,7 @@ mod users;
 pub(crate) use error::db_err;
 
 pub use login_history::SqlLoginHistory;
+pub use outbox::SqlOutbox;
 pub use profiles::SqlProfiles;
 pub use refresh_tokens::SqlRefreshTokens;
 pub use roles::SqlRoles;

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use latch_domain::{
     Error, FamilyId, Result, SessionId, TokenId, UserId,
     model::{RefreshFamily, RefreshToken},
-    ports::RefreshTokenRepository,
+    ports::{NewOutboxMessage, RefreshTokenRepository},
+    secret::Secret,
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
@@ -17,6 +18,7 @@ use super::{
     db_err,
     entity::{refresh_token_families as families, refresh_tokens as tokens},
     error::corrupt,
+    outbox,
 };
 use crate::Database;
 
@@ -36,18 +38,30 @@ impl SqlRefreshTokens {
     /// round trip instead of four (BEGIN, UPDATE, INSERT, COMMIT). A
     /// concurrent rotation of the same token waits on the row lock, then
     /// sees it spent: its UPDATE returns no row and nothing is inserted.
+    ///
+    /// The family row is read `FOR SHARE`, which a revocation (an UPDATE of
+    /// that row) conflicts with: a revocation committed first is seen (the
+    /// lock waits for it, then rechecks the row) and the rotation writes
+    /// nothing; one that comes later waits for this statement, so it
+    /// revokes the successor too. Either way no live token survives it.
     async fn rotate_in_one_statement(
         &self,
         spent: TokenId,
         at: DateTime<Utc>,
         successor: &RefreshToken,
     ) -> Result<bool> {
-        const ROTATE: &str = "WITH spent AS ( \
+        const ROTATE: &str = "WITH live AS ( \
+                SELECT id FROM refresh_token_families \
+                WHERE id = $4 AND revoked_at IS NULL AND expires_at > $1 \
+                FOR SHARE), \
+            spent AS ( \
                 UPDATE refresh_tokens SET spent_at = $1 \
-                WHERE id = $2 AND spent_at IS NULL RETURNING id) \
+                WHERE id = $2 AND spent_at IS NULL \
+                    AND family_id IN (SELECT id FROM live) \
+                RETURNING id) \
             INSERT INTO refresh_tokens (id, family_id, token_hash, parent_id, \
-                user_agent, ip_hash, created_at, expires_at, spent_at) \
-            SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM spent";
+                user_agent, ip_hash, created_at, expires_at, spent_at, successor_salt) \
+            SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM spent";
         let mut values = vec![at.into(), spent.0.into()];
         values.extend(token_values(successor));
         Ok(self.execute_postgres(ROTATE, values).await? == 1)
@@ -65,8 +79,8 @@ impl SqlRefreshTokens {
                     created_at, expires_at, revoked_at, revoked_reason) \
                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id) \
             INSERT INTO refresh_tokens (id, family_id, token_hash, parent_id, \
-                user_agent, ip_hash, created_at, expires_at, spent_at) \
-            SELECT $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM family";
+                user_agent, ip_hash, created_at, expires_at, spent_at, successor_salt) \
+            SELECT $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 FROM family";
         let mut values: Vec<sea_orm::Value> = vec![
             family.id.0.into(),
             family.user_id.0.into(),
@@ -107,16 +121,27 @@ impl SqlRefreshTokens {
         at: DateTime<Utc>,
         reason: &str,
     ) -> Result<u64> {
-        let result = families::Entity::update_many()
-            .col_expr(families::Column::RevokedAt, Expr::value(at))
-            .col_expr(families::Column::RevokedReason, Expr::value(reason))
-            .filter(filter)
-            .filter(families::Column::RevokedAt.is_null())
-            .exec(self.db.connection())
-            .await
-            .map_err(db_err)?;
-        Ok(result.rows_affected)
+        revoke_on(self.db.connection(), filter, at, reason).await
     }
+}
+
+/// Revokes the unrevoked families matching `filter` on `conn` (the pool,
+/// or a transaction); returns how many.
+async fn revoke_on(
+    conn: &impl ConnectionTrait,
+    filter: Condition,
+    at: DateTime<Utc>,
+    reason: &str,
+) -> Result<u64> {
+    let result = families::Entity::update_many()
+        .col_expr(families::Column::RevokedAt, Expr::value(at))
+        .col_expr(families::Column::RevokedReason, Expr::value(reason))
+        .filter(filter)
+        .filter(families::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(result.rows_affected)
 }
 
 fn hash32(bytes: Vec<u8>, what: &str) -> Result<[u8; 32]> {
@@ -134,6 +159,10 @@ fn to_token(row: tokens::Model) -> Result<RefreshToken> {
         created_at: row.created_at,
         expires_at: row.expires_at,
         spent_at: row.spent_at,
+        successor_salt: row
+            .successor_salt
+            .map(|salt| hash32(salt, "successor salt").map(Secret::new))
+            .transpose()?,
     })
 }
 
@@ -160,11 +189,19 @@ fn token_row(token: &RefreshToken) -> tokens::ActiveModel {
         created_at: Set(token.created_at),
         expires_at: Set(token.expires_at),
         spent_at: Set(token.spent_at),
+        successor_salt: Set(salt_bytes(token)),
     }
 }
 
+fn salt_bytes(token: &RefreshToken) -> Option<Vec<u8>> {
+    token
+        .successor_salt
+        .as_ref()
+        .map(|salt| salt.expose().to_vec())
+}
+
 /// A token's columns in the order the one-statement SQL lists them.
-fn token_values(token: &RefreshToken) -> [sea_orm::Value; 9] {
+fn token_values(token: &RefreshToken) -> [sea_orm::Value; 10] {
     [
         token.id.0.into(),
         token.family_id.0.into(),
@@ -175,6 +212,7 @@ fn token_values(token: &RefreshToken) -> [sea_orm::Value; 9] {
         token.created_at.into(),
         token.expires_at.into(),
         token.spent_at.into(),
+        salt_bytes(token).into(),
     ]
 }
 
@@ -242,12 +280,22 @@ impl RefreshTokenRepository for SqlRefreshTokens {
         }
         let txn = self.db.connection().begin().await.map_err(db_err)?;
         // The conditional UPDATE is the arbiter: a concurrent rotation of
-        // the same token waits on the write lock (SQLite), then finds it
-        // spent and changes nothing.
+        // the same token, or a revocation of its family, waits on the write
+        // lock (SQLite serializes writers), and this statement sees what
+        // committed before it: a spent token or an ended family changes
+        // nothing.
+        let live_family = families::Entity::find()
+            .select_only()
+            .column(families::Column::Id)
+            .filter(families::Column::Id.eq(successor.family_id.0))
+            .filter(families::Column::RevokedAt.is_null())
+            .filter(families::Column::ExpiresAt.gt(at))
+            .into_query();
         let marked = tokens::Entity::update_many()
             .col_expr(tokens::Column::SpentAt, Expr::value(at))
             .filter(tokens::Column::Id.eq(spent.0))
             .filter(tokens::Column::SpentAt.is_null())
+            .filter(tokens::Column::FamilyId.in_subquery(live_family))
             .exec(&txn)
             .await
             .map_err(db_err)?;
@@ -268,9 +316,20 @@ impl RefreshTokenRepository for SqlRefreshTokens {
         family: FamilyId,
         at: DateTime<Utc>,
         reason: &str,
+        follow_up: &[NewOutboxMessage],
     ) -> Result<bool> {
         let filter = Condition::all().add(families::Column::Id.eq(family.0));
-        Ok(self.revoke_where(filter, at, reason).await? > 0)
+        if follow_up.is_empty() {
+            return Ok(self.revoke_where(filter, at, reason).await? > 0);
+        }
+        // The follow-up commits with the revocation, or neither does.
+        let txn = self.db.connection().begin().await.map_err(db_err)?;
+        let revoked = revoke_on(&txn, filter, at, reason).await? > 0;
+        if revoked {
+            outbox::write(&txn, follow_up).await?;
+        }
+        txn.commit().await.map_err(db_err)?;
+        Ok(revoked)
     }
 
     async fn revoke_families_of_session(

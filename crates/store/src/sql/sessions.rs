@@ -1,17 +1,19 @@
-//! `sessions` behind [`SessionRepository`].
+//! `sessions` behind [`SessionRepository`]. Revocations write their
+//! follow-up (the outbox rows) in the transaction of the revoking UPDATE.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use latch_domain::{
     Result, SessionId, UserId,
-    model::{ClientInfo, DeviceInfo, Session},
-    ports::SessionRepository,
+    model::{ClientInfo, DeviceInfo, Session, SessionQuery},
+    ports::{FollowUp, SessionRepository},
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, TransactionTrait, UpdateMany, sea_query::Expr,
 };
 
-use super::{db_err, entity::sessions};
+use super::{db_err, entity::sessions, outbox};
 use crate::Database;
 
 /// Sessions on the SQL database.
@@ -23,6 +25,34 @@ pub struct SqlSessions {
 impl SqlSessions {
     pub fn new(db: Database) -> Self {
         Self { db }
+    }
+
+    /// Runs a revoking `update` (its filters chosen by the caller) and
+    /// writes the follow-up of every session it revoked, in one transaction.
+    async fn revoke_with(
+        &self,
+        update: UpdateMany<sessions::Entity>,
+        at: DateTime<Utc>,
+        reason: &str,
+        follow_up: FollowUp<'_, Session>,
+    ) -> Result<Vec<Session>> {
+        let txn = self.db.connection().begin().await.map_err(db_err)?;
+        let revoked: Vec<Session> = update
+            .col_expr(sessions::Column::RevokedAt, Expr::value(at))
+            .col_expr(sessions::Column::RevokedReason, Expr::value(reason))
+            .exec_with_returning(&txn)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(to_session)
+            .collect();
+        let mut messages = Vec::new();
+        for session in &revoked {
+            messages.extend(follow_up(session)?);
+        }
+        outbox::write(&txn, &messages).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(revoked)
     }
 }
 
@@ -85,14 +115,31 @@ impl SessionRepository for SqlSessions {
         Ok(row.map(to_session))
     }
 
-    async fn list_for_user(&self, user: UserId, include_revoked: bool) -> Result<Vec<Session>> {
-        let mut query = sessions::Entity::find().filter(sessions::Column::UserId.eq(user.0));
-        if !include_revoked {
-            query = query.filter(sessions::Column::RevokedAt.is_null());
+    async fn list_for_user(&self, user: UserId, query: &SessionQuery) -> Result<Vec<Session>> {
+        let mut select = sessions::Entity::find().filter(sessions::Column::UserId.eq(user.0));
+        if let Some((now, idle)) = query.live_at {
+            select = select
+                .filter(sessions::Column::RevokedAt.is_null())
+                .filter(sessions::Column::ExpiresAt.gt(now))
+                .filter(sessions::Column::LastActiveAt.gt(now - idle));
         }
-        let rows = query
-            .order_by_desc(sessions::Column::CreatedAt)
+        if let Some(after) = &query.after {
+            // Keyset paging: strictly after the cursor in the listing order,
+            // so a page never repeats or skips a row that did not move.
+            select = select.filter(
+                Condition::any()
+                    .add(sessions::Column::LastActiveAt.lt(after.last_active_at))
+                    .add(
+                        Condition::all()
+                            .add(sessions::Column::LastActiveAt.eq(after.last_active_at))
+                            .add(sessions::Column::Id.lt(after.id.as_str())),
+                    ),
+            );
+        }
+        let rows = select
+            .order_by_desc(sessions::Column::LastActiveAt)
             .order_by_desc(sessions::Column::Id)
+            .limit(query.limit)
             .all(self.db.connection())
             .await
             .map_err(db_err)?;
@@ -116,40 +163,69 @@ impl SessionRepository for SqlSessions {
         id: &SessionId,
         at: DateTime<Utc>,
         reason: &str,
+        follow_up: FollowUp<'_, Session>,
     ) -> Result<Option<Session>> {
         // One conditional UPDATE … RETURNING: of two racing revocations
-        // exactly one gets the session back.
-        let rows = sessions::Entity::update_many()
-            .col_expr(sessions::Column::RevokedAt, Expr::value(at))
-            .col_expr(sessions::Column::RevokedReason, Expr::value(reason))
+        // exactly one gets the session back, and writes the follow-up.
+        let update = sessions::Entity::update_many()
             .filter(sessions::Column::Id.eq(id.as_str()))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .exec_with_returning(self.db.connection())
-            .await
-            .map_err(db_err)?;
-        Ok(rows.into_iter().next().map(to_session))
+            .filter(sessions::Column::RevokedAt.is_null());
+        let revoked = self.revoke_with(update, at, reason, follow_up).await?;
+        Ok(revoked.into_iter().next())
     }
 
-    /// Revokes every unrevoked session of the user but `except`.
+    /// Revokes a batch of the user's unrevoked sessions but `except`.
     async fn revoke_all_for_user(
         &self,
         user: UserId,
         except: Option<&SessionId>,
         at: DateTime<Utc>,
         reason: &str,
+        limit: u64,
+        follow_up: FollowUp<'_, Session>,
     ) -> Result<Vec<Session>> {
-        let mut update = sessions::Entity::update_many()
-            .col_expr(sessions::Column::RevokedAt, Expr::value(at))
-            .col_expr(sessions::Column::RevokedReason, Expr::value(reason))
+        let mut batch = sessions::Entity::find()
+            .select_only()
+            .column(sessions::Column::Id)
             .filter(sessions::Column::UserId.eq(user.0))
             .filter(sessions::Column::RevokedAt.is_null());
         if let Some(except) = except {
-            update = update.filter(sessions::Column::Id.ne(except.as_str()));
+            batch = batch.filter(sessions::Column::Id.ne(except.as_str()));
         }
-        let rows = update
-            .exec_with_returning(self.db.connection())
+        let batch = batch.limit(limit).into_query();
+        // `revoked_at IS NULL` again on the row itself: a row revoked
+        // concurrently after the batch was read is not revoked twice.
+        let update = sessions::Entity::update_many()
+            .filter(sessions::Column::Id.in_subquery(batch))
+            .filter(sessions::Column::RevokedAt.is_null());
+        self.revoke_with(update, at, reason, follow_up).await
+    }
+
+    async fn delete_ended(
+        &self,
+        ended_before: DateTime<Utc>,
+        idle_before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<u64> {
+        let ended = Condition::any()
+            .add(sessions::Column::RevokedAt.lt(ended_before))
+            .add(sessions::Column::ExpiresAt.lt(ended_before))
+            .add(sessions::Column::LastActiveAt.lt(idle_before));
+        // No lock clause: a `LIMIT … SKIP LOCKED` subquery may be evaluated
+        // again by PostgreSQL for rows that changed meanwhile, and then
+        // delete more than the batch. Replicas cleaning up at once wait on
+        // each other's row locks instead, then find those rows gone.
+        let batch = sessions::Entity::find()
+            .select_only()
+            .column(sessions::Column::Id)
+            .filter(ended)
+            .limit(limit)
+            .into_query();
+        let deleted = sessions::Entity::delete_many()
+            .filter(sessions::Column::Id.in_subquery(batch))
+            .exec(self.db.connection())
             .await
             .map_err(db_err)?;
-        Ok(rows.into_iter().map(to_session).collect())
+        Ok(deleted.rows_affected)
     }
 }

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use latch_domain::{Result, model::SigningKeyRecord, ports::SigningKeyRepository};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+    ActiveValue::Set,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::{Expr, ExprTrait, Query},
 };
 
 use super::{db_err, entity::signing_keys};
@@ -75,5 +77,47 @@ impl SigningKeyRepository for SqlSigningKeys {
             .await
             .map_err(db_err)?;
         Ok(result.rows_affected > 0)
+    }
+
+    /// One conditional UPDATE whose condition depends only on columns no
+    /// one changes (`created_at`, `kid`) besides `retired_at IS NULL`, so
+    /// concurrent calls on any snapshot agree on which key is newest and
+    /// none retires it. The newest key's `created_at` is read from its row,
+    /// not from the record, so the comparison is at the stored precision.
+    async fn retire_older_than(&self, newest: &SigningKeyRecord, at: DateTime<Utc>) -> Result<u64> {
+        let created_of_newest = || {
+            Expr::SubQuery(
+                None,
+                Box::new(
+                    Query::select()
+                        .column(signing_keys::Column::CreatedAt)
+                        .from(signing_keys::Entity)
+                        .and_where(signing_keys::Column::Kid.eq(newest.kid.as_str()))
+                        .to_owned()
+                        .into(),
+                ),
+            )
+        };
+        let older = Condition::any()
+            .add(ExprTrait::lt(
+                Expr::col(signing_keys::Column::CreatedAt),
+                created_of_newest(),
+            ))
+            .add(
+                Condition::all()
+                    .add(ExprTrait::eq(
+                        Expr::col(signing_keys::Column::CreatedAt),
+                        created_of_newest(),
+                    ))
+                    .add(signing_keys::Column::Kid.lt(newest.kid.as_str())),
+            );
+        let result = signing_keys::Entity::update_many()
+            .col_expr(signing_keys::Column::RetiredAt, Expr::value(at))
+            .filter(signing_keys::Column::RetiredAt.is_null())
+            .filter(older)
+            .exec(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(result.rows_affected)
     }
 }

@@ -8,6 +8,7 @@
 pub mod event_bus;
 pub mod flow_state;
 pub mod login_history;
+pub mod outbox;
 pub mod profiles;
 pub mod rate_limiter;
 pub mod refresh_tokens;

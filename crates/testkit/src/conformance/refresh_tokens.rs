@@ -1,5 +1,5 @@
 //! [`RefreshTokenRepository`]: families, rotation that exactly one racer
-//! wins, revocation, cleanup.
+//! wins and that a revoked or ended family refuses, revocation, cleanup.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use latch_domain::{
     FamilyId, Reason, SessionId, TokenId, UserId,
     model::{RefreshFamily, RefreshToken},
     ports::RefreshTokenRepository,
+    secret::Secret,
 };
 
 use super::{assert_reason, now, race};
@@ -49,6 +50,7 @@ pub fn new_token(
         created_at: at,
         expires_at: family.expires_at,
         spent_at: None,
+        successor_salt: Some(Secret::new(random_hash())),
     }
 }
 
@@ -58,6 +60,7 @@ pub async fn run(repo: Arc<dyn RefreshTokenRepository>) {
     deletes_what_ended(&*repo).await;
     creates_and_finds(&*repo).await;
     rotates_once(&*repo).await;
+    refuses_to_rotate_in_an_ended_family(&*repo).await;
     one_of_racing_rotations_wins(repo.clone()).await;
     revokes(&*repo).await;
 }
@@ -85,7 +88,7 @@ async fn deletes_what_ended(repo: &dyn RefreshTokenRepository) {
         .await
         .expect("create");
     assert!(
-        repo.revoke_family(revoked.id, t0 + Duration::hours(2), "logout")
+        repo.revoke_family(revoked.id, t0 + Duration::hours(2), "logout", &[])
             .await
             .expect("revoke")
     );
@@ -135,9 +138,11 @@ async fn deletes_what_ended(repo: &dyn RefreshTokenRepository) {
 async fn creates_and_finds(repo: &dyn RefreshTokenRepository) {
     let at = now();
     let family = new_family(at);
+    // Every optional column empty, as on a row written before salts.
     let first = RefreshToken {
         user_agent: None,
         ip_hash: None,
+        successor_salt: None,
         ..new_token(&family, None, at)
     };
     repo.create_family(&family, &first).await.expect("create");
@@ -160,7 +165,7 @@ async fn creates_and_finds(repo: &dyn RefreshTokenRepository) {
     );
     assert!(
         !repo
-            .revoke_family(orphan.id, at, "probe")
+            .revoke_family(orphan.id, at, "probe", &[])
             .await
             .expect("revoke"),
         "the family was rolled back"
@@ -222,6 +227,83 @@ async fn rotates_once(repo: &dyn RefreshTokenRepository) {
     );
 }
 
+/// A family revoked between the lookup of a token and its rotation (a
+/// logout racing a refresh), or ended by then, gets no successor.
+async fn refuses_to_rotate_in_an_ended_family(repo: &dyn RefreshTokenRepository) {
+    let at = now();
+    let later = at + Duration::minutes(1);
+
+    let revoked = new_family(at);
+    let first = new_token(&revoked, None, at);
+    repo.create_family(&revoked, &first).await.expect("create");
+    let (looked_up, _) = repo
+        .find_by_hash(&first.token_hash)
+        .await
+        .expect("find")
+        .expect("stored");
+    assert!(
+        repo.revoke_family(revoked.id, at, "logout", &[])
+            .await
+            .expect("revoke")
+    );
+    let successor = new_token(&revoked, Some(looked_up.id), later);
+    assert!(
+        !repo
+            .rotate(looked_up.id, later, &successor)
+            .await
+            .expect("rotate"),
+        "a revoked family rotates nothing"
+    );
+    assert_eq!(
+        repo.find_by_hash(&successor.token_hash)
+            .await
+            .expect("find"),
+        None,
+        "no successor was written"
+    );
+    let (unspent, _) = repo
+        .find_by_hash(&first.token_hash)
+        .await
+        .expect("find")
+        .expect("stored");
+    assert_eq!(unspent.spent_at, None, "the token was not spent either");
+
+    let ending = RefreshFamily {
+        expires_at: at + Duration::minutes(1),
+        ..new_family(at)
+    };
+    let first = new_token(&ending, None, at);
+    repo.create_family(&ending, &first).await.expect("create");
+    let successor = new_token(&ending, Some(first.id), ending.expires_at);
+    assert!(
+        !repo
+            .rotate(first.id, ending.expires_at, &successor)
+            .await
+            .expect("rotate"),
+        "a family rotates nothing at its end"
+    );
+    assert_eq!(
+        repo.find_by_hash(&successor.token_hash)
+            .await
+            .expect("find"),
+        None
+    );
+    // Just before its end it still rotates, and the salt round-trips.
+    let before_end = ending.expires_at - Duration::seconds(1);
+    let successor = new_token(&ending, Some(first.id), before_end);
+    assert!(
+        repo.rotate(first.id, before_end, &successor)
+            .await
+            .expect("rotate")
+    );
+    assert_eq!(
+        repo.find_by_hash(&successor.token_hash)
+            .await
+            .expect("find"),
+        Some((successor.clone(), ending.clone()))
+    );
+}
+
 async fn one_of_racing_rotations_wins(repo: Arc<dyn RefreshTokenRepository>) {
     const RACERS: usize = 16;
     let at = now();
@@ -264,19 +346,19 @@ async fn revokes(repo: &dyn RefreshTokenRepository) {
         .await
         .expect("create");
     assert!(
-        repo.revoke_family(family.id, at, "refresh_token_reused")
+        repo.revoke_family(family.id, at, "refresh_token_reused", &[])
             .await
             .expect("revoke")
     );
     assert!(
         !repo
-            .revoke_family(family.id, at, "again")
+            .revoke_family(family.id, at, "again", &[])
             .await
             .expect("revoke")
     );
     assert!(
         !repo
-            .revoke_family(FamilyId::new(), at, "unknown")
+            .revoke_family(FamilyId::new(), at, "unknown", &[])
             .await
             .expect("revoke")
     );

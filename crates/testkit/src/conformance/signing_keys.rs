@@ -1,11 +1,12 @@
-//! [`SigningKeyRepository`]: keys listed oldest first, retired once.
+//! [`SigningKeyRepository`]: keys listed oldest first, retired once, and
+//! retired by age so that concurrent rotations keep the newest key live.
 
 use std::sync::Arc;
 
 use chrono::Duration;
 use latch_domain::{Reason, model::SigningKeyRecord, ports::SigningKeyRepository};
 
-use super::{assert_reason, now};
+use super::{assert_reason, now, race};
 
 fn key(kid: &str, minutes: i64) -> SigningKeyRecord {
     SigningKeyRecord {
@@ -55,7 +56,95 @@ pub async fn run(repo: Arc<dyn SigningKeyRepository>) {
                 retired_at: Some(at),
                 ..older
             },
-            newer
+            newer.clone()
         ]
     );
+
+    retires_older_keys(&*repo, &newer).await;
+    racing_rotations_keep_the_newest_live(repo).await;
+}
+
+/// Live keys before `newest` in the (`created_at`, `kid`) order are
+/// retired; `newest` and those after it are not.
+async fn retires_older_keys(repo: &dyn SigningKeyRepository, live: &SigningKeyRecord) {
+    let tied_low = key("kid-tie-a", 120);
+    let tied_high = key("kid-tie-b", 120);
+    let newest = key("kid-tie-c", 180);
+    for record in [&tied_low, &tied_high, &newest] {
+        repo.insert(record).await.expect("insert");
+    }
+    let at = now() + Duration::days(2);
+    assert_eq!(
+        repo.retire_older_than(&tied_high, at)
+            .await
+            .expect("retire older"),
+        2,
+        "the live key of an hour and the one tied by time but before by kid"
+    );
+    assert_eq!(
+        repo.retire_older_than(&tied_high, at)
+            .await
+            .expect("retire older again"),
+        0
+    );
+    let retired_at = |kid: &str, records: &[SigningKeyRecord]| {
+        records
+            .iter()
+            .find(|r| r.kid == kid)
+            .map(|r| r.retired_at)
+            .expect("listed")
+    };
+    let records = repo.list().await.expect("list");
+    assert_eq!(retired_at(&live.kid, &records), Some(at));
+    assert_eq!(retired_at(&tied_low.kid, &records), Some(at));
+    assert_eq!(retired_at(&tied_high.kid, &records), None);
+    assert_eq!(retired_at(&newest.kid, &records), None);
+
+    // The order is the stored one: an unknown key is before nothing.
+    assert_eq!(
+        repo.retire_older_than(&key("kid-unknown", 100_000), at)
+            .await
+            .expect("retire older than unknown"),
+        0
+    );
+    assert_eq!(
+        repo.retire_older_than(&newest, at)
+            .await
+            .expect("retire older"),
+        1
+    );
+}
+
+/// Two replicas rotating at once: each inserts its key, then retires the
+/// older ones. Whatever the interleaving, exactly the newest stays live.
+async fn racing_rotations_keep_the_newest_live(repo: Arc<dyn SigningKeyRepository>) {
+    for round in 0..8 {
+        let minutes = 1_000 + round;
+        // Same time on both replicas: the kid decides.
+        let keys = [
+            key(&format!("kid-race-{round}-a"), minutes),
+            key(&format!("kid-race-{round}-b"), minutes),
+        ];
+        for record in &keys {
+            repo.insert(record).await.expect("insert");
+        }
+        let at = now() + Duration::minutes(minutes);
+        let results = race(2, |i| {
+            let (repo, record) = (repo.clone(), keys[i].clone());
+            async move { repo.retire_older_than(&record, at).await }
+        })
+        .await;
+        for result in results {
+            result.expect("retire older");
+        }
+        let live: Vec<String> = repo
+            .list()
+            .await
+            .expect("list")
+            .into_iter()
+            .filter(|r| r.retired_at.is_none())
+            .map(|r| r.kid)
+            .collect();
+        assert_eq!(live, vec![keys[1].kid.clone()], "round {round}");
+    }
 }

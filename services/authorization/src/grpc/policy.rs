@@ -7,11 +7,11 @@ use latch_runtime::auth::{Access, ServicePolicy};
 pub const POLICY: ServicePolicy = ServicePolicy {
     service: "latch.authorization.v1.AuthorizationService",
     methods: &[
-        // user, internal
-        ("Check", Access::UserOrInternal),
-        // user, admin [roles.read], internal
-        ("ListUserPermissions", Access::UserOrInternal),
-        ("ListUserRoles", Access::UserOrInternal),
+        // user, internal, service account
+        ("Check", Access::UserOrService),
+        // user, admin [roles.read], internal, service account
+        ("ListUserPermissions", Access::UserOrService),
+        ("ListUserRoles", Access::UserOrService),
         // admin [roles.write] / [roles.read]
         ("CreateRole", Access::User),
         ("UpdateRole", Access::User),

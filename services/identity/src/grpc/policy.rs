@@ -35,8 +35,8 @@ pub const POLICY: ServicePolicy = ServicePolicy {
         ("ListIdentities", Access::User),
         ("LinkIdentity", Access::User),
         ("UnlinkIdentity", Access::User),
-        // user, admin [users.read], internal
-        ("GetUser", Access::UserOrInternal),
+        // user, admin [users.read], internal, service account
+        ("GetUser", Access::UserOrService),
         // admin [users.read] / [users.write]
         ("ListUsers", Access::User),
         ("SetUserStatus", Access::User),

@@ -278,3 +278,82 @@ async fn logout_revokes_the_callers_session() -> Result<()> {
     assert_eq!(revoked, [(tokens.session_id, "logout".to_owned())]);
     Ok(())
 }
+
+/// Every backend keeps the history row of an odd client: a 600-character
+/// user agent (PostgreSQL refused it: the column holds 512) and one with
+/// control characters (PostgreSQL refuses a NUL in text).
+#[tokio::test]
+async fn odd_user_agents_still_leave_a_history_row_on_every_backend() -> Result<()> {
+    for h in Harness::on_every_backend().await {
+        let user = signed_up(&h, "ada@example.com").await;
+        let mut long = credentials("ada@example.com", "not the password at all");
+        long.client.user_agent = Some("x".repeat(600));
+        let mut control = credentials("ada@example.com", PASSWORD);
+        control.client.user_agent = Some("\u{1b}[31mcurl/8\0\r\nX-Forged: yes\u{7f}".to_owned());
+        control.client.ip = Some(" ::ffff:198.51.100.20 ".to_owned());
+
+        h.identity.login(long).await.unwrap_err();
+        h.identity.login(control).await?;
+
+        let entries = history(&h, user, 2).await;
+        let failed = entries.iter().find(|e| !e.success).unwrap();
+        assert_eq!(
+            failed.user_agent.as_deref().map(|ua| ua.chars().count()),
+            Some(512)
+        );
+        let signed_in = entries.iter().find(|e| e.success).unwrap();
+        assert_eq!(
+            signed_in.user_agent.as_deref(),
+            Some("[31mcurl/8X-Forged: yes")
+        );
+        assert_eq!(signed_in.ip.as_deref(), Some("198.51.100.20"));
+    }
+    Ok(())
+}
+
+/// A history write that fails is an error in the log, naming the attempt
+/// but no secret, and the caller's answer is the one it would have been.
+#[tokio::test]
+async fn a_failed_history_write_is_logged_as_an_error_and_the_login_goes_on() -> Result<()> {
+    let h = Harness::new().await;
+    let user = signed_up(&h, "ada@example.com").await;
+    h.history_fail
+        .fail
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let logs = LogCapture::default();
+    let _guard = logs.install();
+
+    h.identity
+        .login(credentials("ada@example.com", PASSWORD))
+        .await?;
+    let wrong = "not the password at all";
+    let refused = h
+        .identity
+        .login(credentials("ada@example.com", wrong))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.reason(), Reason::InvalidCredentials);
+
+    // The refusal's row is written after the answer: wait for its line.
+    let mut text = logs.text();
+    for _ in 0..500 {
+        if text.matches("login attempt not recorded").count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        text = logs.text();
+    }
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("login attempt not recorded"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for line in lines {
+        assert!(line.contains("ERROR"), "{line}");
+        assert!(line.contains(&user.to_string()), "{line}");
+    }
+    for secret in [PASSWORD, wrong] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    Ok(())
+}

@@ -116,3 +116,105 @@ async fn working_memory_is_bounded_by_the_permits() -> Result<()> {
     assert!((1..=2).contains(&idle), "{idle} buffers for 2 permits");
     Ok(())
 }
+
+/// Occupies the hasher's one core until the returned sender is dropped
+/// or sent to; resolves once the job runs.
+async fn occupy(
+    hasher: &Arc<Argon2Hasher>,
+) -> (
+    std::sync::mpsc::Sender<()>,
+    tokio::task::JoinHandle<Result<()>>,
+) {
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let (started, running) = tokio::sync::oneshot::channel::<()>();
+    let runner = Arc::clone(hasher);
+    let job = tokio::spawn(async move {
+        let counter = AtomicU64::new(0);
+        runner
+            .run_blocking(&counter, move || {
+                let _ = started.send(());
+                let _ = wait.recv();
+                Ok(())
+            })
+            .await
+    });
+    running.await.unwrap();
+    (release, job)
+}
+
+fn assert_queue_full(err: &Error) {
+    assert!(err.is(latch_domain::Reason::RateLimited), "{err}");
+    assert_eq!(err.retry_after(), Some(RETRY_AFTER));
+}
+
+#[tokio::test]
+async fn with_no_queue_a_busy_hasher_refuses_at_once() -> Result<()> {
+    let hasher = Argon2Hasher::with_queue(weak(), 1, 0)?;
+    let (release, job) = occupy(&hasher).await;
+    let refused = hasher.hash(&pw("correct horse battery")).await.unwrap_err();
+    assert_queue_full(&refused);
+    // Known and unknown users alike: the refusal tells nothing.
+    assert_queue_full(&hasher.verify(&pw("x"), None).await.unwrap_err());
+    assert_eq!((hasher.hash_count(), hasher.verify_count()), (0, 0));
+
+    release.send(()).unwrap();
+    job.await.unwrap()?;
+    assert!(hasher.hash(&pw("correct horse battery")).await.is_ok());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_full_queue_refuses_and_the_waiting_hash_still_runs() -> Result<()> {
+    let hasher = Argon2Hasher::with_queue(weak(), 1, 1)?;
+    let (release, job) = occupy(&hasher).await;
+    let waiting = {
+        let hasher = Arc::clone(&hasher);
+        tokio::spawn(async move { hasher.hash(&pw("correct horse battery")).await })
+    };
+    // The waiting hash holds the queue's one place once admitted.
+    while hasher.admitted.available_permits() > 0 {
+        tokio::task::yield_now().await;
+    }
+    let refused = hasher.hash(&pw("correct horse battery")).await.unwrap_err();
+    assert_queue_full(&refused);
+
+    release.send(()).unwrap();
+    job.await.unwrap()?;
+    assert!(waiting.await.unwrap().is_ok(), "a queued hash is served");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_caller_that_gives_up_frees_its_place() -> Result<()> {
+    let hasher = Argon2Hasher::with_queue(weak(), 1, 1)?;
+    let (release, job) = occupy(&hasher).await;
+    // A request timeout drops the waiting call.
+    let gave_up = tokio::time::timeout(
+        std::time::Duration::from_millis(50),
+        hasher.hash(&pw("correct horse battery")),
+    )
+    .await;
+    assert!(gave_up.is_err());
+    let waiting = {
+        let hasher = Arc::clone(&hasher);
+        tokio::spawn(async move { hasher.hash(&pw("correct horse battery")).await })
+    };
+    release.send(()).unwrap();
+    job.await.unwrap()?;
+    assert!(waiting.await.unwrap().is_ok());
+    Ok(())
+}
+
+#[test]
+fn the_queue_is_read_and_bounded() {
+    use latch_runtime::config::MapSource;
+
+    for bad in ["-1", "many", "100000"] {
+        let source = MapSource::new().with("LATCH_PASSWORD_QUEUE", bad);
+        let err = Argon2Hasher::from_source(&source).unwrap_err();
+        assert!(
+            format!("{err}").contains("LATCH_PASSWORD_QUEUE"),
+            "{bad}: {err}"
+        );
+    }
+}

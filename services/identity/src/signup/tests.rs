@@ -80,8 +80,8 @@ async fn an_address_in_use_in_any_case_is_taken_and_nothing_changes() -> Result<
     assert_eq!(err.reason(), Reason::EmailTaken);
     assert_eq!(
         h.hasher.hash_count(),
-        hashes,
-        "no work spent on a taken address"
+        hashes + 1,
+        "a taken address costs the one hash a new one does"
     );
     let stored = h.users.find_by_email("ada@example.com").await?.unwrap();
     assert_eq!(stored.id, first.user.id);
@@ -325,5 +325,132 @@ async fn a_racing_duplicate_whose_insert_fails_is_taken() -> Result<()> {
         (stored.id, stored.status),
         (first.user.id, UserStatus::Active)
     );
+    Ok(())
+}
+
+fn requiring_verified_email() -> IdentityConfig {
+    IdentityConfig {
+        require_verified_email: true,
+        ..IdentityConfig::default()
+    }
+}
+
+/// With verified email required, a taken address gets the answer a new one
+/// gets, for the same one hash, and nothing is written or sent.
+#[tokio::test]
+async fn with_verified_email_required_a_taken_address_looks_new() -> Result<()> {
+    let h = Harness::with_config(requiring_verified_email()).await;
+    let fresh = h
+        .identity
+        .sign_up(sign_up_request("grace@example.com"))
+        .await?;
+    let first = h
+        .identity
+        .sign_up(sign_up_request("ada@example.com"))
+        .await?;
+    let mut created = h.bus.subscribe(Channel::UserCreated).await?;
+    let hashes = h.hasher.hash_count();
+    let logs = LogCapture::default();
+    let guard = logs.install();
+
+    let mut again = sign_up_request("ADA@example.com");
+    again.first_name = "Mallory".to_owned();
+    again.phone = Some("+14155550123".to_owned());
+    let out = h.identity.sign_up(again).await?;
+    drop(guard);
+
+    assert_eq!(
+        h.hasher.hash_count(),
+        hashes + 1,
+        "one hash, as for a new address"
+    );
+    // The shape of a new account's answer: an active, unverified user and
+    // no tokens; only the values the request gave differ.
+    assert!(out.tokens.is_none() && fresh.tokens.is_none());
+    let seen = (&out.user.email, out.user.email_verified, out.user.status);
+    assert_eq!(
+        seen,
+        (&"ada@example.com".to_owned(), false, UserStatus::Active)
+    );
+    assert_eq!(
+        (
+            fresh.user.email_verified,
+            fresh.user.status,
+            fresh.user.last_login_at
+        ),
+        (false, UserStatus::Active, None)
+    );
+    assert_eq!(out.user.phone.as_deref(), Some("+14155550123"));
+    assert_eq!(out.user.password_hash, None);
+    assert_eq!(
+        out.user.id.0.get_version_num(),
+        first.user.id.0.get_version_num()
+    );
+    // Nothing about the owner leaks, and nothing is written.
+    assert_ne!(out.user.id, first.user.id);
+    assert_eq!(
+        h.users.get(out.user.id).await?,
+        None,
+        "the id is never stored"
+    );
+    let stored = h.users.find_by_email("ada@example.com").await?.unwrap();
+    assert_eq!(stored.id, first.user.id);
+    assert_eq!(stored.phone, None);
+    assert_eq!(h.profiles.get(first.user.id).await?.first_name, "Ada");
+    assert!(
+        tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            futures::StreamExt::next(&mut created)
+        )
+        .await
+        .is_err(),
+        "no user:created"
+    );
+    let text = logs.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("address in use"))
+        .unwrap_or_else(|| panic!("logged: {text}"));
+    assert!(line.contains("INFO"), "{line}");
+    assert!(line.contains(&first.user.id.to_string()), "{line}");
+    assert!(!text.contains(PASSWORD), "{text}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn with_verified_email_required_a_racing_duplicate_looks_new_too() -> Result<()> {
+    let h = Harness::with_config(requiring_verified_email()).await;
+    let first = h
+        .identity
+        .sign_up(sign_up_request("ada@example.com"))
+        .await?;
+    let mut deps = h.identity.deps.clone();
+    deps.users = Arc::new(Racing(h.users.clone()));
+    let racer = Identity::new(deps, requiring_verified_email());
+    let hashes = h.hasher.hash_count();
+
+    let out = racer.sign_up(sign_up_request("Ada@Example.com")).await?;
+
+    assert_eq!(h.hasher.hash_count(), hashes + 1);
+    assert!(out.tokens.is_none());
+    assert_ne!(out.user.id, first.user.id);
+    assert_eq!(h.users.get(out.user.id).await?, None);
+    assert_eq!(
+        h.profiles_fail.last_user(),
+        Some(first.user.id),
+        "no saga ran"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_new_address_costs_exactly_one_hash_too() -> Result<()> {
+    for config in [IdentityConfig::default(), requiring_verified_email()] {
+        let h = Harness::with_config(config).await;
+        h.identity
+            .sign_up(sign_up_request("ada@example.com"))
+            .await?;
+        assert_eq!(h.hasher.hash_count(), 1);
+    }
     Ok(())
 }

@@ -81,7 +81,7 @@ impl ProfileService for ProfileGrpc {
             .authorized_target(
                 "user_id",
                 &request.get_ref().user_id,
-                permission::USERS_READ,
+                permission::PROFILES_READ,
                 self.roles.as_ref(),
             )
             .await
@@ -102,7 +102,7 @@ impl ProfileService for ProfileGrpc {
             .authorized_target(
                 "user_id",
                 &req.user_id,
-                permission::USERS_WRITE,
+                permission::PROFILES_WRITE,
                 self.roles.as_ref(),
             )
             .await

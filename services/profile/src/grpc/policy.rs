@@ -9,9 +9,9 @@ pub const POLICY: ServicePolicy = ServicePolicy {
     methods: &[
         ("CreateProfile", Access::Internal),
         ("DeleteProfile", Access::Internal),
-        // user, admin [users.read]
+        // user, admin [profiles.read]
         ("GetProfile", Access::User),
-        // user, admin [users.write]
+        // user, admin [profiles.write]
         ("UpdateProfile", Access::User),
         ("UploadAvatar", Access::User),
         ("DeleteAvatar", Access::User),

@@ -164,3 +164,89 @@ async fn a_missing_mask_is_refused() {
         Some("INVALID_ARGUMENT")
     );
 }
+
+/// A role directory in which each user holds exactly the permissions
+/// listed for them, as a custom role would grant them.
+struct Grants(Vec<(UserId, &'static str)>);
+
+#[async_trait::async_trait]
+impl RoleDirectory for Grants {
+    async fn role_names(&self, user: UserId) -> latch_domain::Result<Vec<String>> {
+        let any = self.0.iter().any(|(u, _)| *u == user);
+        Ok(if any { vec!["CUSTOM".into()] } else { vec![] })
+    }
+    async fn has_permission(&self, user: UserId, permission: &str) -> latch_domain::Result<bool> {
+        Ok(self.0.contains(&(user, permission)))
+    }
+    async fn assign(&self, _: UserId, _: &str) -> latch_domain::Result<bool> {
+        Ok(false)
+    }
+    async fn unassign(&self, _: UserId, _: &str) -> latch_domain::Result<bool> {
+        Ok(false)
+    }
+}
+
+/// Another user's profile is read with `profiles.read` and written with
+/// `profiles.write`, the permissions the seed defines for it; `users.*`
+/// grant nothing here.
+#[tokio::test]
+async fn other_profiles_need_the_profiles_permissions_not_the_users_ones() {
+    let h = Harness::new().await;
+    let ada = UserId::new();
+    let reader = UserId::new();
+    let writer = UserId::new();
+    let user_admin = UserId::new();
+    let grpc = ProfileGrpc::new(
+        h.profiles.clone(),
+        Arc::new(Grants(vec![
+            (reader, permission::PROFILES_READ),
+            (writer, permission::PROFILES_WRITE),
+            (user_admin, permission::USERS_READ),
+            (user_admin, permission::USERS_WRITE),
+        ])),
+    );
+    create(&grpc, ada).await;
+    let target = ada.to_string();
+    let as_user = |user| Caller::for_user(user, SessionId::generate().unwrap());
+    let get = |caller| {
+        grpc.get_profile(request_as(
+            caller,
+            pb::GetProfileRequest {
+                user_id: target.clone(),
+            },
+        ))
+    };
+    let rename = |caller| {
+        let changed = pb::Profile {
+            display_name: "Countess".into(),
+            ..pb::Profile::default()
+        };
+        grpc.update_profile(request_as(
+            caller,
+            update(&target, changed, &["display_name"]),
+        ))
+    };
+
+    let read = get(as_user(reader)).await.unwrap().into_inner();
+    assert_eq!(read.profile.unwrap().first_name, "Ada");
+    let err = rename(as_user(reader)).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "read is not write");
+
+    let written = rename(as_user(writer)).await.unwrap().into_inner();
+    assert_eq!(written.profile.unwrap().display_name, "Countess");
+    let err = get(as_user(writer)).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "write is not read");
+
+    let err = get(as_user(user_admin)).await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::PermissionDenied,
+        "users.read is not profiles.read"
+    );
+    let err = rename(as_user(user_admin)).await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::PermissionDenied,
+        "users.write is not profiles.write"
+    );
+}

@@ -1,12 +1,13 @@
 //! Free converters between protobuf messages and domain types, and the
-//! paging of session lists. Protobuf stops here.
+//! page tokens of session lists. Protobuf stops here.
 
 use std::net::IpAddr;
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use latch_domain::{
-    Error, Result,
-    model::{ClientInfo, Session},
+    Error, Result, SessionId,
+    model::{ClientInfo, Session, SessionCursor},
 };
 use latch_proto::latch::{common::v1 as common, session::v1 as pb};
 use latch_runtime::convert::timestamp;
@@ -14,7 +15,9 @@ use latch_runtime::convert::timestamp;
 /// Page size of ListSessions when the request leaves it at 0, and the most
 /// one page holds.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
-pub const MAX_PAGE_SIZE: usize = 200;
+pub const MAX_PAGE_SIZE: usize = 500;
+/// Tokens this server issues are about 60 characters.
+const PAGE_TOKEN_MAX_LEN: usize = 128;
 
 /// A session for the wire; `idle_expires_at` comes from the service's idle
 /// timeout and `current` says it is the caller's own session.
@@ -58,51 +61,52 @@ pub(crate) fn client_info_from_proto(client: common::ClientInfo) -> Result<Clien
     Ok(ClientInfo { ip, user_agent })
 }
 
-/// Which slice of a list a request asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which page of a listing a request asks for: its size, and where it
+/// resumes (the cursor a previous page's `next_page_token` carried).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Page {
-    pub(crate) offset: usize,
     pub(crate) size: usize,
+    pub(crate) after: Option<SessionCursor>,
 }
 
 impl Page {
     /// `page_size` 0 is the default, larger than the maximum is capped;
-    /// `page_token` is what a previous page returned.
+    /// `page_token` is what a previous page returned, or empty.
     pub(crate) fn from_request(page_size: i32, page_token: &str) -> Result<Self> {
         let size = match usize::try_from(page_size) {
             Ok(0) => DEFAULT_PAGE_SIZE,
             Ok(size) => size.min(MAX_PAGE_SIZE),
             Err(_) => return Err(Error::invalid_field("page_size", "must not be negative")),
         };
-        let offset = if page_token.is_empty() {
-            0
-        } else {
-            page_token
-                .strip_prefix("o")
-                .and_then(|n| n.parse().ok())
-                .ok_or_else(|| {
-                    Error::invalid_field("page_token", "is not a token this server issued")
-                })?
+        let after = match page_token {
+            "" => None,
+            token => Some(cursor_from_token(token).ok_or_else(|| {
+                Error::invalid_field("page_token", "is not a token this server issued")
+            })?),
         };
-        Ok(Self { offset, size })
+        Ok(Self { size, after })
     }
+}
 
-    /// The items of this page and the token of the next (empty on the last).
-    pub(crate) fn slice<T>(self, items: Vec<T>) -> (Vec<T>, String) {
-        let total = items.len();
-        let end = self.offset.saturating_add(self.size).min(total);
-        let next = if end < total {
-            format!("o{end}")
-        } else {
-            String::new()
-        };
-        let page = items
-            .into_iter()
-            .skip(self.offset)
-            .take(end.saturating_sub(self.offset))
-            .collect();
-        (page, next)
+/// The token of the page after `cursor`: opaque to clients (base64url of
+/// the last session's activity time in microseconds and its id).
+pub(crate) fn page_token(cursor: Option<&SessionCursor>) -> String {
+    cursor.map_or_else(String::new, |c| {
+        URL_SAFE_NO_PAD.encode(format!("{}.{}", c.last_active_at.timestamp_micros(), c.id))
+    })
+}
+
+fn cursor_from_token(token: &str) -> Option<SessionCursor> {
+    if token.len() > PAGE_TOKEN_MAX_LEN {
+        return None;
     }
+    let raw = URL_SAFE_NO_PAD.decode(token).ok()?;
+    let raw = std::str::from_utf8(&raw).ok()?;
+    let (micros, id) = raw.split_once('.')?;
+    Some(SessionCursor {
+        last_active_at: DateTime::<Utc>::from_timestamp_micros(micros.parse().ok()?)?,
+        id: SessionId::parse("page_token", id).ok()?,
+    })
 }
 
 #[cfg(test)]
@@ -172,15 +176,17 @@ mod tests {
     }
 
     #[test]
-    fn pages_walk_the_whole_list_once() -> Result<()> {
-        let items: Vec<u32> = (0..5).collect();
-        let (first, token) = Page::from_request(2, "")?.slice(items.clone());
-        assert_eq!(first, vec![0, 1]);
-        let (second, token) = Page::from_request(2, &token)?.slice(items.clone());
-        assert_eq!(second, vec![2, 3]);
-        let (last, token) = Page::from_request(2, &token)?.slice(items);
-        assert_eq!(last, vec![4]);
-        assert!(token.is_empty());
+    fn page_tokens_carry_the_cursor() -> Result<()> {
+        let cursor = SessionCursor {
+            last_active_at: DateTime::<Utc>::from_timestamp(1_700_000_000, 123_456_000).unwrap(),
+            id: SessionId::generate()?,
+        };
+        let token = page_token(Some(&cursor));
+        assert!(!token.contains(cursor.id.as_str()), "opaque");
+        let page = Page::from_request(10, &token)?;
+        assert_eq!(page.after, Some(cursor));
+        assert_eq!(page.size, 10);
+        assert_eq!(page_token(None), "");
         Ok(())
     }
 
@@ -188,11 +194,20 @@ mod tests {
     fn bad_paging_names_the_field() {
         let err = Page::from_request(-1, "").unwrap_err();
         assert_eq!(err.violation().map(|v| v.field.as_str()), Some("page_size"));
-        let err = Page::from_request(0, "garbage").unwrap_err();
-        assert_eq!(
-            err.violation().map(|v| v.field.as_str()),
-            Some("page_token")
-        );
+        for token in [
+            "garbage",
+            "o50",
+            &URL_SAFE_NO_PAD.encode("12.not-a-session"),
+            &URL_SAFE_NO_PAD.encode("x.AAAAAAAAAAAAAAAAAAAAAA"),
+            &"A".repeat(200),
+        ] {
+            let err = Page::from_request(0, token).unwrap_err();
+            assert_eq!(
+                err.violation().map(|v| v.field.as_str()),
+                Some("page_token"),
+                "{token}"
+            );
+        }
         assert_eq!(
             Page::from_request(0, "").map(|p| p.size).ok(),
             Some(DEFAULT_PAGE_SIZE)

@@ -26,7 +26,7 @@ use latch_runtime::{
 use tonic::{Request, Response, Status};
 
 pub use convert::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-use convert::{Page, client_info_from_proto, session_to_proto};
+use convert::{Page, client_info_from_proto, page_token, session_to_proto};
 
 use crate::{Sessions, revoke::REASON_MAX};
 
@@ -35,7 +35,7 @@ pub const POLICY: ServicePolicy = ServicePolicy {
     service: SERVICE_NAME,
     methods: &[
         ("CreateSession", Access::Internal),
-        ("ValidateSession", Access::Internal),
+        ("ValidateSession", Access::Service),
         ("GetSession", Access::User),
         ("ListSessions", Access::User),
         ("TouchSession", Access::Internal),
@@ -153,15 +153,14 @@ impl SessionService for SessionGrpc {
             .authorize_for(user, permission::SESSIONS_READ, self.roles.as_ref())
             .await
             .or_status()?;
-        let sessions = self
+        let (sessions, next) = self
             .sessions
-            .list_for_user(user, request.include_revoked)
+            .list_page(user, request.include_revoked, page.after, page.size)
             .await
             .or_status()?;
-        let (sessions, next_page_token) = page.slice(sessions);
         Ok(Response::new(ListSessionsResponse {
             sessions: sessions.iter().map(|s| self.to_proto(s, &caller)).collect(),
-            next_page_token,
+            next_page_token: page_token(next.as_ref()),
         }))
     }
 
@@ -231,7 +230,7 @@ fn revocation_reason(caller: &Caller, owner: UserId, raw: &str) -> Result<String
     Ok(match &caller.principal {
         Principal::User(user) if user.user_id == owner => "user_revoked",
         Principal::User(_) => "admin",
-        Principal::Service | Principal::Anonymous => "revoked",
+        Principal::Service | Principal::Account(_) | Principal::Anonymous => "revoked",
     }
     .to_owned())
 }

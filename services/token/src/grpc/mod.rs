@@ -34,7 +34,7 @@ pub const POLICY: ServicePolicy = ServicePolicy {
         ("IssueTokens", Access::Internal),
         ("RefreshTokens", Access::Public),
         ("ValidateAccessToken", Access::Public),
-        ("Introspect", Access::Internal),
+        ("Introspect", Access::Service),
         ("RevokeToken", Access::Public),
         // Admin [sessions.write] or internal: the permission is checked below.
         ("RevokeFamily", Access::UserOrInternal),
@@ -189,12 +189,12 @@ impl TokenService for TokenGrpc {
         request: Request<RevokeAllForUserRequest>,
     ) -> Result<Response<RevokeAllForUserResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
-        caller
-            .require_permission(permission::SESSIONS_WRITE, self.roles.as_ref())
-            .await
-            .or_status()?;
         let request = request.into_inner();
         let user = UserId::parse("user_id", &request.user_id).or_status()?;
+        caller
+            .require_permission_over(user, permission::SESSIONS_WRITE, self.roles.as_ref())
+            .await
+            .or_status()?;
         let reason = reason(&request.reason, "revoked_by_admin").or_status()?;
         let revoked = self
             .tokens

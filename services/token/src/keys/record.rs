@@ -1,4 +1,5 @@
-//! A new signing key as a stored record, and the public JWK of a record.
+//! A new signing key as a stored record, the check that a stored record's
+//! halves belong together, and the public JWK of a record.
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::{
@@ -40,6 +41,38 @@ pub(super) fn generate(
         created_at: now,
         retired_at: None,
     })
+}
+
+/// What a stored record turned out to be.
+pub(super) enum Soundness {
+    /// Its private key (PKCS#8 DER) decrypts and gives its public key.
+    Sound(Vec<u8>),
+    /// It decrypts, but its stored public half is not the one its private
+    /// key gives (or the private key does not parse).
+    Mismatched,
+    /// It does not decrypt under the configured key.
+    Undecryptable(Error),
+}
+
+/// Decrypts `record`'s private half and derives its public key, which must
+/// be the stored one.
+pub(super) fn check(record: &SigningKeyRecord, encryption_key: &Secret<[u8; 32]>) -> Soundness {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+
+    let der = match seal::open(
+        encryption_key.expose(),
+        &record.kid,
+        &record.private_key_encrypted,
+    ) {
+        Ok(der) => der,
+        Err(err) => return Soundness::Undecryptable(err),
+    };
+    match ed25519_dalek::SigningKey::from_pkcs8_der(&der) {
+        Ok(signing) if signing.verifying_key().as_bytes().as_slice() == record.public_key => {
+            Soundness::Sound(der)
+        }
+        _ => Soundness::Mismatched,
+    }
 }
 
 pub(super) fn public_jwk(kid: &str, public_key: &[u8]) -> Result<Jwk> {

@@ -9,7 +9,7 @@ use futures::future::join_all;
 use latch_domain::{
     Error, FamilyId, Reason, Result, SessionId, TokenId, UserId,
     model::{RefreshFamily, RefreshToken, TokenPair, UserStatus},
-    ports::{RefreshTokenRepository, SessionDirectory},
+    ports::{NewOutboxMessage, RefreshTokenRepository, SessionDirectory},
     secret::sha256,
 };
 
@@ -331,10 +331,16 @@ async fn refresh_tokens_are_stored_only_as_hashes() -> Result<()> {
         .unwrap();
     assert_eq!(rows.len(), 2);
     let ip = client().ip.unwrap();
+    let mut salts = Vec::new();
     for row in &rows {
         let hash: Vec<u8> = row.try_get("", "token_hash").unwrap();
-        // The other columns are ids and times: the hash is the only trace.
+        // The other columns are ids, times and the random salt: the hash
+        // is the only trace.
         assert!(hash == sha256(&first.refresh_token) || hash == sha256(&second.refresh_token));
+        let salt: Option<Vec<u8>> = row.try_get("", "successor_salt").unwrap();
+        let salt = salt.expect("every new token has a salt");
+        assert_eq!(salt.len(), 32);
+        salts.push(salt);
         let ip_hash: Vec<u8> = row.try_get("", "ip_hash").unwrap();
         assert_eq!(
             ip_hash,
@@ -343,6 +349,7 @@ async fn refresh_tokens_are_stored_only_as_hashes() -> Result<()> {
         let user_agent: Option<String> = row.try_get("", "user_agent").unwrap();
         assert_eq!(user_agent, client().user_agent);
     }
+    assert_ne!(salts[0], salts[1], "a salt of its own per token");
     Ok(())
 }
 
@@ -359,20 +366,49 @@ async fn access_tokens_carry_the_users_roles() -> Result<()> {
     Ok(())
 }
 
-/// Stores the rotation, then reports the unique violation a concurrent
-/// rotation of the same token would have met: the race as the index sees it.
-struct IndexLosesRace(Arc<dyn RefreshTokenRepository>);
+/// The real repository with one twist, for races a test cannot time.
+struct Twisted {
+    inner: Arc<dyn RefreshTokenRepository>,
+    twist: Twist,
+}
+
+enum Twist {
+    /// Stores the rotation, then reports the unique violation a concurrent
+    /// rotation of the same token would have met: the race as the index
+    /// sees it.
+    IndexLosesRace,
+    /// Revokes the family (a logout) right after every lookup, so it is
+    /// revoked between the lookup of a token and its rotation.
+    RevokedAfterLookup(DateTime<Utc>),
+}
+
+impl Twisted {
+    async fn start(h: &Harness, twist: Twist) -> Result<Arc<crate::Tokens>> {
+        let mut deps = h.deps();
+        deps.refresh_tokens = Arc::new(Twisted {
+            inner: deps.refresh_tokens,
+            twist,
+        });
+        crate::Tokens::start(deps, h.config.clone(), h.secrets.clone()).await
+    }
+}
 
 #[async_trait]
-impl RefreshTokenRepository for IndexLosesRace {
+impl RefreshTokenRepository for Twisted {
     async fn create_family(&self, family: &RefreshFamily, first: &RefreshToken) -> Result<()> {
-        self.0.create_family(family, first).await
+        self.inner.create_family(family, first).await
     }
     async fn find_by_hash(&self, hash: &[u8; 32]) -> Result<Option<(RefreshToken, RefreshFamily)>> {
-        self.0.find_by_hash(hash).await
+        let found = self.inner.find_by_hash(hash).await?;
+        if let (Twist::RevokedAfterLookup(at), Some((_, family))) = (&self.twist, &found) {
+            self.inner
+                .revoke_family(family.id, *at, "logout", &[])
+                .await?;
+        }
+        Ok(found)
     }
     async fn get_family(&self, id: FamilyId) -> Result<Option<RefreshFamily>> {
-        self.0.get_family(id).await
+        self.inner.get_family(id).await
     }
     async fn rotate(
         &self,
@@ -380,16 +416,25 @@ impl RefreshTokenRepository for IndexLosesRace {
         at: DateTime<Utc>,
         successor: &RefreshToken,
     ) -> Result<bool> {
-        assert!(self.0.rotate(spent, at, successor).await?);
-        Err(Error::new(Reason::AlreadyExists, "it already exists"))
+        let rotated = self.inner.rotate(spent, at, successor).await?;
+        match self.twist {
+            Twist::IndexLosesRace => {
+                assert!(rotated);
+                Err(Error::new(Reason::AlreadyExists, "it already exists"))
+            }
+            Twist::RevokedAfterLookup(_) => Ok(rotated),
+        }
     }
     async fn revoke_family(
         &self,
         family: FamilyId,
         at: DateTime<Utc>,
         reason: &str,
+        follow_up: &[NewOutboxMessage],
     ) -> Result<bool> {
-        self.0.revoke_family(family, at, reason).await
+        self.inner
+            .revoke_family(family, at, reason, follow_up)
+            .await
     }
     async fn revoke_families_of_session(
         &self,
@@ -397,7 +442,9 @@ impl RefreshTokenRepository for IndexLosesRace {
         at: DateTime<Utc>,
         reason: &str,
     ) -> Result<u64> {
-        self.0.revoke_families_of_session(session, at, reason).await
+        self.inner
+            .revoke_families_of_session(session, at, reason)
+            .await
     }
     async fn revoke_families_of_user(
         &self,
@@ -405,10 +452,10 @@ impl RefreshTokenRepository for IndexLosesRace {
         at: DateTime<Utc>,
         reason: &str,
     ) -> Result<u64> {
-        self.0.revoke_families_of_user(user, at, reason).await
+        self.inner.revoke_families_of_user(user, at, reason).await
     }
     async fn delete_expired(&self, before: DateTime<Utc>) -> Result<u64> {
-        self.0.delete_expired(before).await
+        self.inner.delete_expired(before).await
     }
 }
 
@@ -416,9 +463,7 @@ impl RefreshTokenRepository for IndexLosesRace {
 async fn a_rotation_lost_at_the_unique_index_is_a_duplicate_not_an_error() -> Result<()> {
     let h = Harness::new().await;
     let first = h.issue().await;
-    let mut deps = h.deps();
-    deps.refresh_tokens = Arc::new(IndexLosesRace(deps.refresh_tokens));
-    let tokens = crate::Tokens::start(deps, h.config.clone(), h.secrets.clone()).await?;
+    let tokens = Twisted::start(&h, Twist::IndexLosesRace).await?;
 
     let pair = tokens.refresh(&first.refresh_token, &client()).await?;
     // The successor the "other" rotation stored is the one handed out.
@@ -431,3 +476,64 @@ async fn a_rotation_lost_at_the_unique_index_is_a_duplicate_not_an_error() -> Re
     assert!(stored.spent_at.is_none());
     Ok(())
 }
+
+#[tokio::test]
+async fn a_family_revoked_between_lookup_and_rotation_yields_no_pair() -> Result<()> {
+    let h = Harness::new().await;
+    let first = h.issue().await;
+    let tokens = Twisted::start(&h, Twist::RevokedAfterLookup(h.clock_now())).await?;
+
+    // The family was live when the token was looked up, revoked (a logout)
+    // before it was rotated: the refresh fails as on a revoked session.
+    assert_eq!(
+        reason(tokens.refresh(&first.refresh_token, &client()).await),
+        Reason::SessionRevoked
+    );
+    // Nothing was written: the token is unspent and has no successor.
+    let (token, family) = h
+        .deps()
+        .refresh_tokens
+        .find_by_hash(&sha256(&first.refresh_token))
+        .await?
+        .unwrap();
+    assert_eq!(token.spent_at, None);
+    assert!(family.revoked_at.is_some());
+    assert_eq!(count_rows(&h, "refresh_tokens").await, 1);
+    // A lost race with a revocation is not reuse.
+    assert!(h.sessions.revocations().is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_lifetime_beyond_the_calendar_stops_the_start_instead_of_panicking_later() {
+    let h = Harness::new().await;
+    let config = TokenConfig {
+        family_ttl: Duration::from_secs(100_000_000 * 86_400),
+        ..TokenConfig::default()
+    };
+    let err = crate::Tokens::start(h.deps(), config, h.secrets.clone())
+        .await
+        .expect_err("the start must refuse it");
+    assert!(
+        format!("{err}").contains("LATCH_REFRESH_FAMILY_TTL"),
+        "{err}"
+    );
+}
+
+/// Rows in `table`, on either backend.
+pub(super) async fn count_rows(h: &Harness, table: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+
+    let conn = h.storage.db().connection();
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            format!("SELECT COUNT(*) FROM {table}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+mod successors;

@@ -5,6 +5,7 @@
 #![allow(unreachable_pub)]
 
 pub(crate) mod login_history;
+pub(crate) mod outbox;
 pub(crate) mod profiles;
 pub(crate) mod refresh_token_families;
 pub(crate) mod refresh_tokens;

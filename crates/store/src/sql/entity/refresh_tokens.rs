@@ -16,6 +16,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub spent_at: Option<DateTimeUtc>,
+    /// Mixed into the successor's derivation; NULL on rows older than it.
+    pub successor_salt: Option<Vec<u8>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
