@@ -27,6 +27,8 @@ mod m20260101_000005_profile;
 mod m20260101_000006_seed_roles;
 mod m20261201_000007_outbox;
 mod m20261201_000008_refresh_salt;
+mod m20261201_000009_identity_verification;
+mod m20261201_000010_second_factor;
 
 /// Applies the history in order; `Migrator::up(&db, None)` brings a
 /// database (PostgreSQL or SQLite) to the current schema.
@@ -44,6 +46,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000006_seed_roles::Migration),
             Box::new(m20261201_000007_outbox::Migration),
             Box::new(m20261201_000008_refresh_salt::Migration),
+            Box::new(m20261201_000009_identity_verification::Migration),
+            Box::new(m20261201_000010_second_factor::Migration),
         ]
     }
 }

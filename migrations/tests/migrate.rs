@@ -10,7 +10,7 @@ use sea_orm_migration::{
     sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement},
 };
 
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 16] = [
     "users",
     "auth_providers",
     "passkey_credentials",
@@ -26,6 +26,7 @@ const TABLES: [&str; 15] = [
     "user_roles",
     "profiles",
     "outbox",
+    "recovery_codes",
 ];
 
 async fn count(db: &DatabaseConnection, sql: &str) -> i64 {

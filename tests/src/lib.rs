@@ -2,14 +2,21 @@
 //! database, reached through real gRPC clients. Each scenario runs twice:
 //! embedded (SQLite + in-memory) and production-shaped (PostgreSQL +
 //! Redis, when `LATCH_TEST_DATABASE_URL` and `LATCH_TEST_REDIS_URL` are set;
-//! an unreachable server then fails the test).
+//! an unreachable server then fails the test). [`separate`] runs the five
+//! services as separate servers instead.
+
+pub mod separate;
 
 use std::{net::SocketAddr, sync::Arc};
 
 use latch_domain::{Clock, ManualClock};
 use latch_proto::latch::{
     authorization::v1::authorization_service_client::AuthorizationServiceClient,
-    identity::v1::{SignUpRequest, identity_service_client::IdentityServiceClient},
+    common::v1::AuthResult,
+    identity::v1::{
+        LoginRequest, LogoutRequest, SignUpRequest, SignUpResponse,
+        identity_service_client::IdentityServiceClient, login_response,
+    },
     profile::v1::profile_service_client::ProfileServiceClient,
     session::v1::session_service_client::SessionServiceClient,
     token::v1::token_service_client::TokenServiceClient,
@@ -39,6 +46,7 @@ pub struct TestLatchd {
     channel: Channel,
     shutdown: Option<oneshot::Sender<()>>,
     _db: TestDatabase,
+    _data_dir: tempfile::TempDir,
 }
 
 impl TestLatchd {
@@ -49,7 +57,13 @@ impl TestLatchd {
     }
 
     /// As [`Self::start`], with extra `LATCH_*` settings.
-    pub async fn start_with(backend: Backend, settings: MapSource) -> Option<Self> {
+    pub async fn start_with(backend: Backend, mut settings: MapSource) -> Option<Self> {
+        // Whatever latchd writes to its data directory (mail files when no
+        // SMTP is set) goes to a directory of this test's, not the tree.
+        let data_dir = must(tempfile::tempdir(), "data dir");
+        if latch_runtime::config::ConfigSource::get(&settings, "LATCH_DATA_DIR").is_none() {
+            settings.set("LATCH_DATA_DIR", data_dir.path().display().to_string());
+        }
         let clock = ManualClock::starting_now();
         let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
         let (db, infra) = match backend {
@@ -99,6 +113,7 @@ impl TestLatchd {
             channel,
             shutdown: Some(tx),
             _db: db,
+            _data_dir: data_dir,
         })
     }
 
@@ -143,12 +158,18 @@ impl TestLatchd {
     }
 
     /// Signs up a user with a strong password and returns the response.
-    pub async fn sign_up(&self, email: &str) -> latch_proto::latch::identity::v1::SignUpResponse {
-        must(
-            self.identity().sign_up(sign_up_request(email)).await,
-            "sign up",
-        )
-        .into_inner()
+    pub async fn sign_up(&self, email: &str) -> SignUpResponse {
+        sign_up(self.identity(), email).await
+    }
+
+    /// Logs in with [`PASSWORD`] and returns the tokens.
+    pub async fn login(&self, email: &str) -> AuthResult {
+        log_in(self.identity(), email).await
+    }
+
+    /// Logs out the session of `access_token`.
+    pub async fn logout(&self, access_token: &str) {
+        log_out(self.identity(), access_token).await;
     }
 }
 
@@ -170,6 +191,32 @@ pub fn sign_up_request(email: &str) -> SignUpRequest {
         last_name: "Lovelace".to_owned(),
         ..Default::default()
     }
+}
+
+/// Signs up a user through `identity` with [`sign_up_request`].
+pub async fn sign_up(mut identity: IdentityServiceClient<Channel>, email: &str) -> SignUpResponse {
+    must(identity.sign_up(sign_up_request(email)).await, "sign up").into_inner()
+}
+
+/// Logs in with [`PASSWORD`] through `identity` and returns the tokens;
+/// panics on a refusal or a second-factor challenge.
+pub async fn log_in(mut identity: IdentityServiceClient<Channel>, email: &str) -> AuthResult {
+    let request = LoginRequest {
+        email: email.to_owned(),
+        password: PASSWORD.to_owned(),
+        client: None,
+    };
+    let response = must(identity.login(request).await, "login").into_inner();
+    match response.result {
+        Some(login_response::Result::Auth(auth)) => auth,
+        other => panic!("expected tokens, got {other:?}"),
+    }
+}
+
+/// Logs out the session of `access_token` through `identity`.
+pub async fn log_out(mut identity: IdentityServiceClient<Channel>, access_token: &str) {
+    let request = bearer(LogoutRequest {}, access_token);
+    must(identity.logout(request).await, "logout");
 }
 
 /// A request with `authorization: Bearer <token>`.
@@ -212,52 +259,80 @@ pub fn must<T, E: std::fmt::Debug>(result: Result<T, E>, what: &str) -> T {
     }
 }
 
-/// Runs one scenario on both backends as two tests:
-/// `e2e!(name)` for `async fn name(latchd: TestLatchd)`.
-/// `e2e!(settings = f; name, …)` starts latchd with the `MapSource` that
-/// `f()` returns.
+/// Runs `scenario` against latchd on `backend` with `settings`; on
+/// PostgreSQL + Redis when not configured, says so and returns (or fails,
+/// under `LATCH_TEST_REQUIRE_BACKENDS`).
+pub async fn run<F, Fut>(backend: Backend, settings: MapSource, scenario: F)
+where
+    F: FnOnce(TestLatchd) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    match TestLatchd::start_with(backend, settings).await {
+        Some(latchd) => scenario(latchd).await,
+        None => eprintln!("LATCH_TEST_DATABASE_URL unset: PostgreSQL + Redis run skipped"),
+    }
+}
+
+/// As [`run`], with latchd's mail going to a real SMTP sink the scenario
+/// reads ([`start_with_mail`]).
+pub async fn run_with_mail<F, Fut>(backend: Backend, settings: MapSource, scenario: F)
+where
+    F: FnOnce(TestLatchd, latch_testkit::SmtpSink) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    match start_with_mail(backend, settings).await {
+        Some((latchd, smtp)) => scenario(latchd, smtp).await,
+        None => eprintln!("LATCH_TEST_DATABASE_URL unset: PostgreSQL + Redis run skipped"),
+    }
+}
+
+/// Runs each scenario on both backends as two tests:
+/// - `e2e!(name, …)` for `async fn name(latchd: TestLatchd)`;
+/// - `e2e!(settings = f; name, …)` with the `MapSource` that `f()` returns;
+/// - `e2e!(mail; name, …)` / `e2e!(mail, settings = f; name, …)` for
+///   `async fn name(latchd: TestLatchd, smtp: SmtpSink)`, latchd mailing
+///   the sink.
 #[macro_export]
 macro_rules! e2e {
-    (settings = $settings:ident; $($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn embedded() {
-                    let settings = super::$settings();
-                    if let Some(latchd) = $crate::TestLatchd::start_with($crate::Backend::Embedded, settings).await {
-                        super::$scenario(latchd).await;
-                    }
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres_redis() {
-                    let settings = super::$settings();
-                    match $crate::TestLatchd::start_with($crate::Backend::PostgresRedis, settings).await {
-                        Some(latchd) => super::$scenario(latchd).await,
-                        None => eprintln!("LATCH_TEST_DATABASE_URL unset: PostgreSQL + Redis run skipped"),
-                    }
-                }
+    (@case $runner:ident, $scenario:ident, $settings:expr) => {
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                $crate::$runner($crate::Backend::Embedded, $settings, super::$scenario).await;
             }
-        )*
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_redis() {
+                $crate::$runner($crate::Backend::PostgresRedis, $settings, super::$scenario).await;
+            }
+        }
+    };
+    (settings = $settings:ident; $($scenario:ident),* $(,)?) => {
+        $( $crate::e2e!(@case run, $scenario, super::$settings()); )*
+    };
+    (mail, settings = $settings:ident; $($scenario:ident),* $(,)?) => {
+        $( $crate::e2e!(@case run_with_mail, $scenario, super::$settings()); )*
+    };
+    (mail; $($scenario:ident),* $(,)?) => {
+        $( $crate::e2e!(@case run_with_mail, $scenario, latch_runtime::config::MapSource::new()); )*
     };
     ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn embedded() {
-                    if let Some(latchd) = $crate::TestLatchd::start($crate::Backend::Embedded).await {
-                        super::$scenario(latchd).await;
-                    }
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres_redis() {
-                    match $crate::TestLatchd::start($crate::Backend::PostgresRedis).await {
-                        Some(latchd) => super::$scenario(latchd).await,
-                        None => eprintln!("LATCH_TEST_DATABASE_URL unset: PostgreSQL + Redis run skipped"),
-                    }
-                }
-            }
-        )*
+        $( $crate::e2e!(@case run, $scenario, latch_runtime::config::MapSource::new()); )*
     };
+}
+
+/// Starts latchd on `backend` with `settings` and its mail going to a
+/// fresh, real SMTP sink (the outbox polled every 20 ms), or `None` as
+/// [`TestLatchd::start`].
+pub async fn start_with_mail(
+    backend: Backend,
+    settings: MapSource,
+) -> Option<(TestLatchd, latch_testkit::SmtpSink)> {
+    let smtp = latch_testkit::SmtpSink::start().await;
+    let settings = settings
+        .with("LATCH_SMTP_URL", smtp.url())
+        .with("LATCH_SMTP_FROM", "latch@example.com")
+        .with("LATCH_OUTBOX_POLL_INTERVAL", "20ms");
+    let latchd = TestLatchd::start_with(backend, settings).await?;
+    Some((latchd, smtp))
 }

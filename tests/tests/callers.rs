@@ -14,7 +14,10 @@ use latch_proto::latch::{
     session::v1::{
         CreateSessionRequest, ListSessionsRequest, RevokeSessionRequest, ValidateSessionRequest,
     },
-    token::v1::IssueTokensRequest,
+    token::v1::{
+        IssueTokensRequest, RefreshTokensRequest, RevokeAllForUserRequest, RevokeFamilyRequest,
+        revoke_family_request,
+    },
 };
 use latch_runtime::{
     auth::{SERVICE_ACCOUNT_HEADER, SERVICE_ACCOUNTS, SERVICE_TOKEN_HEADER},
@@ -412,6 +415,43 @@ async fn an_admin_cannot_act_against_a_superadmin(latchd: TestLatchd) {
         .await
         .expect_err("ADMIN revokes a SUPERADMIN's session");
     assert_eq!(err.code(), Code::PermissionDenied);
+    let err = latchd
+        .token()
+        .revoke_family(bearer(
+            RevokeFamilyRequest {
+                target: Some(revoke_family_request::Target::SessionId(
+                    root.session_id.clone(),
+                )),
+                reason: String::new(),
+            },
+            &admin.access_token,
+        ))
+        .await
+        .expect_err("ADMIN ends a SUPERADMIN's refresh family");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = latchd
+        .token()
+        .revoke_all_for_user(bearer(
+            RevokeAllForUserRequest {
+                user_id: root.user_id.clone(),
+                reason: String::new(),
+            },
+            &admin.access_token,
+        ))
+        .await
+        .expect_err("ADMIN ends all a SUPERADMIN's families");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let refreshed = latchd
+        .token()
+        .refresh_tokens(RefreshTokensRequest {
+            refresh_token: root.refresh_token.clone(),
+            client: None,
+        })
+        .await;
+    assert!(
+        refreshed.is_ok(),
+        "the refusals changed nothing: {refreshed:?}"
+    );
     let still = must(
         latchd
             .session()

@@ -3,7 +3,7 @@
 
 use latch_proto::latch::{
     authorization::v1::ListUserRolesRequest,
-    identity::v1::{LoginRequest, LogoutRequest, login_response},
+    identity::v1::LoginRequest,
     profile::v1::GetProfileRequest,
     token::v1::{RefreshTokensRequest, ValidateAccessTokenRequest},
 };
@@ -73,29 +73,8 @@ async fn sign_up_creates_user_profile_role_and_tokens(latchd: TestLatchd) {
 
 async fn login_then_logout_ends_the_session(latchd: TestLatchd) {
     latchd.sign_up("grace@example.com").await;
-    let login = must(
-        latchd
-            .identity()
-            .login(LoginRequest {
-                email: "GRACE@example.com".into(),
-                password: PASSWORD.into(),
-                client: None,
-            })
-            .await,
-        "login",
-    )
-    .into_inner();
-    let Some(login_response::Result::Auth(auth)) = login.result else {
-        panic!("expected tokens, got {login:?}");
-    };
-
-    must(
-        latchd
-            .identity()
-            .logout(bearer(LogoutRequest {}, &auth.access_token))
-            .await,
-        "logout",
-    );
+    let auth = latchd.login("GRACE@example.com").await;
+    latchd.logout(&auth.access_token).await;
 
     // The access token is still signed and unexpired, but its session is gone.
     let err = latchd

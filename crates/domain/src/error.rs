@@ -57,6 +57,25 @@ reasons! {
     CredentialInvalid => "CREDENTIAL_INVALID", Unauthenticated;
     AccountInactive => "ACCOUNT_INACTIVE", FailedPrecondition;
     EmailNotVerified => "EMAIL_NOT_VERIFIED", FailedPrecondition;
+    // One-time codes (verification): a wrong code is bad input to retype;
+    // an expired, spent or over-tried one needs a new code first.
+    CodeInvalid => "CODE_INVALID", InvalidArgument;
+    CodeExpired => "CODE_EXPIRED", FailedPrecondition;
+    CodeUsed => "CODE_USED", FailedPrecondition;
+    TooManyAttempts => "TOO_MANY_ATTEMPTS", FailedPrecondition;
+    // A password-reset token that was already used (the others are
+    // TOKEN_INVALID and TOKEN_EXPIRED).
+    TokenUsed => "TOKEN_USED", Unauthenticated;
+    // SendPhoneVerification for the number that is already verified.
+    AlreadyVerified => "ALREADY_VERIFIED", FailedPrecondition;
+    // The second factor: an RPC that needs TOTP on (or off, or an
+    // enrolment begun) for the caller.
+    TotpAlreadyEnabled => "TOTP_ALREADY_ENABLED", FailedPrecondition;
+    TotpNotEnabled => "TOTP_NOT_ENABLED", FailedPrecondition;
+    TotpEnrollmentNotStarted => "TOTP_ENROLLMENT_NOT_STARTED", FailedPrecondition;
+    // Not a refusal: the login-history reason of a right password whose
+    // second factor is still awaited (Login answers a challenge).
+    SecondFactorRequired => "SECOND_FACTOR_REQUIRED", Unauthenticated;
     AccessDenied => "ACCESS_DENIED", PermissionDenied;
     NotFound => "NOT_FOUND", NotFound;
     RateLimited => "RATE_LIMITED", ResourceExhausted;

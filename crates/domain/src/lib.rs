@@ -4,11 +4,13 @@
 
 pub mod client_fields;
 pub mod clock;
+pub mod device;
 pub mod error;
 pub mod events;
 pub mod ids;
 pub mod model;
 pub mod ports;
+pub mod seal;
 pub mod secret;
 pub mod validate;
 

@@ -66,21 +66,31 @@ pub fn optional_text(field: &str, raw: &str, max: usize) -> Result<Option<String
     Ok(Some(value.to_owned()))
 }
 
-/// An E.164 phone number: `+` then 8 to 15 digits.
+/// A phone number in international form (`+` and the country code;
+/// spaces, dashes, dots and parentheses allowed), parsed and checked
+/// against libphonenumber's numbering plans, returned in E.164
+/// (`+14155550100`). A national number without its country code is
+/// refused: Latch has no region to guess from.
 pub fn phone(field: &str, raw: &str) -> Result<String> {
-    let value: String = raw
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
-        .collect();
-    let digits = value.strip_prefix('+').unwrap_or("");
-    if (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(value)
-    } else {
-        Err(Error::invalid_field(
+    let refused = || {
+        Error::invalid_field(
             field,
-            "must be an E.164 number such as +14155550100",
-        ))
+            "must be a phone number in international form such as +14155550100",
+        )
+    };
+    let trimmed = raw.trim();
+    // Bounded before parsing: the parser's work grows with its input.
+    // Letters (extensions, vanity numbers) would be read or dropped by the
+    // parser; a sign-in phone is digits only.
+    let allowed = |c: char| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '.' | '(' | ')');
+    if !trimmed.starts_with('+') || trimmed.len() > PHONE_MAX || !trimmed.chars().all(allowed) {
+        return Err(refused());
     }
+    let number = phonenumber::parse(None, trimmed).map_err(|_| refused())?;
+    if !phonenumber::is_valid(&number) {
+        return Err(refused());
+    }
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
 /// The password policy: 8–128 characters and a zxcvbn score of at least
@@ -165,11 +175,24 @@ mod tests {
     }
 
     #[test]
-    fn phones_are_e164() {
-        assert_eq!(
-            phone("phone", "+1 (415) 555-0100").ok().as_deref(),
-            Some("+14155550100")
-        );
-        assert!(phone("phone", "4155550100").is_err());
+    fn phones_are_parsed_into_e164() {
+        for (raw, e164) in [
+            ("+1 (415) 555-0100", "+14155550100"),
+            ("+44 20 7946 0958", "+442079460958"),
+            ("  +33 6 12 34 56 78 ", "+33612345678"),
+            ("+49-30-901820", "+4930901820"),
+        ] {
+            assert_eq!(phone("phone", raw).ok().as_deref(), Some(e164), "{raw}");
+        }
+        for raw in [
+            "4155550100",     // no country code
+            "+1 415 555",     // too short for its plan
+            "+999 1234 5678", // no such country code
+            "+1 415 555 0100 ext",
+            "+14155550100\u{0}",
+            &format!("+1{}", "0".repeat(40)),
+        ] {
+            assert!(phone("phone", raw).is_err(), "{raw}");
+        }
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use latch_store::{
     Database,
     sql::{
-        SqlLoginHistory, SqlOutbox, SqlProfiles, SqlRefreshTokens, SqlRoles, SqlSessions,
-        SqlSigningKeys, SqlUsers,
+        SqlLoginHistory, SqlOutbox, SqlPasswordResets, SqlProfiles, SqlRefreshTokens, SqlRoles,
+        SqlSecondFactors, SqlSessions, SqlSigningKeys, SqlUsers,
     },
 };
 use latch_testkit::{TestDatabase, conformance};
@@ -44,9 +44,23 @@ macro_rules! on_every_backend {
 on_every_backend!(users, |db| conformance::users::run(Arc::new(
     SqlUsers::new(db)
 )));
+on_every_backend!(user_changes, |db| conformance::user_changes::run(
+    Arc::new(SqlUsers::new(db.clone())),
+    Arc::new(SqlOutbox::new(db)),
+));
+on_every_backend!(password_resets, |db| conformance::password_resets::run(
+    Arc::new(SqlUsers::new(db.clone())),
+    Arc::new(SqlPasswordResets::new(db.clone())),
+    Arc::new(SqlOutbox::new(db)),
+));
 on_every_backend!(login_history, |db| conformance::login_history::run(
     Arc::new(SqlUsers::new(db.clone())),
-    Arc::new(SqlLoginHistory::new(db)),
+    Arc::new(SqlLoginHistory::new(db.clone())),
+    Arc::new(SqlOutbox::new(db)),
+));
+on_every_backend!(second_factors, |db| conformance::second_factors::run(
+    Arc::new(SqlUsers::new(db.clone())),
+    Arc::new(SqlSecondFactors::new(db)),
 ));
 on_every_backend!(profiles, |db| conformance::profiles::run(Arc::new(
     SqlProfiles::new(db)

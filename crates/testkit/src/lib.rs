@@ -1,7 +1,8 @@
 //! Test helpers for Latch: a migrated database per test (SQLite, or a
 //! PostgreSQL database cloned from a migrated template), a Redis key prefix
-//! per test, and one conformance suite per port that every adapter of that
-//! port must pass.
+//! per test, one conformance suite per port that every adapter of that
+//! port must pass, and real peers for what Latch sends: an SMTP server
+//! ([`SmtpSink`]) and an HTTP listener for the SMS webhook ([`WebhookSink`]).
 //!
 //! Environment: `LATCH_TEST_DATABASE_URL` (a `postgres://` URL of a server
 //! where the test user may create databases) and `LATCH_TEST_REDIS_URL`.
@@ -16,11 +17,17 @@
 pub mod conformance;
 mod database;
 mod logs;
+mod mail;
 mod redis;
+mod smtp_sink;
+mod webhook_sink;
 
 pub use database::TestDatabase;
 pub use logs::LogCapture;
+pub use mail::ReceivedMail;
 pub use redis::TestRedis;
+pub use smtp_sink::SmtpSink;
+pub use webhook_sink::{ReceivedRequest, WebhookSink};
 
 /// The variable naming the PostgreSQL server for tests.
 pub const DATABASE_URL_VAR: &str = "LATCH_TEST_DATABASE_URL";

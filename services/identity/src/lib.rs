@@ -1,23 +1,39 @@
 //! The identity service: accounts, credentials and sign-in.
 //!
-//! [`Identity`] holds the flows (sign-up, login, logout, reading users),
-//! each in its own module, over the ports in [`IdentityDeps`]: its own
-//! tables (`users`, `login_history`) through repositories, and the sibling
-//! services (session, token, authorization, profile) through directories,
-//! so the same flows run inside latchd and as a separate binary.
+//! [`Identity`] holds the flows (sign-up, login, logout, reading users,
+//! email and phone verification, password reset and change, email change,
+//! the second factor), each in its own module, over the ports in
+//! [`IdentityDeps`]: its own tables (`users`, `login_history`,
+//! `password_reset_tokens`) through repositories, and the sibling services
+//! (session, token, authorization, profile) through directories, so the
+//! same flows run inside latchd and as a separate binary.
 //! [`Argon2Hasher`] hashes passwords; [`UserStatusReader`] is the in-process
 //! [`latch_domain::ports::UserDirectory`] the token service asks before a
 //! refresh. [`grpc`] holds the `IdentityService` handlers and the caller
 //! policy of every RPC.
 
+mod codes;
 mod config;
+mod email_change;
+mod email_verification;
+mod flow_record;
 pub mod grpc;
 mod login;
 mod logout;
+mod new_device;
+pub mod outbound;
 mod password;
+mod password_change;
+mod password_reset;
+mod phone_verification;
+mod recovery_codes;
+mod second_factor;
+mod secrets;
 mod session;
+mod sign_in;
 mod signup;
 pub mod standalone;
+mod totp;
 mod users;
 
 use std::sync::Arc;
@@ -25,15 +41,22 @@ use std::sync::Arc;
 use latch_domain::{
     Clock,
     ports::{
-        EventBus, LoginHistoryRepository, PasswordHasher, ProfileDirectory, RateLimiter,
-        RoleDirectory, SessionDirectory, TokenIssuer, UserRepository,
+        EventBus, FlowState, LoginHistoryRepository, MessageComposer, OutboxRepository,
+        PasswordHasher, PasswordResetRepository, ProfileDirectory, RateLimiter, RoleDirectory,
+        SecondFactorRepository, SessionDirectory, TokenIssuer, UserRepository,
     },
 };
 
 pub use config::IdentityConfig;
 pub use login::{Credentials, LoginOutcome};
+pub use outbound::Outbound;
 pub use password::Argon2Hasher;
+pub use second_factor::{
+    SecondFactor, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof,
+};
+pub use secrets::IdentitySecrets;
 pub use signup::{SignUp, SignedUp};
+pub use totp::{TotpEnrollment, TotpProof};
 pub use users::UserStatusReader;
 
 /// What identity's flows need from the world, wired in `main` or latchd.
@@ -41,6 +64,10 @@ pub use users::UserStatusReader;
 pub struct IdentityDeps {
     pub users: Arc<dyn UserRepository>,
     pub login_history: Arc<dyn LoginHistoryRepository>,
+    /// TOTP secrets and recovery codes.
+    pub second_factors: Arc<dyn SecondFactorRepository>,
+    /// Password-reset tokens (hashes only).
+    pub password_resets: Arc<dyn PasswordResetRepository>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub sessions: Arc<dyn SessionDirectory>,
     pub tokens: Arc<dyn TokenIssuer>,
@@ -49,6 +76,13 @@ pub struct IdentityDeps {
     pub bus: Arc<dyn EventBus>,
     pub rate_limiter: Arc<dyn RateLimiter>,
     pub clock: Arc<dyn Clock>,
+    /// Follow-up work (mail, SMS) written with a change or on its own.
+    pub outbox: Arc<dyn OutboxRepository>,
+    /// Renders and seals the mail and SMS rows flows queue.
+    pub messages: Arc<dyn MessageComposer>,
+    /// Short-lived flow state (codes, pending enrolments, login attempts).
+    pub flow_state: Arc<dyn FlowState>,
+    pub secrets: IdentitySecrets,
 }
 
 /// The identity use cases; see the modules for each flow's contract.

@@ -5,6 +5,12 @@
 //! hash stands in for a missing user). The account's status is told only to
 //! someone who proved the password.
 //!
+//! A user with TOTP on gets, once the password is right, a second-factor
+//! challenge instead of tokens (`second_factor`); no session exists until
+//! CompleteSecondFactor. Everyone else is signed in through `sign_in`, the
+//! one path that opens the session, issues the tokens, records the
+//! sign-in and sends the new-device notice.
+//!
 //! Every attempt against a known user leaves a `login_history` row, with
 //! the client's fields bounded and normalised by
 //! [`latch_domain::client_fields`] so that no client can make its own rows
@@ -21,10 +27,10 @@ use latch_domain::{
 };
 use uuid::Uuid;
 
-use crate::Identity;
+use crate::{Identity, SecondFactorChallenge, new_device::Device};
 
 /// What `login_history.method` says for a password sign-in.
-const METHOD_PASSWORD: &str = "password";
+pub(crate) const METHOD_PASSWORD: &str = "password";
 
 /// An email and password, and where they came from.
 #[derive(Debug, Clone)]
@@ -37,9 +43,11 @@ pub struct Credentials {
 /// The result of a login that proved the password.
 #[derive(Debug, Clone)]
 pub enum LoginOutcome {
-    /// Signed in: a new session and its tokens. (A second-factor challenge
-    /// joins this enum when TOTP and passkeys land.)
+    /// Signed in: a new session and its tokens.
     SignedIn(TokenPair),
+    /// The user has a second factor: no session yet; CompleteSecondFactor
+    /// with the challenge's token finishes the sign-in.
+    SecondFactor(SecondFactorChallenge),
 }
 
 impl Identity {
@@ -49,8 +57,10 @@ impl Identity {
     /// `INVALID_CREDENTIALS` for a malformed or unknown email, a wrong
     /// password, or a pending user; after the password matched,
     /// `ACCOUNT_INACTIVE` (suspended, deactivated) or `EMAIL_NOT_VERIFIED`
-    /// (when the deployment requires it). Every attempt against a known
-    /// user lands in its login history (refusals shortly after the answer).
+    /// (when the deployment requires it). A user with TOTP on then gets a
+    /// [`LoginOutcome::SecondFactor`] challenge. Every attempt against a
+    /// known user lands in its login history (refusals shortly after the
+    /// answer).
     pub async fn login(&self, attempt: Credentials) -> Result<LoginOutcome> {
         let Credentials {
             email,
@@ -93,18 +103,17 @@ impl Identity {
         let Some(user) = user else {
             return Err(invalid_credentials());
         };
+        let refuse = |err| self.refuse(&user, &client, METHOD_PASSWORD, err);
         if !verdict.matches {
-            return Err(self.refuse(&user, &client, invalid_credentials()).await);
+            return Err(refuse(invalid_credentials()).await);
         }
         match user.status {
             UserStatus::Active => {}
             // A sign-up still running or abandoned: not an account yet.
-            UserStatus::Pending => {
-                return Err(self.refuse(&user, &client, invalid_credentials()).await);
-            }
+            UserStatus::Pending => return Err(refuse(invalid_credentials()).await),
             UserStatus::Suspended | UserStatus::Deactivated => {
                 let err = Error::new(Reason::AccountInactive, "the account is not active");
-                return Err(self.refuse(&user, &client, err).await);
+                return Err(refuse(err).await);
             }
         }
         if self.config.require_verified_email && !user.email_verified {
@@ -112,50 +121,60 @@ impl Identity {
                 Reason::EmailNotVerified,
                 "the email address must be verified first",
             );
-            return Err(self.refuse(&user, &client, err).await);
+            return Err(refuse(err).await);
         }
         if verdict.needs_rehash {
             self.rehash(&user, &password).await;
         }
-
-        let tokens = self.open_session(user.id, &client).await?;
-        let now = self.deps.clock.now();
-        // The tokens exist now; failing the request over bookkeeping would
-        // leave a session nobody holds.
-        if let Err(error) = self.deps.users.record_login(user.id, now).await {
-            tracing::warn!(user = %user.id, %error, "last_login_at not recorded");
+        if user.totp_enabled {
+            let challenge = self.second_factor_challenge(&user, &client).await?;
+            return Ok(LoginOutcome::SecondFactor(challenge));
         }
-        let success = self.attempt(&user, &client, None);
-        if let Err(error) = self.deps.login_history.record(&success).await {
-            history_not_recorded(&success, &error);
-        }
+        let tokens = self.sign_in(&user, &client, METHOD_PASSWORD).await?;
         Ok(LoginOutcome::SignedIn(tokens))
     }
 
-    /// Records a refused attempt and hands the error back. The write is
-    /// detached from the answer: an unknown email writes nothing, so a
-    /// known one must not answer later because of its history row.
-    async fn refuse(&self, user: &User, client: &ClientInfo, err: Error) -> Error {
-        let event = self.attempt(user, client, Some(err.reason()));
+    /// Records a refused attempt (`method` as the history names it) and
+    /// hands the error back. The write is detached from the answer: an
+    /// unknown email writes nothing, so a known one must not answer later
+    /// because of its history row.
+    pub(crate) async fn refuse(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+        method: &str,
+        err: Error,
+    ) -> Error {
+        let event = self.attempt(user, client, method, Some(err.reason()), None);
         let history = Arc::clone(&self.deps.login_history);
         tokio::spawn(async move {
-            if let Err(error) = history.record(&event).await {
+            if let Err(error) = history.record(&event, &[]).await {
                 history_not_recorded(&event, &error);
             }
         });
         err
     }
 
-    fn attempt(&self, user: &User, client: &ClientInfo, failure: Option<Reason>) -> LoginEvent {
+    /// A login-history row of `user` now; `device` is the fingerprint a
+    /// successful sign-in is remembered by.
+    pub(crate) fn attempt(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+        method: &str,
+        failure: Option<Reason>,
+        device: Option<&Device>,
+    ) -> LoginEvent {
         LoginEvent {
             id: Uuid::now_v7(),
             user_id: user.id,
             at: self.deps.clock.now(),
             ip: client.ip.clone(),
             user_agent: client.user_agent.clone(),
-            method: METHOD_PASSWORD.to_owned(),
+            method: method.to_owned(),
             success: failure.is_none(),
             failure_reason: failure.map(|r| r.as_str().to_owned()),
+            device: device.map(|d| d.fingerprint.clone()),
         }
     }
 
@@ -178,7 +197,7 @@ impl Identity {
 /// A hole in the audit trail is an error for whoever runs Latch, logged
 /// with what identifies the attempt (never the password or the client's
 /// fields); the sign-in itself is not failed over it.
-fn history_not_recorded(event: &LoginEvent, error: &Error) {
+pub(crate) fn history_not_recorded(event: &LoginEvent, error: &Error) {
     tracing::error!(
         user = %event.user_id,
         attempt = %event.id,

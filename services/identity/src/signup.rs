@@ -12,9 +12,11 @@
 //!   never stored (a time-ordered id like a real one, so it reveals
 //!   nothing; nobody can sign in to it, since no tokens exist and the
 //!   address's owner keeps their own account). The attempt is logged at
-//!   info with the existing account's id. Once outbound mail exists (issue
-//!   8, account recovery), the owner is also mailed a notice there, so a
-//!   person who forgot they had an account learns it from their inbox.
+//!   info with the existing account's id, and the owner is mailed a notice
+//!   (`SignUpAddressTaken`, at most one an hour per account), so a person
+//!   who forgot they had an account learns it from their inbox, as a new
+//!   account's owner learns its verification code from theirs: both
+//!   answers queue one mail.
 //! - off: `EMAIL_TAKEN`, because no mail will tell the person anything:
 //!   they must learn here that the address is taken, or they would think
 //!   they had an account they can never sign in to. Enumeration is then
@@ -30,11 +32,12 @@ use latch_domain::{
     Error, Reason, Result, UserId, client_fields,
     events::{Event, EventPayload},
     model::{ClientInfo, NewUser, TokenPair, User, UserStatus},
+    ports::{MessageTemplate, OutboundMessage, Recipient},
     secret::Secret,
     validate,
 };
 
-use crate::Identity;
+use crate::{Identity, codes::Purpose};
 
 mod saga;
 
@@ -85,14 +88,19 @@ impl Identity {
             None | Some("") => None,
             Some(raw) => Some(validate::phone("phone", raw)?),
         };
-        check_password(&request.password, [&email, &first_name, &last_name]).await?;
+        check_password(
+            "password",
+            &request.password,
+            [&email, &first_name, &last_name],
+        )
+        .await?;
 
         // Before the lookup: a taken address costs this hash too.
         let password_hash = self.deps.hasher.hash(&request.password).await?;
         if let Some(existing) = self.deps.users.find_by_email(&email).await?
             && !self.reclaim_abandoned(&existing).await?
         {
-            return self.address_taken(Some(existing.id), email, phone);
+            return self.address_taken(Some(existing.id), email, phone).await;
         }
 
         let new_user = NewUser {
@@ -107,7 +115,9 @@ impl Identity {
             Ok(user) => user,
             // A sign-up racing this one inserted the address first.
             Err(err) if err.is(Reason::AlreadyExists) => {
-                return self.address_taken(None, new_user.email, new_user.phone);
+                return self
+                    .address_taken(None, new_user.email, new_user.phone)
+                    .await;
             }
             Err(err) => return Err(err),
         };
@@ -126,6 +136,11 @@ impl Identity {
         }
 
         let tokens = if self.config.require_verified_email {
+            // They cannot sign in before they verify: the first code now.
+            // The account exists either way; a code can be asked for again.
+            if let Err(error) = self.mail_first_code(&user).await {
+                tracing::warn!(user = %user.id, %error, "first verification code not queued");
+            }
             None
         } else {
             Some(self.open_session(user.id, &client).await?)
@@ -136,7 +151,7 @@ impl Identity {
     /// The answer to a sign-up for an address in use (`owner`, when known):
     /// `EMAIL_TAKEN`, or with verified email required, what a new account's
     /// sign-up returns (see the module).
-    fn address_taken(
+    async fn address_taken(
         &self,
         owner: Option<UserId>,
         email: String,
@@ -146,7 +161,12 @@ impl Identity {
             return Err(email_taken());
         }
         match owner {
-            Some(owner) => tracing::info!(%owner, "sign-up for an address in use; answered as new"),
+            Some(owner) => {
+                tracing::info!(%owner, "sign-up for an address in use; answered as new");
+                if let Err(error) = self.notify_owner(owner, &email).await {
+                    tracing::warn!(%owner, %error, "sign-up notice not queued");
+                }
+            }
             None => tracing::info!("sign-up lost a race for its address; answered as new"),
         }
         let now = self.deps.clock.now();
@@ -167,18 +187,69 @@ impl Identity {
     }
 }
 
+impl Identity {
+    /// Mails a new account its first verification code.
+    async fn mail_first_code(&self, user: &User) -> Result<()> {
+        let code = self
+            .issue_code(Purpose::Email, user.id.0, &user.email)
+            .await?;
+        let mail = self.code_message(
+            Purpose::Email,
+            Recipient::Email(user.email.clone()),
+            user.id,
+            &code,
+        )?;
+        self.deps.outbox.enqueue(&[mail]).await
+    }
+
+    /// Tells the owner of `email` that someone tried to sign up with it, at
+    /// most once an hour: a flood of sign-ups must not flood their inbox.
+    /// Best effort, like the first code of a new account: the answer does
+    /// not wait on it.
+    async fn notify_owner(&self, owner: UserId, email: &str) -> Result<()> {
+        let once_an_hour = self
+            .deps
+            .rate_limiter
+            .hit(
+                &format!("signup_notice:user:{owner}"),
+                1,
+                std::time::Duration::from_secs(3600),
+            )
+            .await;
+        match once_an_hour {
+            Ok(()) => {}
+            Err(err) if err.is(Reason::RateLimited) => return Ok(()),
+            Err(err) => return Err(err),
+        }
+        let notice = self.deps.messages.compose(
+            &OutboundMessage::new(
+                MessageTemplate::SignUpAddressTaken,
+                Recipient::Email(email.to_owned()),
+                Some(owner),
+            ),
+            self.deps.clock.now(),
+        )?;
+        self.deps.outbox.enqueue(&[notice]).await
+    }
+}
+
 fn email_taken() -> Error {
     Error::new(Reason::EmailTaken, "the email address is already in use")
 }
 
-/// The password policy, judged off the async runtime: zxcvbn on a long
-/// password costs milliseconds of CPU.
-async fn check_password(password: &Secret<String>, user_inputs: [&str; 3]) -> Result<()> {
+/// The password policy (also of reset and change), judged off the async
+/// runtime: zxcvbn on a long password costs milliseconds of CPU. `field`
+/// is the request field a refusal names.
+pub(crate) async fn check_password(
+    field: &'static str,
+    password: &Secret<String>,
+    user_inputs: [&str; 3],
+) -> Result<()> {
     let password = password.clone();
     let inputs = user_inputs.map(str::to_owned);
     tokio::task::spawn_blocking(move || {
         let inputs = inputs.each_ref().map(String::as_str);
-        validate::password("password", &password, &inputs)
+        validate::password(field, &password, &inputs)
     })
     .await
     .map_err(Error::internal)?

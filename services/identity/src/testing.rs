@@ -16,18 +16,23 @@ use latch_domain::{
     model::LoginEvent,
     model::{ClientInfo, DeviceInfo, Session, TokenPair},
     ports::{
-        LoginHistoryRepository, ProfileDirectory, RoleDirectory, SessionDirectory, TokenIssuer,
+        LoginHistoryRepository, NewOutboxMessage, OutboxRepository, ProfileDirectory,
+        RoleDirectory, SessionDirectory, TokenIssuer,
     },
     secret::{Secret, random_token},
 };
+use latch_messaging::{Composer, Rendered, open_row};
 use latch_profile::Profiles;
 use latch_store::{
-    memory::{MemoryEventBus, MemoryRateLimiter},
-    sql::{SqlLoginHistory, SqlProfiles, SqlRoles, SqlUsers},
+    memory::{MemoryEventBus, MemoryFlowState, MemoryRateLimiter},
+    sql::{
+        SqlLoginHistory, SqlOutbox, SqlPasswordResets, SqlProfiles, SqlRoles, SqlSecondFactors,
+        SqlUsers,
+    },
 };
 use latch_testkit::TestDatabase;
 
-use crate::{Argon2Hasher, Identity, IdentityConfig, IdentityDeps, SignUp};
+use crate::{Argon2Hasher, Identity, IdentityConfig, IdentityDeps, IdentitySecrets, SignUp};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -38,6 +43,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub(crate) struct FakeSessions {
     pub(crate) created: Mutex<Vec<Session>>,
     pub(crate) revoked: Mutex<Vec<(SessionId, String)>>,
+    /// While set, `revoke_all` fails as a session service that is down.
+    pub(crate) revoke_all_fails: AtomicBool,
 }
 
 #[async_trait]
@@ -77,8 +84,31 @@ impl SessionDirectory for FakeSessions {
         Ok(true)
     }
 
-    async fn revoke_all(&self, _: UserId, _: Option<&SessionId>, _: &str) -> Result<u32> {
-        Ok(0)
+    /// Revokes the user's live sessions but `except`, as the session
+    /// service does (one revocation each, with the reason).
+    async fn revoke_all(
+        &self,
+        user: UserId,
+        except: Option<&SessionId>,
+        reason: &str,
+    ) -> Result<u32> {
+        if self.revoke_all_fails.load(Ordering::SeqCst) {
+            return Err(Error::unavailable(std::io::Error::other("session down")));
+        }
+        let doomed: Vec<SessionId> = lock(&self.created)
+            .iter()
+            .filter(|s| s.user_id == user && Some(&s.id) != except)
+            .map(|s| s.id.clone())
+            .collect();
+        let mut revoked = lock(&self.revoked);
+        let mut count = 0;
+        for id in doomed {
+            if !revoked.iter().any(|(r, _)| r == &id) {
+                revoked.push((id, reason.to_owned()));
+                count += 1;
+            }
+        }
+        Ok(count)
     }
 }
 
@@ -162,15 +192,26 @@ pub(crate) struct FlakyHistory {
 
 #[async_trait]
 impl LoginHistoryRepository for FlakyHistory {
-    async fn record(&self, event: &LoginEvent) -> Result<()> {
+    async fn record(&self, event: &LoginEvent, follow_up: &[NewOutboxMessage]) -> Result<()> {
         if self.fail.load(Ordering::SeqCst) {
             return Err(Error::unavailable(std::io::Error::other("database down")));
         }
-        self.inner.record(event).await
+        self.inner.record(event, follow_up).await
     }
 
     async fn list(&self, user: UserId, limit: u64) -> Result<Vec<LoginEvent>> {
         self.inner.list(user, limit).await
+    }
+
+    async fn last_success(
+        &self,
+        user: UserId,
+        device: Option<&str>,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(Error::unavailable(std::io::Error::other("database down")));
+        }
+        self.inner.last_success(user, device).await
     }
 }
 
@@ -183,6 +224,7 @@ pub(crate) struct Harness {
     pub(crate) users: Arc<SqlUsers>,
     pub(crate) history: Arc<SqlLoginHistory>,
     pub(crate) history_fail: Arc<FlakyHistory>,
+    pub(crate) second_factors: Arc<SqlSecondFactors>,
     pub(crate) profiles: Arc<Profiles>,
     pub(crate) roles: Arc<Roles>,
     pub(crate) profiles_fail: Arc<FlakyProfiles>,
@@ -190,6 +232,11 @@ pub(crate) struct Harness {
     pub(crate) sessions: Arc<FakeSessions>,
     pub(crate) bus: Arc<MemoryEventBus>,
     pub(crate) clock: ManualClock,
+    /// The outbox identity queues mail and SMS into (nothing sends them
+    /// here: read them with [`Harness::queued_messages`]).
+    pub(crate) outbox: Arc<SqlOutbox>,
+    pub(crate) flow_state: Arc<MemoryFlowState>,
+    pub(crate) secrets: IdentitySecrets,
     _db: TestDatabase,
 }
 
@@ -244,9 +291,20 @@ impl Harness {
         });
         let hasher = Argon2Hasher::new(Params::new(64, 1, 1, None).unwrap(), 2).unwrap();
         let sessions = Arc::new(FakeSessions::default());
+        let second_factors = Arc::new(SqlSecondFactors::new(db.db().clone()));
+        let outbox = Arc::new(SqlOutbox::new(db.db().clone()));
+        let flow_state = Arc::new(MemoryFlowState::new(clock_port.clone()));
+        let key: [u8; 32] = latch_domain::secret::random_bytes(32)
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let secrets = IdentitySecrets::derive(Secret::new(key));
+        let composer = Composer::new(secrets.encryption_key.clone(), None).unwrap();
         let deps = IdentityDeps {
             users: users.clone(),
             login_history: history_fail.clone(),
+            second_factors: second_factors.clone(),
+            password_resets: Arc::new(SqlPasswordResets::new(db.db().clone())),
             hasher: hasher.clone(),
             sessions: sessions.clone(),
             tokens: Arc::new(FakeTokens),
@@ -255,6 +313,10 @@ impl Harness {
             bus: bus.clone(),
             rate_limiter: Arc::new(MemoryRateLimiter::new(clock_port.clone())),
             clock: clock_port,
+            outbox: outbox.clone(),
+            messages: Arc::new(composer),
+            flow_state: flow_state.clone(),
+            secrets: secrets.clone(),
         };
         Harness {
             identity: Identity::new(deps, config),
@@ -262,6 +324,7 @@ impl Harness {
             users,
             history,
             history_fail,
+            second_factors,
             profiles,
             roles,
             profiles_fail,
@@ -269,8 +332,24 @@ impl Harness {
             sessions,
             bus,
             clock,
+            outbox,
+            flow_state,
+            secrets,
             _db: db,
         }
+    }
+
+    /// The messages queued about `user` (the outbox rows keyed by its id),
+    /// opened, oldest first: what the outbox worker would send.
+    pub(crate) async fn queued_messages(&self, user: UserId) -> Vec<Rendered> {
+        self.outbox
+            .find_by_key(&user.to_string())
+            .await
+            .unwrap()
+            .iter()
+            .filter(|row| row.kind.starts_with("identity.send_"))
+            .map(|row| open_row(self.secrets.encryption_key.expose(), row).unwrap())
+            .collect()
     }
 }
 

@@ -7,9 +7,14 @@ use std::sync::Arc;
 use latch_authorization::Roles;
 use latch_domain::{
     Clock, Result,
-    ports::{RefreshTokenRepository, RoleDirectory, UserRepository},
+    ports::{
+        OutboxHandler, OutboxRepository, RefreshTokenRepository, RoleDirectory, UserRepository,
+    },
 };
-use latch_identity::{Argon2Hasher, Identity, IdentityConfig, IdentityDeps, UserStatusReader};
+use latch_identity::{
+    Argon2Hasher, Identity, IdentityConfig, IdentityDeps, IdentitySecrets, Outbound,
+    UserStatusReader,
+};
 use latch_profile::Profiles;
 use latch_runtime::{
     auth::{AccessTokenAuthenticator, MachineCallers},
@@ -21,8 +26,8 @@ use latch_runtime::{
 };
 use latch_session::{SessionConfig, SessionDeps, Sessions, follow_up::RevokeFamilies};
 use latch_store::sql::{
-    SqlLoginHistory, SqlOutbox, SqlProfiles, SqlRefreshTokens, SqlRoles, SqlSessions,
-    SqlSigningKeys, SqlUsers,
+    SqlLoginHistory, SqlOutbox, SqlPasswordResets, SqlProfiles, SqlRefreshTokens, SqlRoles,
+    SqlSecondFactors, SqlSessions, SqlSigningKeys, SqlUsers,
 };
 use latch_token::{
     FamilyRevoker, TokenConfig, TokenDeps, TokenSecrets, Tokens, follow_up::RevokeSession,
@@ -88,18 +93,24 @@ pub async fn assemble(
     .await?;
     tokens.spawn_cleanup();
 
-    // Both services' follow-up work, their siblings in process.
+    // Every service's follow-up work in one worker, their siblings in
+    // process: revocations, and identity's mail and SMS.
+    let identity_secrets = IdentitySecrets::derive(secrets.encryption_key.clone());
+    let outbound = Outbound::from_source(source, &identity_secrets, clock.clone()).await?;
+    let outbox: Arc<dyn OutboxRepository> = Arc::new(SqlOutbox::new(db.clone()));
+    let mut handlers: Vec<Arc<dyn OutboxHandler>> = vec![
+        RevokeFamilies::new(Arc::new(FamilyRevoker::new(
+            refresh_tokens.clone(),
+            clock.clone(),
+        ))),
+        RevokeSession::new(sessions.clone()),
+    ];
+    handlers.extend(outbound.handlers);
     OutboxWorker::new(
-        Arc::new(SqlOutbox::new(db.clone())),
+        outbox.clone(),
         clock.clone(),
         OutboxConfig::from_source(source)?,
-        vec![
-            RevokeFamilies::new(Arc::new(FamilyRevoker::new(
-                refresh_tokens.clone(),
-                clock.clone(),
-            ))),
-            RevokeSession::new(sessions.clone()),
-        ],
+        handlers,
     )?
     .spawn();
 
@@ -107,6 +118,8 @@ pub async fn assemble(
         IdentityDeps {
             users,
             login_history: Arc::new(SqlLoginHistory::new(db.clone())),
+            second_factors: Arc::new(SqlSecondFactors::new(db.clone())),
+            password_resets: Arc::new(SqlPasswordResets::new(db.clone())),
             hasher: Argon2Hasher::from_source(source)?,
             sessions: sessions.clone(),
             tokens: tokens.clone(),
@@ -115,6 +128,10 @@ pub async fn assemble(
             bus: infra.bus.clone(),
             rate_limiter: infra.rate_limiter.clone(),
             clock,
+            outbox,
+            messages: outbound.composer,
+            flow_state: infra.flow_state.clone(),
+            secrets: identity_secrets,
         },
         IdentityConfig::from_source(source)?,
     );

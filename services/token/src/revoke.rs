@@ -20,6 +20,13 @@ pub const REASON_TOKEN_REVOKED: &str = "token_revoked";
 /// The stored reason column is this wide.
 pub const REASON_MAX_CHARS: usize = 64;
 
+/// What an admin's RevokeFamily names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevocationTarget {
+    Family(FamilyId),
+    Session(SessionId),
+}
+
 impl Tokens {
     /// RFC 7009: revokes the family of a refresh token, and answers OK
     /// whatever the token was (unknown, spent, already revoked, an access
@@ -55,6 +62,26 @@ impl Tokens {
         match repo.get_family(family).await? {
             Some(_) => Ok(false),
             None => Err(Error::not_found("refresh token family")),
+        }
+    }
+
+    /// Whose refresh tokens a revocation by family or session would end:
+    /// the family's user, or the live session's (a session that is not
+    /// live has no live families left to protect). `None` when unknown.
+    pub async fn owner_of(&self, target: &RevocationTarget) -> Result<Option<UserId>> {
+        match target {
+            RevocationTarget::Family(family) => Ok(self
+                .deps
+                .refresh_tokens
+                .get_family(*family)
+                .await?
+                .map(|f| f.user_id)),
+            RevocationTarget::Session(session) => Ok(self
+                .deps
+                .sessions
+                .validate(session)
+                .await?
+                .map(|s| s.user_id)),
         }
     }
 

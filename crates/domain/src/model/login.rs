@@ -11,8 +11,13 @@ pub struct LoginEvent {
     pub at: DateTime<Utc>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    /// `password`, later `totp`, `passkey`, `oidc:<provider>`.
+    /// `password`, `password+totp`, `password+recovery_code`, later
+    /// `passkey`, `oidc:<provider>`.
     pub method: String,
     pub success: bool,
     pub failure_reason: Option<String>,
+    /// The device fingerprint (a hash of browser family, operating system
+    /// and network prefix; see identity's `new_device`), so a later sign-in
+    /// can tell a device used lately from a new one. `None` when unknown.
+    pub device: Option<String>,
 }

@@ -11,10 +11,12 @@ mod cache;
 mod directory;
 mod event_bus;
 mod flow_state;
+pub mod messages;
 pub mod outbox;
 mod password;
 mod rate_limit;
 mod repositories;
+mod second_factor;
 
 pub use cache::{CachedSession, SessionCache};
 pub use directory::{
@@ -22,6 +24,9 @@ pub use directory::{
 };
 pub use event_bus::{EventBus, EventStream};
 pub use flow_state::FlowState;
+pub use messages::{
+    Mail, Mailer, MessageComposer, MessageTemplate, OutboundMessage, Recipient, Sms, SmsSender,
+};
 pub use outbox::{
     FollowUp, NewOutboxMessage, OutboxHandler, OutboxId, OutboxMessage, OutboxRepository,
     OutboxStatus, no_follow_up,
@@ -29,6 +34,7 @@ pub use outbox::{
 pub use password::{PasswordHasher, PasswordVerdict};
 pub use rate_limit::RateLimiter;
 pub use repositories::{
-    LoginHistoryRepository, ProfileRepository, RefreshTokenRepository, RoleRepository,
-    SessionRepository, SigningKeyRepository, UserRepository,
+    LoginHistoryRepository, PasswordResetRepository, ProfileRepository, RefreshTokenRepository,
+    RoleRepository, SessionRepository, SigningKeyRepository, UserRepository,
 };
+pub use second_factor::SecondFactorRepository;

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use crate::{
     FamilyId, Result, RoleId, SessionId, TokenId, UserId,
     model::{
-        LoginEvent, NewUser, Profile, RefreshFamily, RefreshToken, Role, Session, SessionQuery,
-        SigningKeyRecord, User, UserStatus,
+        LoginEvent, NewUser, PasswordResetToken, Profile, RefreshFamily, RefreshToken, Role,
+        Session, SessionQuery, SigningKeyRecord, User, UserStatus,
     },
     ports::{FollowUp, NewOutboxMessage},
 };
@@ -21,17 +21,83 @@ pub trait UserRepository: Send + Sync + 'static {
     /// Returns false when the user does not exist.
     async fn set_status(&self, id: UserId, status: UserStatus, at: DateTime<Utc>) -> Result<bool>;
     async fn set_password_hash(&self, id: UserId, hash: &str, at: DateTime<Utc>) -> Result<bool>;
+    /// Sets a new password hash and, in the same transaction, writes
+    /// `follow_up` (the notice mail). False, writing nothing, when the
+    /// user does not exist.
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: &str,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool>;
+    /// Replaces the email with `email` (lowercased), unverified, and writes
+    /// `follow_up` in the same transaction. `ALREADY_EXISTS`, writing
+    /// nothing, when the address is taken (a racing change included);
+    /// false, writing nothing, when the user does not exist.
+    async fn change_email(
+        &self,
+        id: UserId,
+        email: &str,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool>;
+    /// Marks the email verified at `at`, only while it is still `email`
+    /// and unverified (a code mailed to an address the user has since
+    /// left proves nothing). True when this call verified it.
+    async fn verify_email(&self, id: UserId, email: &str, at: DateTime<Utc>) -> Result<bool>;
+    /// Sets the sign-in phone (E.164), unverified, unless it already is
+    /// `phone`. True when it changed.
+    async fn set_phone(&self, id: UserId, phone: &str, at: DateTime<Utc>) -> Result<bool>;
+    /// Marks the phone verified at `at`, only while it is still `phone` and
+    /// unverified. True when this call verified it.
+    async fn verify_phone(&self, id: UserId, phone: &str, at: DateTime<Utc>) -> Result<bool>;
     async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<()>;
     /// Removes the user and what hangs off it in identity's own tables.
     async fn delete(&self, id: UserId) -> Result<bool>;
 }
 
+/// `password_reset_tokens`, owned by identity.
+#[async_trait]
+pub trait PasswordResetRepository: Send + Sync + 'static {
+    /// Stores `token` and writes `follow_up` (the mail carrying it) in one
+    /// transaction, voiding the user's other unused tokens (and dropping
+    /// expired ones). `NOT_FOUND` when the user does not exist.
+    async fn issue(&self, token: &PasswordResetToken, follow_up: &[NewOutboxMessage])
+    -> Result<()>;
+    async fn find_by_hash(&self, hash: &[u8; 32]) -> Result<Option<PasswordResetToken>>;
+    /// In one transaction: marks the token used at `at` only if it is
+    /// unused and unexpired at `at`, sets the user's password hash, voids
+    /// the user's other unused tokens and writes `follow_up`. False,
+    /// writing nothing, when the token was used, voided or expired
+    /// meanwhile: of two racing resets exactly one wins.
+    async fn redeem(
+        &self,
+        token: &PasswordResetToken,
+        at: DateTime<Utc>,
+        password_hash: &str,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool>;
+}
+
 /// `login_history`, owned by identity.
 #[async_trait]
 pub trait LoginHistoryRepository: Send + Sync + 'static {
-    async fn record(&self, event: &LoginEvent) -> Result<()>;
+    /// Writes the attempt and, in the same transaction, `follow_up` (a
+    /// notice about it). `NOT_FOUND`, writing nothing, when the user does
+    /// not exist.
+    async fn record(&self, event: &LoginEvent, follow_up: &[NewOutboxMessage]) -> Result<()>;
     /// Newest first.
     async fn list(&self, user: UserId, limit: u64) -> Result<Vec<LoginEvent>>;
+    /// When the user last signed in successfully from the device with
+    /// this fingerprint, or with `None` from any device that was recorded
+    /// (attempts stored without a fingerprint do not count). `None` when
+    /// never (or no such user).
+    async fn last_success(
+        &self,
+        user: UserId,
+        device: Option<&str>,
+    ) -> Result<Option<DateTime<Utc>>>;
 }
 
 /// `profiles`, owned by profile.

@@ -1,12 +1,18 @@
 //! `login_history` behind [`LoginHistoryRepository`].
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use latch_domain::{
-    Result, UserId, client_fields, model::LoginEvent, ports::LoginHistoryRepository,
+    Result, UserId, client_fields,
+    model::LoginEvent,
+    ports::{LoginHistoryRepository, NewOutboxMessage},
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
 
-use super::{db_err, entity::login_history};
+use super::{db_err, entity::login_history, outbox};
 use crate::Database;
 
 /// Identity's login history on the SQL database.
@@ -31,6 +37,7 @@ fn to_event(row: login_history::Model) -> LoginEvent {
         method: row.method,
         success: row.success,
         failure_reason: row.failure_reason,
+        device: row.device,
     }
 }
 
@@ -47,18 +54,28 @@ fn to_row(event: &LoginEvent) -> login_history::ActiveModel {
         method: Set(event.method.clone()),
         success: Set(event.success),
         failure_reason: Set(event.failure_reason.clone()),
+        device: Set(event.device.clone()),
     }
 }
 
 #[async_trait]
 impl LoginHistoryRepository for SqlLoginHistory {
     /// `NOT_FOUND` when the user does not exist (foreign key).
-    async fn record(&self, event: &LoginEvent) -> Result<()> {
+    async fn record(&self, event: &LoginEvent, follow_up: &[NewOutboxMessage]) -> Result<()> {
+        if follow_up.is_empty() {
+            login_history::Entity::insert(to_row(event))
+                .exec_without_returning(self.db.connection())
+                .await
+                .map_err(db_err)?;
+            return Ok(());
+        }
+        let txn = self.db.connection().begin().await.map_err(db_err)?;
         login_history::Entity::insert(to_row(event))
-            .exec_without_returning(self.db.connection())
+            .exec_without_returning(&txn)
             .await
             .map_err(db_err)?;
-        Ok(())
+        outbox::write(&txn, follow_up).await?;
+        txn.commit().await.map_err(db_err)
     }
 
     async fn list(&self, user: UserId, limit: u64) -> Result<Vec<LoginEvent>> {
@@ -71,5 +88,29 @@ impl LoginHistoryRepository for SqlLoginHistory {
             .await
             .map_err(db_err)?;
         Ok(rows.into_iter().map(to_event).collect())
+    }
+
+    async fn last_success(
+        &self,
+        user: UserId,
+        device: Option<&str>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        // Newest first through `idx_login_history_user_device_at` (or
+        // `idx_login_history_user_at`): one index probe, not a scan.
+        let mut query = login_history::Entity::find()
+            .select_only()
+            .column(login_history::Column::At)
+            .filter(login_history::Column::UserId.eq(user.0))
+            .filter(login_history::Column::Success.eq(true));
+        query = match device {
+            Some(device) => query.filter(login_history::Column::Device.eq(device)),
+            None => query.filter(login_history::Column::Device.is_not_null()),
+        };
+        query
+            .order_by_desc(login_history::Column::At)
+            .into_tuple::<DateTime<Utc>>()
+            .one(self.db.connection())
+            .await
+            .map_err(db_err)
     }
 }

@@ -5,12 +5,14 @@ use chrono::{DateTime, Utc};
 use latch_domain::{
     Result, UserId,
     model::{NewUser, User, UserStatus},
-    ports::UserRepository,
+    ports::{NewOutboxMessage, UserRepository},
 };
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
 use super::{db_err, entity::users};
 use crate::Database;
+
+mod changes;
 
 /// Identity's users on the SQL database.
 #[derive(Debug, Clone)]
@@ -58,11 +60,13 @@ fn new_row(user: &NewUser) -> users::ActiveModel {
         email_verified_at: Set(None),
         phone: Set(user.phone.clone()),
         phone_verified: Set(false),
+        phone_verified_at: Set(None),
         status: Set(user.status.as_str().to_owned()),
         password_hash: Set(user.password_hash.clone()),
         totp_secret_encrypted: Set(None),
         totp_enabled: Set(false),
         totp_recovery_codes: Set(None),
+        totp_last_step: Set(None),
         failed_login_count: Set(0),
         locked_until: Set(None),
         last_login_at: Set(None),
@@ -135,6 +139,38 @@ impl UserRepository for SqlUsers {
             ],
         )
         .await
+    }
+
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: &str,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool> {
+        changes::change_password(&self.db, id, hash, at, follow_up).await
+    }
+
+    async fn change_email(
+        &self,
+        id: UserId,
+        email: &str,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool> {
+        changes::change_email(&self.db, id, email, at, follow_up).await
+    }
+
+    async fn verify_email(&self, id: UserId, email: &str, at: DateTime<Utc>) -> Result<bool> {
+        changes::verify_email(&self.db, id, email, at).await
+    }
+
+    async fn set_phone(&self, id: UserId, phone: &str, at: DateTime<Utc>) -> Result<bool> {
+        changes::set_phone(&self.db, id, phone, at).await
+    }
+
+    async fn verify_phone(&self, id: UserId, phone: &str, at: DateTime<Utc>) -> Result<bool> {
+        changes::verify_phone(&self.db, id, phone, at).await
     }
 
     async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<()> {

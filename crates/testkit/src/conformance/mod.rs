@@ -9,13 +9,16 @@ pub mod event_bus;
 pub mod flow_state;
 pub mod login_history;
 pub mod outbox;
+pub mod password_resets;
 pub mod profiles;
 pub mod rate_limiter;
 pub mod refresh_tokens;
 pub mod roles;
+pub mod second_factors;
 pub mod session_cache;
 pub mod sessions;
 pub mod signing_keys;
+pub mod user_changes;
 pub mod users;
 
 use std::{future::Future, time::Duration};

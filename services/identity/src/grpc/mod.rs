@@ -1,10 +1,11 @@
 //! `latch.identity.v1.IdentityService`: thin handlers that check the caller,
 //! convert the request, call [`crate::Identity`] and convert back. RPCs not
-//! built yet (verification, password reset, TOTP, passkeys, OAuth, user
-//! administration) answer UNIMPLEMENTED through the generated defaults.
+//! built yet (passkeys, OAuth, user administration) answer UNIMPLEMENTED
+//! through the generated defaults.
 
 mod convert;
 mod policy;
+mod second_factor;
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use latch_runtime::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::{Credentials, Identity, LoginOutcome, SignUp};
+use crate::{Credentials, Identity, LoginOutcome, SecondFactor, SignUp};
 pub use policy::POLICY;
 
 /// The tonic service; wrap it with the auth layer and [`POLICY`].
@@ -86,9 +87,209 @@ impl IdentityService for IdentityGrpc {
             .or_status()?;
         let result = match outcome {
             LoginOutcome::SignedIn(tokens) => login_response::Result::Auth(auth_result(tokens)),
+            LoginOutcome::SecondFactor(challenge) => {
+                login_response::Result::SecondFactor(second_factor::challenge_to_proto(challenge))
+            }
         };
         Ok(Response::new(pb::LoginResponse {
             result: Some(result),
+        }))
+    }
+
+    async fn complete_second_factor(
+        &self,
+        request: Request<pb::CompleteSecondFactorRequest>,
+    ) -> Result<Response<pb::CompleteSecondFactorResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let req = request.into_inner();
+        let proof = second_factor::second_factor_proof(req.proof).or_status()?;
+        let tokens = self
+            .identity
+            .complete_second_factor(SecondFactor {
+                login_token: Secret::new(req.login_token),
+                proof,
+                client: caller.client_info(client_info(req.client)),
+            })
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::CompleteSecondFactorResponse {
+            auth: Some(auth_result(tokens)),
+        }))
+    }
+
+    async fn begin_totp_enrollment(
+        &self,
+        request: Request<pb::BeginTotpEnrollmentRequest>,
+    ) -> Result<Response<pb::BeginTotpEnrollmentResponse>, Status> {
+        let user = Caller::of(&request)?.user().or_status()?.user_id;
+        let enrollment = self
+            .identity
+            .begin_totp_enrollment(user)
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::BeginTotpEnrollmentResponse {
+            secret: enrollment.secret.expose().clone(),
+            otpauth_uri: enrollment.otpauth_uri.expose().clone(),
+        }))
+    }
+
+    async fn confirm_totp_enrollment(
+        &self,
+        request: Request<pb::ConfirmTotpEnrollmentRequest>,
+    ) -> Result<Response<pb::ConfirmTotpEnrollmentResponse>, Status> {
+        let user = Caller::of(&request)?.user().or_status()?.user_id;
+        let codes = self
+            .identity
+            .confirm_totp_enrollment(user, &request.get_ref().code)
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::ConfirmTotpEnrollmentResponse {
+            recovery_codes: second_factor::codes_to_proto(codes),
+        }))
+    }
+
+    async fn disable_totp(
+        &self,
+        request: Request<pb::DisableTotpRequest>,
+    ) -> Result<Response<pb::DisableTotpResponse>, Status> {
+        let user = Caller::of(&request)?.user().or_status()?.user_id;
+        let proof = second_factor::totp_proof(request.into_inner().proof).or_status()?;
+        self.identity.disable_totp(user, proof).await.or_status()?;
+        Ok(Response::new(pb::DisableTotpResponse {}))
+    }
+
+    async fn regenerate_recovery_codes(
+        &self,
+        request: Request<pb::RegenerateRecoveryCodesRequest>,
+    ) -> Result<Response<pb::RegenerateRecoveryCodesResponse>, Status> {
+        let user = Caller::of(&request)?.user().or_status()?.user_id;
+        let codes = self
+            .identity
+            .regenerate_recovery_codes(user)
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::RegenerateRecoveryCodesResponse {
+            recovery_codes: second_factor::codes_to_proto(codes),
+        }))
+    }
+
+    async fn send_email_verification(
+        &self,
+        request: Request<pb::SendEmailVerificationRequest>,
+    ) -> Result<Response<pb::SendEmailVerificationResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let req = request.into_inner();
+        let client = caller.client_info(client_info(req.client));
+        self.identity
+            .send_email_verification(&req.email, &client)
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::SendEmailVerificationResponse {}))
+    }
+
+    async fn verify_email(
+        &self,
+        request: Request<pb::VerifyEmailRequest>,
+    ) -> Result<Response<pb::VerifyEmailResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let req = request.into_inner();
+        let client = caller.client_info(client_info(req.client));
+        let user = self
+            .identity
+            .verify_email(&req.email, &req.code, &client)
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::VerifyEmailResponse {
+            user: Some(convert::user_to_proto(user)),
+        }))
+    }
+
+    async fn send_phone_verification(
+        &self,
+        request: Request<pb::SendPhoneVerificationRequest>,
+    ) -> Result<Response<pb::SendPhoneVerificationResponse>, Status> {
+        let user = Caller::of(&request)?.user().or_status()?.user_id;
+        self.identity
+            .send_phone_verification(user, request.get_ref().phone.as_deref())
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::SendPhoneVerificationResponse {}))
+    }
+
+    async fn verify_phone(
+        &self,
+        request: Request<pb::VerifyPhoneRequest>,
+    ) -> Result<Response<pb::VerifyPhoneResponse>, Status> {
+        let user = Caller::of(&request)?.user().or_status()?.user_id;
+        let user = self
+            .identity
+            .verify_phone(user, &request.get_ref().code)
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::VerifyPhoneResponse {
+            user: Some(convert::user_to_proto(user)),
+        }))
+    }
+
+    async fn request_password_reset(
+        &self,
+        request: Request<pb::RequestPasswordResetRequest>,
+    ) -> Result<Response<pb::RequestPasswordResetResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let req = request.into_inner();
+        let client = caller.client_info(client_info(req.client));
+        self.identity
+            .request_password_reset(&req.email, &client)
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::RequestPasswordResetResponse {}))
+    }
+
+    async fn reset_password(
+        &self,
+        request: Request<pb::ResetPasswordRequest>,
+    ) -> Result<Response<pb::ResetPasswordResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let req = request.into_inner();
+        let client = caller.client_info(client_info(req.client));
+        self.identity
+            .reset_password(&req.reset_token, &Secret::new(req.new_password), &client)
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::ResetPasswordResponse {}))
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<pb::ChangePasswordRequest>,
+    ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
+        let principal = Caller::of(&request)?.user().or_status()?.clone();
+        let req = request.into_inner();
+        self.identity
+            .change_password(
+                principal.user_id,
+                &principal.session_id,
+                &Secret::new(req.current_password),
+                &Secret::new(req.new_password),
+            )
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::ChangePasswordResponse {}))
+    }
+
+    async fn change_email(
+        &self,
+        request: Request<pb::ChangeEmailRequest>,
+    ) -> Result<Response<pb::ChangeEmailResponse>, Status> {
+        let user = Caller::of(&request)?.user().or_status()?.user_id;
+        let req = request.into_inner();
+        let user = self
+            .identity
+            .change_email(user, &req.new_email, &Secret::new(req.current_password))
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::ChangeEmailResponse {
+            user: Some(convert::user_to_proto(user)),
         }))
     }
 

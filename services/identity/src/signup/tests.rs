@@ -6,7 +6,7 @@ use latch_domain::{
     Reason, UserId,
     events::{Channel, EventPayload},
     model::{NewUser, UserStatus},
-    ports::{EventBus, ProfileDirectory, RoleDirectory, UserRepository},
+    ports::{EventBus, NewOutboxMessage, ProfileDirectory, RoleDirectory, UserRepository},
 };
 
 use latch_domain::Clock as _;
@@ -296,6 +296,33 @@ impl UserRepository for Racing {
     async fn delete(&self, id: UserId) -> Result<bool> {
         self.0.delete(id).await
     }
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: &str,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool> {
+        self.0.change_password(id, hash, at, follow_up).await
+    }
+    async fn change_email(
+        &self,
+        id: UserId,
+        email: &str,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool> {
+        self.0.change_email(id, email, at, follow_up).await
+    }
+    async fn verify_email(&self, id: UserId, email: &str, at: DateTime<Utc>) -> Result<bool> {
+        self.0.verify_email(id, email, at).await
+    }
+    async fn set_phone(&self, id: UserId, phone: &str, at: DateTime<Utc>) -> Result<bool> {
+        self.0.set_phone(id, phone, at).await
+    }
+    async fn verify_phone(&self, id: UserId, phone: &str, at: DateTime<Utc>) -> Result<bool> {
+        self.0.verify_phone(id, phone, at).await
+    }
 }
 
 #[tokio::test]
@@ -452,5 +479,48 @@ async fn a_new_address_costs_exactly_one_hash_too() -> Result<()> {
             .await?;
         assert_eq!(h.hasher.hash_count(), 1);
     }
+    Ok(())
+}
+
+/// With verified email required, both answers queue one mail: a new
+/// account its first code, the owner of a taken address a notice (at most
+/// one an hour, however many sign-ups try).
+#[tokio::test]
+async fn with_verified_email_required_each_answer_queues_one_mail() -> Result<()> {
+    use crate::codes::test_support::{code_in, mails};
+
+    // Captured here too: tracing caches per call site whether anyone
+    // listens, and the test beside this one listens to the same lines.
+    let logs = LogCapture::default();
+    let _guard = logs.install();
+    let h = Harness::with_config(requiring_verified_email()).await;
+    let ada = h
+        .identity
+        .sign_up(sign_up_request("ada@example.com"))
+        .await?
+        .user
+        .id;
+    let first = mails(&h, ada).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].to, "ada@example.com");
+    let code = code_in(&first[0].text);
+
+    for _ in 0..3 {
+        h.identity
+            .sign_up(sign_up_request("ADA@example.com"))
+            .await?;
+    }
+    let sent = mails(&h, ada).await;
+    assert_eq!(sent.len(), 2, "one notice for three attempts");
+    assert_eq!(sent[1].to, "ada@example.com");
+    assert!(!sent[1].text.contains(&code));
+    assert!(!sent[1].text.contains(PASSWORD));
+    assert!(!logs.text().contains(&code), "the code is never logged");
+
+    // The code the new account got verifies it, and then it may sign in.
+    h.identity
+        .verify_email("ada@example.com", &code, &Default::default())
+        .await?;
+    assert!(h.identity.get_user(ada).await?.email_verified);
     Ok(())
 }

@@ -22,7 +22,10 @@ use latch_runtime::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::{Tokens, revoke::REASON_MAX_CHARS};
+use crate::{
+    Tokens,
+    revoke::{REASON_MAX_CHARS, RevocationTarget},
+};
 
 mod convert;
 
@@ -154,22 +157,12 @@ impl TokenService for TokenGrpc {
             .or_status()?;
         let request = request.into_inner();
         let reason = reason(&request.reason, "revoked_by_admin").or_status()?;
-        let revoked = match request.target {
+        let target = match request.target {
             Some(Target::FamilyId(id)) => {
-                let family = FamilyId::parse("family_id", &id).or_status()?;
-                u64::from(
-                    self.tokens
-                        .revoke_family(family, &reason)
-                        .await
-                        .or_status()?,
-                )
+                RevocationTarget::Family(FamilyId::parse("family_id", &id).or_status()?)
             }
             Some(Target::SessionId(id)) => {
-                let session = SessionId::parse("session_id", &id).or_status()?;
-                self.tokens
-                    .revoke_session_families(&session, &reason)
-                    .await
-                    .or_status()?
+                RevocationTarget::Session(SessionId::parse("session_id", &id).or_status()?)
             }
             None => {
                 return Err(Error::invalid_field(
@@ -178,6 +171,25 @@ impl TokenService for TokenGrpc {
                 ))
                 .or_status();
             }
+        };
+        if let Some(owner) = self.tokens.owner_of(&target).await.or_status()? {
+            caller
+                .require_permission_over(owner, permission::SESSIONS_WRITE, self.roles.as_ref())
+                .await
+                .or_status()?;
+        }
+        let revoked = match &target {
+            RevocationTarget::Family(family) => u64::from(
+                self.tokens
+                    .revoke_family(*family, &reason)
+                    .await
+                    .or_status()?,
+            ),
+            RevocationTarget::Session(session) => self
+                .tokens
+                .revoke_session_families(session, &reason)
+                .await
+                .or_status()?,
         };
         Ok(Response::new(RevokeFamilyResponse {
             revoked: count(revoked),

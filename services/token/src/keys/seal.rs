@@ -1,49 +1,20 @@
-//! Encryption of private keys at rest: AES-256-GCM with a random 96-bit
-//! nonce, stored as nonce || ciphertext. The key id is the associated data,
-//! so a ciphertext moved to another row does not decrypt.
+//! Private signing keys at rest: [`latch_domain::seal`] with the key id as
+//! associated data, so a ciphertext moved to another row does not decrypt.
 
-use aes_gcm::{
-    Aes256Gcm, KeyInit, Nonce,
-    aead::{Aead, Payload},
-};
-use latch_domain::{Error, Result, secret::random_bytes};
-
-const NONCE_LEN: usize = 12;
+use latch_domain::{Error, Result};
 
 pub(super) fn seal(key: &[u8; 32], kid: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
-    let nonce: [u8; NONCE_LEN] = random_bytes(NONCE_LEN)?
-        .try_into()
-        .map_err(|_| Error::internal_msg("os randomness returned a short nonce"))?;
-    let payload = Payload {
-        msg: plaintext,
-        aad: kid.as_bytes(),
-    };
-    let ciphertext = Aes256Gcm::new(&(*key).into())
-        .encrypt(&Nonce::from(nonce), payload)
-        .map_err(|_| Error::internal_msg("encrypting a signing key failed"))?;
-    let mut sealed = nonce.to_vec();
-    sealed.extend_from_slice(&ciphertext);
-    Ok(sealed)
+    latch_domain::seal::seal(key, kid.as_bytes(), plaintext)
 }
 
 /// Fails when the stored key was sealed under another encryption key: the
 /// start must stop with that message rather than mint a new signing key.
 pub(super) fn open(key: &[u8; 32], kid: &str, sealed: &[u8]) -> Result<Vec<u8>> {
-    let refuse = || {
+    latch_domain::seal::open(key, kid.as_bytes(), sealed).ok_or_else(|| {
         Error::internal_msg(format!(
             "signing key {kid} does not decrypt: is the configured key encryption key the one it was stored with?"
         ))
-    };
-    let Some((nonce, ciphertext)) = sealed.split_first_chunk::<NONCE_LEN>() else {
-        return Err(refuse());
-    };
-    let payload = Payload {
-        msg: ciphertext,
-        aad: kid.as_bytes(),
-    };
-    Aes256Gcm::new(&(*key).into())
-        .decrypt(&Nonce::from(*nonce), payload)
-        .map_err(|_| refuse())
+    })
 }
 
 #[cfg(test)]

@@ -15,19 +15,8 @@ use latch_domain::{
 
 use crate::{
     TokenConfig,
-    revoke::REASON_REUSED,
-    testing::{Harness, client},
+    testing::{Harness, client, reason},
 };
-
-fn reason<T: std::fmt::Debug>(result: Result<T>) -> Reason {
-    result
-        .expect_err("the call should have been refused")
-        .reason()
-}
-
-async fn refresh(h: &Harness, token: &str) -> Result<TokenPair> {
-    h.tokens.refresh(token, &client()).await
-}
 
 fn config_with_grace(grace: Duration) -> TokenConfig {
     TokenConfig {
@@ -42,7 +31,7 @@ async fn a_refresh_returns_a_new_pair_and_spends_the_old_token() -> Result<()> {
     let first = h.issue().await;
     h.advance(TimeDelta::seconds(30));
 
-    let second = refresh(&h, &first.refresh_token).await?;
+    let second = h.refresh(&first.refresh_token).await?;
     assert_ne!(second.refresh_token, first.refresh_token);
     assert_ne!(second.access_token, first.access_token);
     assert_eq!(
@@ -50,22 +39,15 @@ async fn a_refresh_returns_a_new_pair_and_spends_the_old_token() -> Result<()> {
         (first.user_id, &first.session_id)
     );
 
-    let repo = h.deps().refresh_tokens;
-    let (old, family) = repo
-        .find_by_hash(&sha256(&first.refresh_token))
-        .await?
-        .unwrap();
+    let (old, family) = h.stored(&first.refresh_token).await?.unwrap();
     assert!(old.spent_at.is_some(), "the presented token is spent");
-    let (new, same_family) = repo
-        .find_by_hash(&sha256(&second.refresh_token))
-        .await?
-        .unwrap();
+    let (new, same_family) = h.stored(&second.refresh_token).await?.unwrap();
     assert_eq!(new.parent_id, Some(old.id));
     assert_eq!(same_family.id, family.id);
     assert!(new.spent_at.is_none());
 
     // The chain goes on.
-    let third = refresh(&h, &second.refresh_token).await?;
+    let third = h.refresh(&second.refresh_token).await?;
     assert_ne!(third.refresh_token, second.refresh_token);
     Ok(())
 }
@@ -73,11 +55,10 @@ async fn a_refresh_returns_a_new_pair_and_spends_the_old_token() -> Result<()> {
 #[tokio::test]
 async fn a_duplicate_inside_the_grace_window_gets_the_same_successor() -> Result<()> {
     let h = Harness::new().await;
-    let first = h.issue().await;
-    let successor = refresh(&h, &first.refresh_token).await?;
+    let (first, successor) = h.rotated().await?;
 
     h.advance(TimeDelta::seconds(9));
-    let again = refresh(&h, &first.refresh_token).await?;
+    let again = h.refresh(&first.refresh_token).await?;
     assert_eq!(again.refresh_token, successor.refresh_token);
     assert_eq!(
         again.refresh_token_expires_at,
@@ -86,44 +67,29 @@ async fn a_duplicate_inside_the_grace_window_gets_the_same_successor() -> Result
     assert!(h.sessions.revocations().is_empty());
 
     // The successor is live and the only one.
-    refresh(&h, &successor.refresh_token).await?;
+    h.refresh(&successor.refresh_token).await?;
     Ok(())
 }
 
 #[tokio::test]
 async fn a_spent_token_after_the_grace_window_revokes_the_family_and_the_session() -> Result<()> {
     let h = Harness::new().await;
-    let first = h.issue().await;
-    let successor = refresh(&h, &first.refresh_token).await?;
+    let (first, successor) = h.rotated().await?;
 
     h.advance(TimeDelta::seconds(11));
-    assert_eq!(
-        reason(refresh(&h, &first.refresh_token).await),
-        Reason::RefreshTokenReused
-    );
-    assert_eq!(
-        h.sessions.revocations(),
-        vec![(first.session_id.clone(), REASON_REUSED.to_owned())]
-    );
-    assert!(h.sessions.validate(&first.session_id).await?.is_none());
-
+    let duplicate = h.refresh(&first.refresh_token).await;
     // Whoever holds the successor (the thief or the user) is out too.
-    assert_eq!(
-        reason(refresh(&h, &successor.refresh_token).await),
-        Reason::TokenInvalid
-    );
-    Ok(())
+    h.assert_reuse_detected(duplicate, &first, &successor).await
 }
 
 #[tokio::test]
 async fn the_grace_window_ends_once_the_successor_is_spent() -> Result<()> {
     let h = Harness::new().await;
-    let first = h.issue().await;
-    let second = refresh(&h, &first.refresh_token).await?;
-    refresh(&h, &second.refresh_token).await?;
+    let (first, second) = h.rotated().await?;
+    h.refresh(&second.refresh_token).await?;
     h.advance(TimeDelta::seconds(1));
     assert_eq!(
-        reason(refresh(&h, &first.refresh_token).await),
+        h.refused(&first.refresh_token).await,
         Reason::RefreshTokenReused
     );
     Ok(())
@@ -167,7 +133,7 @@ async fn of_concurrent_refreshes_of_one_token_exactly_one_wins_without_grace() -
     );
     // Without a grace window a duplicate is reuse: the family is gone.
     assert_eq!(
-        reason(refresh(&h, &winners[0].refresh_token).await),
+        h.refused(&winners[0].refresh_token).await,
         Reason::TokenInvalid
     );
     Ok(())
@@ -202,17 +168,14 @@ async fn a_family_ends_at_its_absolute_lifetime_whatever_the_rotations() -> Resu
     );
 
     h.advance(TimeDelta::hours(12));
-    let second = refresh(&h, &first.refresh_token).await?;
+    let second = h.refresh(&first.refresh_token).await?;
     assert_eq!(
         second.refresh_token_expires_at,
         first.refresh_token_expires_at
     );
 
     h.advance(TimeDelta::hours(12));
-    assert_eq!(
-        reason(refresh(&h, &second.refresh_token).await),
-        Reason::TokenExpired
-    );
+    assert_eq!(h.refused(&second.refresh_token).await, Reason::TokenExpired);
     Ok(())
 }
 
@@ -225,12 +188,9 @@ async fn a_token_expires_on_its_own_before_its_family() -> Result<()> {
     .await;
     let first = h.issue().await;
     h.advance(TimeDelta::minutes(59));
-    let second = refresh(&h, &first.refresh_token).await?;
+    let second = h.refresh(&first.refresh_token).await?;
     h.advance(TimeDelta::minutes(61));
-    assert_eq!(
-        reason(refresh(&h, &second.refresh_token).await),
-        Reason::TokenExpired
-    );
+    assert_eq!(h.refused(&second.refresh_token).await, Reason::TokenExpired);
     Ok(())
 }
 
@@ -240,7 +200,7 @@ async fn a_revoked_session_refuses_refresh() -> Result<()> {
     let first = h.issue().await;
     h.sessions.revoke(&first.session_id, "logout").await?;
     assert_eq!(
-        reason(refresh(&h, &first.refresh_token).await),
+        h.refused(&first.refresh_token).await,
         Reason::SessionRevoked
     );
     Ok(())
@@ -252,27 +212,21 @@ async fn a_suspended_user_cannot_refresh() -> Result<()> {
     let first = h.issue().await;
     h.users.set(first.user_id, UserStatus::Suspended);
     assert_eq!(
-        reason(refresh(&h, &first.refresh_token).await),
+        h.refused(&first.refresh_token).await,
         Reason::AccountInactive
     );
     // Nothing was spent: reactivated, the user refreshes with the same token.
     h.users.set(first.user_id, UserStatus::Active);
-    refresh(&h, &first.refresh_token).await?;
+    h.refresh(&first.refresh_token).await?;
     Ok(())
 }
 
 #[tokio::test]
 async fn unknown_and_empty_tokens_are_refused() {
     let h = Harness::new().await;
-    assert_eq!(
-        reason(refresh(&h, "not-a-token").await),
-        Reason::TokenInvalid
-    );
-    assert_eq!(
-        reason(refresh(&h, &"x".repeat(4096)).await),
-        Reason::TokenInvalid
-    );
-    assert_eq!(reason(refresh(&h, "  ").await), Reason::InvalidArgument);
+    assert_eq!(h.refused("not-a-token").await, Reason::TokenInvalid);
+    assert_eq!(h.refused(&"x".repeat(4096)).await, Reason::TokenInvalid);
+    assert_eq!(h.refused("  ").await, Reason::InvalidArgument);
 }
 
 #[tokio::test]
@@ -312,8 +266,7 @@ async fn refresh_tokens_are_stored_only_as_hashes() -> Result<()> {
     use sea_orm::{ConnectionTrait, Statement};
 
     let h = Harness::new().await;
-    let first = h.issue().await;
-    let second = refresh(&h, &first.refresh_token).await?;
+    let (first, second) = h.rotated().await?;
     for pair in [&first, &second] {
         let bits = URL_SAFE_NO_PAD
             .decode(&pair.refresh_token)
@@ -358,7 +311,7 @@ async fn access_tokens_carry_the_users_roles() -> Result<()> {
     let h = Harness::new().await;
     let first = h.issue().await;
     h.roles.grant_role(first.user_id, "ADMIN");
-    let second = refresh(&h, &first.refresh_token).await?;
+    let second = h.refresh(&first.refresh_token).await?;
     let before = h.tokens.validate(&first.access_token, false).await?;
     let after = h.tokens.validate(&second.access_token, false).await?;
     assert_eq!(before.roles, vec!["USER".to_owned()]);
@@ -467,12 +420,7 @@ async fn a_rotation_lost_at_the_unique_index_is_a_duplicate_not_an_error() -> Re
 
     let pair = tokens.refresh(&first.refresh_token, &client()).await?;
     // The successor the "other" rotation stored is the one handed out.
-    let (stored, _) = h
-        .deps()
-        .refresh_tokens
-        .find_by_hash(&sha256(&pair.refresh_token))
-        .await?
-        .unwrap();
+    let (stored, _) = h.stored(&pair.refresh_token).await?.unwrap();
     assert!(stored.spent_at.is_none());
     Ok(())
 }
@@ -490,15 +438,10 @@ async fn a_family_revoked_between_lookup_and_rotation_yields_no_pair() -> Result
         Reason::SessionRevoked
     );
     // Nothing was written: the token is unspent and has no successor.
-    let (token, family) = h
-        .deps()
-        .refresh_tokens
-        .find_by_hash(&sha256(&first.refresh_token))
-        .await?
-        .unwrap();
+    let (token, family) = h.stored(&first.refresh_token).await?.unwrap();
     assert_eq!(token.spent_at, None);
     assert!(family.revoked_at.is_some());
-    assert_eq!(count_rows(&h, "refresh_tokens").await, 1);
+    assert_eq!(h.count_rows("refresh_tokens").await, 1);
     // A lost race with a revocation is not reuse.
     assert!(h.sessions.revocations().is_empty());
     Ok(())
@@ -518,22 +461,6 @@ async fn a_lifetime_beyond_the_calendar_stops_the_start_instead_of_panicking_lat
         format!("{err}").contains("LATCH_REFRESH_FAMILY_TTL"),
         "{err}"
     );
-}
-
-/// Rows in `table`, on either backend.
-pub(super) async fn count_rows(h: &Harness, table: &str) -> i64 {
-    use sea_orm::{ConnectionTrait, Statement};
-
-    let conn = h.storage.db().connection();
-    let row = conn
-        .query_one_raw(Statement::from_string(
-            conn.get_database_backend(),
-            format!("SELECT COUNT(*) FROM {table}"),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
 }
 
 mod successors;

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fakes;
+mod refresh;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use latch_store::{
 use latch_testkit::TestDatabase;
 
 pub(crate) use fakes::{FakeRoles, FakeSessions, FakeUsers};
+pub(crate) use refresh::reason;
 
 use crate::{TokenConfig, TokenDeps, TokenSecrets, Tokens};
 
@@ -126,10 +128,18 @@ impl Harness {
     }
 }
 
+/// The client the tests call from, unless they say otherwise.
 pub(crate) fn client() -> ClientInfo {
+    client_at(
+        "203.0.113.7",
+        "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
+    )
+}
+
+pub(crate) fn client_at(ip: &str, user_agent: &str) -> ClientInfo {
     ClientInfo {
-        ip: Some("203.0.113.7".to_owned()),
-        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0".to_owned()),
+        ip: Some(ip.to_owned()),
+        user_agent: Some(user_agent.to_owned()),
     }
 }
 

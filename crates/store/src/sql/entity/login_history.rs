@@ -14,6 +14,7 @@ pub struct Model {
     pub method: String,
     pub success: bool,
     pub failure_reason: Option<String>,
+    pub device: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

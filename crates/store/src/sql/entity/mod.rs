@@ -6,7 +6,9 @@
 
 pub(crate) mod login_history;
 pub(crate) mod outbox;
+pub(crate) mod password_reset_tokens;
 pub(crate) mod profiles;
+pub(crate) mod recovery_codes;
 pub(crate) mod refresh_token_families;
 pub(crate) mod refresh_tokens;
 pub(crate) mod role_permissions;

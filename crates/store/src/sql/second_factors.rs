@@ -1,0 +1,214 @@
+//! The TOTP columns of `users` and `recovery_codes` behind
+//! [`SecondFactorRepository`]. Each change is guarded by the state it
+//! expects (`totp_enabled`, a later step, an unused code) in its own
+//! UPDATE, so racing replicas settle in the database, not in a read before.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use latch_domain::{Result, UserId, model::TotpRecord, ports::SecondFactorRepository};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QuerySelect, TransactionTrait, sea_query::Expr,
+};
+use uuid::Uuid;
+
+use super::{
+    db_err,
+    entity::{recovery_codes, users},
+    error::corrupt,
+};
+use crate::Database;
+
+/// Identity's second factors on the SQL database.
+#[derive(Debug, Clone)]
+pub struct SqlSecondFactors {
+    db: Database,
+}
+
+impl SqlSecondFactors {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+/// Deletes the user's codes and inserts `codes` on `conn` (the caller's
+/// transaction).
+async fn write_codes(
+    conn: &impl ConnectionTrait,
+    user: UserId,
+    codes: &[[u8; 32]],
+    at: DateTime<Utc>,
+) -> Result<()> {
+    recovery_codes::Entity::delete_many()
+        .filter(recovery_codes::Column::UserId.eq(user.0))
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
+    if codes.is_empty() {
+        return Ok(());
+    }
+    let rows = codes.iter().map(|hash| recovery_codes::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user.0),
+        code_hash: Set(hash.to_vec()),
+        created_at: Set(at),
+        used_at: Set(None),
+    });
+    recovery_codes::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl SecondFactorRepository for SqlSecondFactors {
+    async fn totp(&self, user: UserId) -> Result<Option<TotpRecord>> {
+        let row: Option<(Option<Vec<u8>>, Option<i64>)> = users::Entity::find_by_id(user.0)
+            .filter(users::Column::TotpEnabled.eq(true))
+            .select_only()
+            .column(users::Column::TotpSecretEncrypted)
+            .column(users::Column::TotpLastStep)
+            .into_tuple()
+            .one(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        match row {
+            None => Ok(None),
+            Some((Some(sealed_secret), last_step)) => Ok(Some(TotpRecord {
+                sealed_secret,
+                last_step,
+            })),
+            // On without a secret: no code can ever match; say so loudly.
+            Some((None, _)) => Err(corrupt("TOTP secret")),
+        }
+    }
+
+    async fn enable_totp(
+        &self,
+        user: UserId,
+        sealed_secret: &[u8],
+        last_step: i64,
+        recovery_codes: &[[u8; 32]],
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let txn = self.db.connection().begin().await.map_err(db_err)?;
+        let turned_on = users::Entity::update_many()
+            .col_expr(users::Column::TotpEnabled, Expr::value(true))
+            .col_expr(
+                users::Column::TotpSecretEncrypted,
+                Expr::value(sealed_secret.to_vec()),
+            )
+            .col_expr(users::Column::TotpLastStep, Expr::value(last_step))
+            .col_expr(users::Column::UpdatedAt, Expr::value(at))
+            .filter(users::Column::Id.eq(user.0))
+            .filter(users::Column::TotpEnabled.eq(false))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?
+            .rows_affected
+            == 1;
+        if !turned_on {
+            return Ok(false);
+        }
+        write_codes(&txn, user, recovery_codes, at).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    async fn disable_totp(&self, user: UserId, at: DateTime<Utc>) -> Result<bool> {
+        let txn = self.db.connection().begin().await.map_err(db_err)?;
+        let turned_off = users::Entity::update_many()
+            .col_expr(users::Column::TotpEnabled, Expr::value(false))
+            .col_expr(
+                users::Column::TotpSecretEncrypted,
+                Expr::value(Option::<Vec<u8>>::None),
+            )
+            .col_expr(
+                users::Column::TotpLastStep,
+                Expr::value(Option::<i64>::None),
+            )
+            .col_expr(users::Column::UpdatedAt, Expr::value(at))
+            .filter(users::Column::Id.eq(user.0))
+            .filter(users::Column::TotpEnabled.eq(true))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?
+            .rows_affected
+            == 1;
+        if !turned_off {
+            return Ok(false);
+        }
+        write_codes(&txn, user, &[], at).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    async fn accept_totp_step(&self, user: UserId, step: i64) -> Result<bool> {
+        let result = users::Entity::update_many()
+            .col_expr(users::Column::TotpLastStep, Expr::value(step))
+            .filter(users::Column::Id.eq(user.0))
+            .filter(users::Column::TotpEnabled.eq(true))
+            .filter(
+                Condition::any()
+                    .add(users::Column::TotpLastStep.is_null())
+                    .add(users::Column::TotpLastStep.lt(step)),
+            )
+            .exec(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        recovery_codes: &[[u8; 32]],
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let txn = self.db.connection().begin().await.map_err(db_err)?;
+        // Touching the user row checks TOTP is on and, on PostgreSQL, holds
+        // the row until commit, so two regenerations cannot interleave.
+        let on = users::Entity::update_many()
+            .col_expr(users::Column::UpdatedAt, Expr::value(at))
+            .filter(users::Column::Id.eq(user.0))
+            .filter(users::Column::TotpEnabled.eq(true))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?
+            .rows_affected
+            == 1;
+        if !on {
+            return Ok(false);
+        }
+        write_codes(&txn, user, recovery_codes, at).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        hash: &[u8; 32],
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let result = recovery_codes::Entity::update_many()
+            .col_expr(recovery_codes::Column::UsedAt, Expr::value(at))
+            .filter(recovery_codes::Column::UserId.eq(user.0))
+            .filter(recovery_codes::Column::CodeHash.eq(hash.to_vec()))
+            .filter(recovery_codes::Column::UsedAt.is_null())
+            .exec(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn recovery_codes_left(&self, user: UserId) -> Result<u64> {
+        recovery_codes::Entity::find()
+            .filter(recovery_codes::Column::UserId.eq(user.0))
+            .filter(recovery_codes::Column::UsedAt.is_null())
+            .count(self.db.connection())
+            .await
+            .map_err(db_err)
+    }
+}

@@ -1,0 +1,302 @@
+//! The second step of a login for a user with TOTP on.
+//!
+//! Login, once the password is right, answers a [`SecondFactorChallenge`]
+//! instead of tokens: a `login_token` of 256 random bits, stored only as
+//! its SHA-256 under `login_attempt:{hash}` (sealed, see `flow_record`),
+//! good for five minutes, five wrong codes and one success. No session
+//! exists yet. CompleteSecondFactor takes the token with a TOTP code or a
+//! recovery code and signs in through the same session and token path as
+//! a password login (`sign_in`), recorded as `password+totp` or
+//! `password+recovery_code`.
+//!
+//! Each use takes the record (read-and-delete), checks it and puts it back
+//! with one more try, or spent, with the time it had left: two replicas
+//! cannot both pass one try. The record outlives its five minutes by
+//! [`EXPIRED_KEPT`] so that a late token is told `TOKEN_EXPIRED`, a spent
+//! one `TOKEN_USED` and an over-tried one `TOO_MANY_ATTEMPTS`, each apart
+//! from an unknown one (`TOKEN_INVALID`).
+
+use chrono::{DateTime, Duration, Utc};
+use latch_domain::{
+    Error, Reason, Result, UserId, client_fields,
+    model::{ClientInfo, TokenPair, User, UserStatus},
+    secret::{self, Secret},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Identity,
+    recovery_codes::hash_typed,
+    totp::{code_invalid, six_digits, too_many_attempts},
+};
+
+/// How long a login token is accepted.
+pub(crate) const LOGIN_TOKEN_TTL: Duration = Duration::minutes(5);
+/// How long a record is kept past its end, to say why a token is refused.
+const EXPIRED_KEPT: Duration = Duration::minutes(10);
+/// Wrong codes a login token survives; the next use is refused.
+pub(crate) const LOGIN_TOKEN_TRIES: u8 = 5;
+/// Random bytes of a login token (256 bits).
+const LOGIN_TOKEN_BYTES: usize = 32;
+/// Longer than any token Latch hands out, so not worth a lookup.
+const LOGIN_TOKEN_MAX_LEN: usize = 128;
+
+pub(crate) const METHOD_TOTP: &str = "password+totp";
+pub(crate) const METHOD_RECOVERY_CODE: &str = "password+recovery_code";
+
+/// A way to prove the second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactorMethod {
+    Totp,
+    RecoveryCode,
+}
+
+/// Login's answer for a user with a second factor: the password was right.
+#[derive(Debug, Clone)]
+pub struct SecondFactorChallenge {
+    /// Single use; pass it to CompleteSecondFactor.
+    pub login_token: Secret<String>,
+    pub methods: Vec<SecondFactorMethod>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What proves the second factor.
+#[derive(Clone)]
+pub enum SecondFactorProof {
+    TotpCode(String),
+    RecoveryCode(Secret<String>),
+}
+
+/// Names the kind of proof only: a code never reaches a log.
+impl std::fmt::Debug for SecondFactorProof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::TotpCode(_) => "TotpCode(***)",
+            Self::RecoveryCode(_) => "RecoveryCode(***)",
+        })
+    }
+}
+
+/// A CompleteSecondFactor request, as the caller sent it.
+#[derive(Debug, Clone)]
+pub struct SecondFactor {
+    pub login_token: Secret<String>,
+    pub proof: SecondFactorProof,
+    pub client: ClientInfo,
+}
+
+/// What `login_attempt:{hash}` holds.
+#[derive(Serialize, Deserialize)]
+struct LoginAttempt {
+    user: UserId,
+    expires_at: DateTime<Utc>,
+    wrong_tries: u8,
+    spent: bool,
+}
+
+impl LoginAttempt {
+    fn keep_until(&self) -> DateTime<Utc> {
+        self.expires_at + EXPIRED_KEPT
+    }
+}
+
+fn attempt_key(token: &str) -> String {
+    format!("login_attempt:{}", hex::encode(secret::sha256(token)))
+}
+
+/// A proof checked for form, before it may cost a try.
+enum Proof {
+    Totp(String),
+    RecoveryCode([u8; 32]),
+}
+
+impl Proof {
+    fn parse(proof: &SecondFactorProof) -> Result<Self> {
+        match proof {
+            SecondFactorProof::TotpCode(typed) => Ok(Proof::Totp(six_digits("totp_code", typed)?)),
+            SecondFactorProof::RecoveryCode(typed) => Ok(Proof::RecoveryCode(hash_typed(
+                "recovery_code",
+                typed.expose(),
+            )?)),
+        }
+    }
+
+    fn method(&self) -> &'static str {
+        match self {
+            Proof::Totp(_) => METHOD_TOTP,
+            Proof::RecoveryCode(_) => METHOD_RECOVERY_CODE,
+        }
+    }
+}
+
+impl Identity {
+    /// The challenge for `user`, whose password was right: a new login
+    /// token and the methods the user has (recovery codes only while some
+    /// are left). The password step is recorded in the login history as
+    /// `SECOND_FACTOR_REQUIRED`.
+    pub(crate) async fn second_factor_challenge(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+    ) -> Result<SecondFactorChallenge> {
+        let token = secret::random_token(LOGIN_TOKEN_BYTES)?;
+        let now = self.deps.clock.now();
+        let attempt = LoginAttempt {
+            user: user.id,
+            expires_at: now + LOGIN_TOKEN_TTL,
+            wrong_tries: 0,
+            spent: false,
+        };
+        self.put_record(&attempt_key(&token), &attempt, attempt.keep_until())
+            .await?;
+        let mut methods = vec![SecondFactorMethod::Totp];
+        if self
+            .deps
+            .second_factors
+            .recovery_codes_left(user.id)
+            .await?
+            > 0
+        {
+            methods.push(SecondFactorMethod::RecoveryCode);
+        }
+        let pending = Error::new(Reason::SecondFactorRequired, "second factor required");
+        let _ = self
+            .refuse(user, client, crate::login::METHOD_PASSWORD, pending)
+            .await;
+        Ok(SecondFactorChallenge {
+            login_token: Secret::new(token),
+            methods,
+            expires_at: attempt.expires_at,
+        })
+    }
+
+    /// Signs in with a login token from a challenge and a second factor.
+    ///
+    /// Errors: `RATE_LIMITED` (per client IP, and per user with the
+    /// per-email login limit's numbers); `INVALID_ARGUMENT` naming
+    /// `totp_code` or `recovery_code` when the proof is malformed (no try
+    /// spent); `TOKEN_INVALID` (unknown or malformed token),
+    /// `TOKEN_EXPIRED` (older than five minutes), `TOKEN_USED` (it signed
+    /// in already), `TOO_MANY_ATTEMPTS` (five wrong codes); `CODE_INVALID`
+    /// (wrong code, or a spent recovery code) or `CODE_USED` (a TOTP code
+    /// already accepted), each spending one try; `ACCOUNT_INACTIVE` when
+    /// the user was suspended meanwhile.
+    pub async fn complete_second_factor(&self, request: SecondFactor) -> Result<TokenPair> {
+        // Malformed input is refused before it touches any counter.
+        let proof = Proof::parse(&request.proof)?;
+        let client = client_fields::normalize(&request.client);
+        if let Some(ip) = &client.ip {
+            self.deps
+                .rate_limiter
+                .hit(
+                    &format!("second_factor:ip:{ip}"),
+                    self.config.login_limit_per_ip,
+                    self.config.login_window,
+                )
+                .await?;
+        }
+        let token = request.login_token.expose().trim();
+        if token.is_empty() || token.len() > LOGIN_TOKEN_MAX_LEN {
+            return Err(token_invalid());
+        }
+        let key = attempt_key(token);
+        let Some(mut attempt) = self.take_record::<LoginAttempt>(&key).await? else {
+            return Err(token_invalid());
+        };
+        let now = self.deps.clock.now();
+        let refusal = if attempt.spent {
+            Some(Error::new(
+                Reason::TokenUsed,
+                "this login token signed in already",
+            ))
+        } else if now >= attempt.expires_at {
+            Some(Error::new(
+                Reason::TokenExpired,
+                "the login token expired; sign in again",
+            ))
+        } else if attempt.wrong_tries >= LOGIN_TOKEN_TRIES {
+            Some(too_many_attempts())
+        } else {
+            None
+        };
+        if let Some(err) = refusal {
+            self.put_record(&key, &attempt, attempt.keep_until())
+                .await?;
+            return Err(err);
+        }
+
+        if let Err(err) = self.limit_second_factor(attempt.user).await {
+            self.put_record(&key, &attempt, attempt.keep_until())
+                .await?;
+            return Err(err);
+        }
+        let user = match self.deps.users.get(attempt.user).await {
+            Ok(Some(user)) => user,
+            // Deleted since the password step: the token names nobody.
+            Ok(None) => return Err(token_invalid()),
+            Err(err) => {
+                self.put_record(&key, &attempt, attempt.keep_until())
+                    .await?;
+                return Err(err);
+            }
+        };
+        if let Err(err) = self.check_second_factor(user.id, &proof).await {
+            // A wrong code costs a try and lands in the history; a failed
+            // dependency costs nothing, so the person can simply retry.
+            let wrong = err.is(Reason::CodeInvalid) || err.is(Reason::CodeUsed);
+            if wrong {
+                attempt.wrong_tries += 1;
+            }
+            self.put_record(&key, &attempt, attempt.keep_until())
+                .await?;
+            if wrong {
+                return Err(self.refuse(&user, &client, proof.method(), err).await);
+            }
+            return Err(err);
+        }
+        attempt.spent = true;
+        self.put_record(&key, &attempt, attempt.keep_until())
+            .await?;
+
+        // The user may have been suspended in the minutes since the password.
+        if user.status != UserStatus::Active {
+            let err = Error::new(Reason::AccountInactive, "the account is not active");
+            return Err(self.refuse(&user, &client, proof.method(), err).await);
+        }
+        self.sign_in(&user, &client, proof.method()).await
+    }
+
+    /// Accepts the proof for `user` (spending the TOTP step or the
+    /// recovery code) or says why not.
+    async fn check_second_factor(&self, user: UserId, proof: &Proof) -> Result<()> {
+        match proof {
+            Proof::Totp(typed) => {
+                // Turned off since the challenge: no code can be right.
+                let Some(totp) = self.deps.second_factors.totp(user).await? else {
+                    return Err(code_invalid());
+                };
+                self.accept_totp_code(user, &totp, typed).await
+            }
+            Proof::RecoveryCode(hash) => {
+                let now = self.deps.clock.now();
+                if self
+                    .deps
+                    .second_factors
+                    .use_recovery_code(user, hash, now)
+                    .await?
+                {
+                    Ok(())
+                } else {
+                    Err(code_invalid())
+                }
+            }
+        }
+    }
+}
+
+fn token_invalid() -> Error {
+    Error::new(Reason::TokenInvalid, "unknown login token; sign in again")
+}
+
+#[cfg(test)]
+mod tests;
