@@ -90,9 +90,14 @@ impl Backends {
             ("LATCH_ENCRYPTION_KEY", random_base64()?),
             ("LATCH_IP_HASH_KEY", random_base64()?),
             ("LATCH_REFRESH_TOKEN_KEY", random_base64()?),
-            ("LATCH_LOGIN_LIMIT_PER_EMAIL", "1000000000".to_owned()),
-            ("LATCH_LOGIN_LIMIT_PER_IP", "1000000000".to_owned()),
-            ("LATCH_SIGNUP_LIMIT_PER_IP", "1000000000".to_owned()),
+            // Every client of the bench is 127.0.0.1: the per-address
+            // limits of public RPCs would measure themselves.
+            ("LATCH_RATE_LIMIT_SIGN_IN", "1000000000/1s".to_owned()),
+            ("LATCH_RATE_LIMIT_SIGN_UP", "1000000000/1s".to_owned()),
+            ("LATCH_RATE_LIMIT_REFRESH", "1000000000/1s".to_owned()),
+            ("LATCH_RATE_LIMIT_TOKEN_CHECK", "1000000000/1s".to_owned()),
+            ("LATCH_RATE_LIMIT_RECOVERY", "1000000000/1s".to_owned()),
+            ("LATCH_RATE_LIMIT_DEFAULT", "1000000000/1s".to_owned()),
             // `--concurrency` above the default queue would be refused
             // (RATE_LIMITED) rather than measured.
             ("LATCH_PASSWORD_QUEUE", "4096".to_owned()),

@@ -29,6 +29,7 @@ mod m20261201_000007_outbox;
 mod m20261201_000008_refresh_salt;
 mod m20261201_000009_identity_verification;
 mod m20261201_000010_second_factor;
+mod m20261201_000011_user_admin;
 
 /// Applies the history in order; `Migrator::up(&db, None)` brings a
 /// database (PostgreSQL or SQLite) to the current schema.
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_refresh_salt::Migration),
             Box::new(m20261201_000009_identity_verification::Migration),
             Box::new(m20261201_000010_second_factor::Migration),
+            Box::new(m20261201_000011_user_admin::Migration),
         ]
     }
 }

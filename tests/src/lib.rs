@@ -5,6 +5,7 @@
 //! an unreachable server then fails the test). [`separate`] runs the five
 //! services as separate servers instead.
 
+pub mod mail;
 pub mod separate;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -14,7 +15,7 @@ use latch_proto::latch::{
     authorization::v1::authorization_service_client::AuthorizationServiceClient,
     common::v1::AuthResult,
     identity::v1::{
-        LoginRequest, LogoutRequest, SignUpRequest, SignUpResponse,
+        LoginRequest, LoginResponse, LogoutRequest, SignUpRequest, SignUpResponse,
         identity_service_client::IdentityServiceClient, login_response,
     },
     profile::v1::profile_service_client::ProfileServiceClient,
@@ -26,7 +27,7 @@ use latch_runtime::{
 };
 use latch_testkit::{TestDatabase, TestRedis};
 use tokio::{net::TcpListener, sync::oneshot};
-use tonic::{Request, Status, metadata::MetadataValue, transport::Channel};
+use tonic::{Code, Request, Response, Status, metadata::MetadataValue, transport::Channel};
 
 /// Which infrastructure a scenario runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +80,7 @@ impl TestLatchd {
                 });
                 let url = std::env::var("LATCH_TEST_REDIS_URL").unwrap_or_default();
                 let infra = must(
-                    Infra::with_redis(db.db().clone(), redis, &url),
+                    Infra::with_redis(db.db().clone(), redis, &url, shared_clock.clone()),
                     "redis infra",
                 );
                 (db, infra)
@@ -198,15 +199,25 @@ pub async fn sign_up(mut identity: IdentityServiceClient<Channel>, email: &str) 
     must(identity.sign_up(sign_up_request(email)).await, "sign up").into_inner()
 }
 
-/// Logs in with [`PASSWORD`] through `identity` and returns the tokens;
-/// panics on a refusal or a second-factor challenge.
-pub async fn log_in(mut identity: IdentityServiceClient<Channel>, email: &str) -> AuthResult {
+/// A password login of `email` through `identity`, as answered: tokens, a
+/// second-factor challenge or a refusal.
+pub async fn password_login(
+    mut identity: IdentityServiceClient<Channel>,
+    email: &str,
+    password: &str,
+) -> Result<LoginResponse, Status> {
     let request = LoginRequest {
         email: email.to_owned(),
-        password: PASSWORD.to_owned(),
+        password: password.to_owned(),
         client: None,
     };
-    let response = must(identity.login(request).await, "login").into_inner();
+    identity.login(request).await.map(Response::into_inner)
+}
+
+/// Logs in with [`PASSWORD`] through `identity` and returns the tokens;
+/// panics on a refusal or a second-factor challenge.
+pub async fn log_in(identity: IdentityServiceClient<Channel>, email: &str) -> AuthResult {
+    let response = must(password_login(identity, email, PASSWORD).await, "login");
     match response.result {
         Some(login_response::Result::Auth(auth)) => auth,
         other => panic!("expected tokens, got {other:?}"),
@@ -241,6 +252,20 @@ pub fn with_header<T>(mut request: Request<T>, key: &'static str, value: &str) -
 /// The stable reason code a refused call carries.
 pub fn reason(status: &Status) -> String {
     latch_runtime::status::reason_of(status).unwrap_or_else(|| format!("<no reason: {status:?}>"))
+}
+
+/// Asserts that `result` was refused with `code` and the stable reason
+/// `why`.
+#[track_caller]
+pub fn assert_refused<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, why: &str) {
+    match result {
+        Err(status) => assert_eq!(
+            (status.code(), reason(&status).as_str()),
+            (code, why),
+            "{status:?}"
+        ),
+        Ok(value) => panic!("expected {why}, got Ok({value:?})"),
+    }
 }
 
 /// The field a `BadRequest` detail names.

@@ -200,8 +200,13 @@ impl FiveServers {
     /// What a binary is assembled from: the same settings, secrets and
     /// stores for every server, an infrastructure (pools) of its own.
     fn context(&self) -> Context {
-        let infra = Infra::with_redis(self.db.db().clone(), self.redis.clone(), &self.redis_url);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let infra = Infra::with_redis(
+            self.db.db().clone(),
+            self.redis.clone(),
+            &self.redis_url,
+            clock.clone(),
+        );
         Context {
             source: self.source.clone(),
             secrets: self.secrets.clone(),

@@ -53,7 +53,9 @@ fn backend() -> String {
 fn accounts_file() -> &'static PathBuf {
     static FILE: OnceLock<PathBuf> = OnceLock::new();
     FILE.get_or_init(|| {
-        let path = std::env::temp_dir().join(format!("latch-accounts-{}.toml", std::process::id()));
+        // Cargo's scratch directory for integration tests, not /tmp.
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("latch-accounts-{}.toml", std::process::id()));
         let text = format!(
             r#"
 [[account]]

@@ -4,46 +4,22 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a failing test should panic
 
-use std::time::Duration;
-
 use latch_proto::latch::{
     identity::v1::{
-        ChangePasswordRequest, GetUserRequest, LoginRequest, RequestPasswordResetRequest,
-        ResetPasswordRequest, identity_service_client::IdentityServiceClient,
+        ChangePasswordRequest, GetUserRequest, RequestPasswordResetRequest, ResetPasswordRequest,
+        identity_service_client::IdentityServiceClient,
     },
     token::v1::RefreshTokensRequest,
 };
-use latch_testkit::{ReceivedMail, SmtpSink};
-use latch_tests::{PASSWORD, TestLatchd, bad_field, bearer, e2e, must, reason};
+use latch_testkit::SmtpSink;
+use latch_tests::{
+    PASSWORD, TestLatchd, assert_refused, bad_field, bearer, e2e,
+    mail::{assert_no_mail_to, mails_to, token_in},
+    must, password_login, reason,
+};
 use tonic::{Code, transport::Channel};
 
 const NEW_PASSWORD: &str = "a brand new passphrase, 2026";
-const WAIT: Duration = Duration::from_secs(15);
-
-/// The mails `to` received with `subject`, waiting until there are `count`.
-async fn mails_to(smtp: &SmtpSink, to: &str, subject: &str, count: usize) -> Vec<ReceivedMail> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let found: Vec<ReceivedMail> = smtp
-            .messages()
-            .into_iter()
-            .filter(|m| m.to == [to] && m.subject() == subject)
-            .collect();
-        if found.len() >= count || tokio::time::Instant::now() > deadline {
-            return found;
-        }
-        smtp.wait_for(smtp.messages().len() + 1, Duration::from_millis(200))
-            .await;
-    }
-}
-
-/// The reset token in a mail's text: 43 base64url characters.
-fn token_in(text: &str) -> String {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-        .find(|word| word.len() == 43)
-        .unwrap_or_else(|| panic!("no token in {text:?}"))
-        .to_owned()
-}
 
 async fn request_reset(
     identity: &mut IdentityServiceClient<Channel>,
@@ -56,6 +32,19 @@ async fn request_reset(
         })
         .await
         .map(drop)
+}
+
+/// Asks for a reset of `email` (Ada's, written in any case) and reads
+/// the token out of the one mail Ada gets.
+async fn mailed_token(
+    identity: &mut IdentityServiceClient<Channel>,
+    smtp: &SmtpSink,
+    email: &str,
+) -> String {
+    must(request_reset(identity, email).await, "request");
+    let mail = mails_to(smtp, "ada@example.com", "Reset your password", 1).await;
+    assert_eq!(mail.len(), 1, "the token arrives");
+    token_in(&mail[0].text())
 }
 
 async fn reset(
@@ -74,13 +63,7 @@ async fn reset(
 }
 
 async fn login(latchd: &TestLatchd, password: &str) -> Result<(), tonic::Status> {
-    latchd
-        .identity()
-        .login(LoginRequest {
-            email: "ada@example.com".to_owned(),
-            password: password.to_owned(),
-            client: None,
-        })
+    password_login(latchd.identity(), "ada@example.com", password)
         .await
         .map(drop)
 }
@@ -115,13 +98,7 @@ async fn a_mailed_token_resets_the_password_once_and_ends_every_session(
     let second = latchd.login("ada@example.com").await;
     let mut identity = latchd.identity();
 
-    must(
-        request_reset(&mut identity, "ADA@example.com").await,
-        "request",
-    );
-    let mail = mails_to(&smtp, "ada@example.com", "Reset your password", 1).await;
-    assert_eq!(mail.len(), 1, "the token arrives");
-    let token = token_in(&mail[0].text());
+    let token = mailed_token(&mut identity, &smtp, "ADA@example.com").await;
 
     must(reset(&mut identity, &token, NEW_PASSWORD).await, "reset");
     for auth in [&first, &second] {
@@ -145,12 +122,10 @@ async fn a_mailed_token_resets_the_password_once_and_ends_every_session(
     assert_eq!(notice.len(), 1, "the owner is told");
     assert!(!notice[0].raw().contains(&token));
 
-    let reused = reset(&mut identity, &token, "yet another passphrase 77")
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (reused.code(), reason(&reused).as_str()),
-        (Code::Unauthenticated, "TOKEN_USED")
+    assert_refused(
+        reset(&mut identity, &token, "yet another passphrase 77").await,
+        Code::Unauthenticated,
+        "TOKEN_USED",
     );
     must(login(&latchd, NEW_PASSWORD).await, "unchanged by the reuse");
 }
@@ -176,25 +151,14 @@ async fn an_unknown_address_gets_the_same_answer_and_no_mail(latchd: TestLatchd,
             .len(),
         1
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        smtp.messages()
-            .iter()
-            .all(|m| m.to != ["nobody@example.com"]),
-        "no mail for an address with no account"
-    );
+    assert_no_mail_to(&smtp, "nobody@example.com").await;
 }
 
 async fn bad_expired_and_weak_resets_change_nothing(latchd: TestLatchd, smtp: SmtpSink) {
     latchd.sign_up("ada@example.com").await;
     let session = latchd.login("ada@example.com").await;
     let mut identity = latchd.identity();
-    must(
-        request_reset(&mut identity, "ada@example.com").await,
-        "request",
-    );
-    let mail = mails_to(&smtp, "ada@example.com", "Reset your password", 1).await;
-    let token = token_in(&mail[0].text());
+    let token = mailed_token(&mut identity, &smtp, "ada@example.com").await;
 
     let malformed = reset(&mut identity, "not-a-token", NEW_PASSWORD)
         .await
@@ -255,13 +219,12 @@ async fn a_password_change_keeps_only_the_callers_session(latchd: TestLatchd, sm
         )
     };
 
-    let wrong = identity
-        .change_password(change("not my password", NEW_PASSWORD))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (wrong.code(), reason(&wrong).as_str()),
-        (Code::Unauthenticated, "INVALID_CREDENTIALS")
+    assert_refused(
+        identity
+            .change_password(change("not my password", NEW_PASSWORD))
+            .await,
+        Code::Unauthenticated,
+        "INVALID_CREDENTIALS",
     );
     let weak = identity
         .change_password(change(PASSWORD, "password"))

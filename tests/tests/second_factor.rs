@@ -18,9 +18,15 @@ use latch_proto::latch::{
     },
 };
 use latch_runtime::config::MapSource;
-use latch_testkit::SmtpSink;
-use latch_tests::{PASSWORD, TestLatchd, bad_field, bearer, e2e, must, reason};
+use latch_testkit::{ReceivedMail, SmtpSink};
+use latch_tests::{
+    PASSWORD, TestLatchd, assert_refused, bad_field, bearer, e2e,
+    mail::{mails_where, other_than},
+    must, password_login, reason,
+};
 use tonic::{Code, Status, transport::Channel};
+
+type Identity = IdentityServiceClient<Channel>;
 
 e2e!(
     enrolment_then_sign_in_with_a_code_or_a_recovery_code,
@@ -59,30 +65,24 @@ impl Enrolled {
     }
 }
 
-async fn begin(latchd: &TestLatchd, access_token: &str) -> BeginTotpEnrollmentResponse {
+async fn begin(mut identity: Identity, access_token: &str) -> BeginTotpEnrollmentResponse {
+    let request = bearer(BeginTotpEnrollmentRequest {}, access_token);
     must(
-        latchd
-            .identity()
-            .begin_totp_enrollment(bearer(BeginTotpEnrollmentRequest {}, access_token))
-            .await,
+        identity.begin_totp_enrollment(request).await,
         "begin enrolment",
     )
     .into_inner()
 }
 
 async fn confirm(
-    latchd: &TestLatchd,
+    mut identity: Identity,
     access_token: &str,
     code: &str,
 ) -> Result<Vec<String>, Status> {
-    latchd
-        .identity()
-        .confirm_totp_enrollment(bearer(
-            ConfirmTotpEnrollmentRequest {
-                code: code.to_owned(),
-            },
-            access_token,
-        ))
+    let code = code.to_owned();
+    let request = bearer(ConfirmTotpEnrollmentRequest { code }, access_token);
+    identity
+        .confirm_totp_enrollment(request)
         .await
         .map(|r| r.into_inner().recovery_codes)
 }
@@ -91,42 +91,44 @@ async fn confirm(
 /// so the next code is not the one that confirmed.
 async fn enrolled(latchd: &TestLatchd, email: &str) -> Enrolled {
     let auth = latchd.sign_up(email).await.auth.expect("tokens at sign-up");
-    let enrolment = begin(latchd, &auth.access_token).await;
+    let enrolment = begin(latchd.identity(), &auth.access_token).await;
     let code = code_at(&enrolment.secret, latchd.clock.now().timestamp());
-    let recovery_codes = must(confirm(latchd, &auth.access_token, &code).await, "confirm");
+    let confirmed = confirm(latchd.identity(), &auth.access_token, &code).await;
     latchd.clock.advance(ChronoDuration::seconds(30));
     Enrolled {
         email: email.to_owned(),
         secret: enrolment.secret,
-        recovery_codes,
+        recovery_codes: must(confirmed, "confirm"),
         auth,
     }
 }
 
 /// Login with the right password: a challenge, since TOTP is on.
-async fn challenge(
-    identity: &mut IdentityServiceClient<Channel>,
-    email: &str,
-) -> SecondFactorChallenge {
+async fn challenge(identity: &Identity, email: &str) -> SecondFactorChallenge {
     let response = must(
-        identity
-            .login(LoginRequest {
-                email: email.to_owned(),
-                password: PASSWORD.to_owned(),
-                client: None,
-            })
-            .await,
+        password_login(identity.clone(), email, PASSWORD).await,
         "login",
-    )
-    .into_inner();
+    );
     match response.result {
         Some(login_response::Result::SecondFactor(challenge)) => challenge,
         other => panic!("expected a second-factor challenge, got {other:?}"),
     }
 }
 
+/// Login with the right password signs in at once: no second factor asked.
+async fn signs_in_at_once(identity: &Identity, email: &str, what: &str) {
+    let response = must(
+        password_login(identity.clone(), email, PASSWORD).await,
+        what,
+    );
+    assert!(
+        matches!(response.result, Some(login_response::Result::Auth(_))),
+        "{what}: {response:?}"
+    );
+}
+
 async fn complete(
-    identity: &mut IdentityServiceClient<Channel>,
+    identity: &mut Identity,
     login_token: &str,
     proof: Proof,
 ) -> Result<AuthResult, Status> {
@@ -140,28 +142,21 @@ async fn complete(
         .map(|r| r.into_inner().auth.expect("tokens"))
 }
 
-#[track_caller]
-fn assert_refused<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, why: &str) {
-    let status = result.expect_err(why);
-    assert_eq!(
-        (status.code(), reason(&status).as_str()),
-        (code, why),
-        "{status:?}"
-    );
+fn totp(code: &str) -> Proof {
+    Proof::TotpCode(code.to_owned())
+}
+
+fn recovery(code: &str) -> Proof {
+    Proof::RecoveryCode(code.to_owned())
 }
 
 async fn totp_enabled(latchd: &TestLatchd, access_token: &str) -> bool {
-    must(
-        latchd
-            .identity()
-            .get_user(bearer(GetUserRequest::default(), access_token))
-            .await,
-        "get user",
-    )
-    .into_inner()
-    .user
-    .expect("user")
-    .totp_enabled
+    let request = bearer(GetUserRequest::default(), access_token);
+    must(latchd.identity().get_user(request).await, "get user")
+        .into_inner()
+        .user
+        .expect("user")
+        .totp_enabled
 }
 
 async fn enrolment_then_sign_in_with_a_code_or_a_recovery_code(latchd: TestLatchd) {
@@ -172,7 +167,7 @@ async fn enrolment_then_sign_in_with_a_code_or_a_recovery_code(latchd: TestLatch
         .expect("tokens");
     let token = auth.access_token.as_str();
 
-    let enrolment = begin(&latchd, token).await;
+    let enrolment = begin(latchd.identity(), token).await;
     assert_eq!(enrolment.secret.len(), 32, "160 bits in base32");
     assert!(
         enrolment
@@ -188,26 +183,22 @@ async fn enrolment_then_sign_in_with_a_code_or_a_recovery_code(latchd: TestLatch
     );
 
     let right = code_at(&enrolment.secret, latchd.clock.now().timestamp());
-    let wrong = if right == "000000" {
-        "000001"
-    } else {
-        "000000"
-    };
+    let wrong = other_than(&right);
     assert_refused(
-        confirm(&latchd, token, wrong).await,
+        confirm(latchd.identity(), token, &wrong).await,
         Code::InvalidArgument,
         "CODE_INVALID",
     );
-    let status = confirm(&latchd, token, "12-45")
+    let status = confirm(latchd.identity(), token, "12-45")
         .await
         .expect_err("malformed");
     assert_eq!(reason(&status), "INVALID_ARGUMENT");
     assert_eq!(bad_field(&status).as_deref(), Some("code"));
-    let recovery_codes = must(confirm(&latchd, token, &right).await, "confirm");
+    let recovery_codes = must(confirm(latchd.identity(), token, &right).await, "confirm");
     assert_eq!(recovery_codes.len(), 10);
     assert!(totp_enabled(&latchd, token).await);
     assert_refused(
-        confirm(&latchd, token, &right).await,
+        confirm(latchd.identity(), token, &right).await,
         Code::FailedPrecondition,
         "TOTP_ENROLLMENT_NOT_STARTED",
     );
@@ -241,7 +232,7 @@ async fn enrolment_then_sign_in_with_a_code_or_a_recovery_code(latchd: TestLatch
     );
 
     // The code that confirmed is spent; the next step's signs in.
-    let first = challenge(&mut identity, &ada.email).await;
+    let first = challenge(&identity, &ada.email).await;
     assert_eq!(
         first.methods,
         [
@@ -254,25 +245,16 @@ async fn enrolment_then_sign_in_with_a_code_or_a_recovery_code(latchd: TestLatch
         expires.seconds,
         (latchd.clock.now() + ChronoDuration::minutes(5)).timestamp()
     );
+    let first = first.login_token.as_str();
     assert_refused(
-        complete(
-            &mut identity,
-            &first.login_token,
-            Proof::TotpCode(right.clone()),
-        )
-        .await,
+        complete(&mut identity, first, totp(&right)).await,
         Code::FailedPrecondition,
         "CODE_USED",
     );
     latchd.clock.advance(ChronoDuration::seconds(30));
     let code = ada.code(&latchd);
     let signed_in = must(
-        complete(
-            &mut identity,
-            &first.login_token,
-            Proof::TotpCode(code.clone()),
-        )
-        .await,
+        complete(&mut identity, first, totp(&code)).await,
         "complete with TOTP",
     );
     assert!(
@@ -286,51 +268,33 @@ async fn enrolment_then_sign_in_with_a_code_or_a_recovery_code(latchd: TestLatch
 
     // The token is single use, and so is the code, even with a new token.
     assert_refused(
-        complete(
-            &mut identity,
-            &first.login_token,
-            Proof::TotpCode(code.clone()),
-        )
-        .await,
+        complete(&mut identity, first, totp(&code)).await,
         Code::Unauthenticated,
         "TOKEN_USED",
     );
-    let second = challenge(&mut identity, &ada.email).await;
+    let second = challenge(&identity, &ada.email).await.login_token;
     assert_refused(
-        complete(&mut identity, &second.login_token, Proof::TotpCode(code)).await,
+        complete(&mut identity, &second, totp(&code)).await,
         Code::FailedPrecondition,
         "CODE_USED",
     );
 
     // A recovery code works once.
-    let recovery = ada.recovery_codes[0].clone();
+    let recovery_code = &ada.recovery_codes[0];
     must(
-        complete(
-            &mut identity,
-            &second.login_token,
-            Proof::RecoveryCode(recovery.clone()),
-        )
-        .await,
+        complete(&mut identity, &second, recovery(recovery_code)).await,
         "complete with a recovery code",
     );
-    let third = challenge(&mut identity, &ada.email).await;
+    let third = challenge(&identity, &ada.email).await.login_token;
     assert_refused(
-        complete(
-            &mut identity,
-            &third.login_token,
-            Proof::RecoveryCode(recovery),
-        )
-        .await,
+        complete(&mut identity, &third, recovery(recovery_code)).await,
         Code::InvalidArgument,
         "CODE_INVALID",
     );
-    let status = complete(
-        &mut identity,
-        &third.login_token,
-        Proof::PasskeyAssertionJson("{}".to_owned()),
-    )
-    .await
-    .expect_err("no passkey offered");
+    let passkey = Proof::PasskeyAssertionJson("{}".to_owned());
+    let status = complete(&mut identity, &third, passkey)
+        .await
+        .expect_err("no passkey offered");
     assert_eq!(
         bad_field(&status).as_deref(),
         Some("passkey_assertion_json")
@@ -340,21 +304,13 @@ async fn enrolment_then_sign_in_with_a_code_or_a_recovery_code(latchd: TestLatch
 async fn wrong_codes_count_tries_and_the_sixth_is_refused(latchd: TestLatchd) {
     let ada = enrolled(&latchd, "ada@example.com").await;
     let mut identity = latchd.identity();
-    let challenge = challenge(&mut identity, &ada.email).await;
+    let token = challenge(&identity, &ada.email).await.login_token;
     let right = ada.code(&latchd);
-    let wrong = if right == "000000" {
-        "000001"
-    } else {
-        "000000"
-    };
+    let wrong = other_than(&right);
 
-    let status = complete(
-        &mut identity,
-        &challenge.login_token,
-        Proof::TotpCode("12345".into()),
-    )
-    .await
-    .expect_err("malformed");
+    let status = complete(&mut identity, &token, totp("12345"))
+        .await
+        .expect_err("malformed");
     assert_eq!(
         bad_field(&status).as_deref(),
         Some("totp_code"),
@@ -362,30 +318,22 @@ async fn wrong_codes_count_tries_and_the_sixth_is_refused(latchd: TestLatchd) {
     );
     for _ in 0..5 {
         assert_refused(
-            complete(
-                &mut identity,
-                &challenge.login_token,
-                Proof::TotpCode(wrong.into()),
-            )
-            .await,
+            complete(&mut identity, &token, totp(&wrong)).await,
             Code::InvalidArgument,
             "CODE_INVALID",
         );
     }
     assert_refused(
-        complete(
-            &mut identity,
-            &challenge.login_token,
-            Proof::TotpCode(right.clone()),
-        )
-        .await,
+        complete(&mut identity, &token, totp(&right)).await,
         Code::FailedPrecondition,
         "TOO_MANY_ATTEMPTS",
     );
-    // Nothing was spent by the refusals: the code still signs in anew.
-    let again = self::challenge(&mut identity, &ada.email).await;
+    // Nothing was spent by the refusals: the code still signs in anew,
+    // once the account's backoff (five failed codes) has passed.
+    latchd.clock.advance(ChronoDuration::seconds(1));
+    let again = challenge(&identity, &ada.email).await.login_token;
     must(
-        complete(&mut identity, &again.login_token, Proof::TotpCode(right)).await,
+        complete(&mut identity, &again, totp(&right)).await,
         "the right code on a new login",
     );
 }
@@ -393,32 +341,22 @@ async fn wrong_codes_count_tries_and_the_sixth_is_refused(latchd: TestLatchd) {
 async fn an_expired_or_unknown_login_token_is_refused(latchd: TestLatchd) {
     let ada = enrolled(&latchd, "ada@example.com").await;
     let mut identity = latchd.identity();
-    let challenge = challenge(&mut identity, &ada.email).await;
+    let token = challenge(&identity, &ada.email).await.login_token;
 
     latchd.clock.advance(ChronoDuration::minutes(5));
     assert_refused(
-        complete(
-            &mut identity,
-            &challenge.login_token,
-            Proof::TotpCode(ada.code(&latchd)),
-        )
-        .await,
+        complete(&mut identity, &token, totp(&ada.code(&latchd))).await,
         Code::Unauthenticated,
         "TOKEN_EXPIRED",
     );
     assert_refused(
-        complete(
-            &mut identity,
-            "not-a-login-token",
-            Proof::TotpCode(ada.code(&latchd)),
-        )
-        .await,
+        complete(&mut identity, "not-a-login-token", totp(&ada.code(&latchd))).await,
         Code::Unauthenticated,
         "TOKEN_INVALID",
     );
     let status = identity
         .complete_second_factor(CompleteSecondFactorRequest {
-            login_token: challenge.login_token,
+            login_token: token,
             proof: None,
             client: None,
         })
@@ -428,42 +366,27 @@ async fn an_expired_or_unknown_login_token_is_refused(latchd: TestLatchd) {
 }
 
 async fn disable(
-    latchd: &TestLatchd,
+    mut identity: Identity,
     access_token: &str,
     proof: disable_totp_request::Proof,
 ) -> Result<(), Status> {
-    latchd
-        .identity()
-        .disable_totp(bearer(
-            DisableTotpRequest { proof: Some(proof) },
-            access_token,
-        ))
-        .await
-        .map(drop)
+    let request = bearer(DisableTotpRequest { proof: Some(proof) }, access_token);
+    identity.disable_totp(request).await.map(drop)
 }
 
 async fn totp_is_turned_off_with_a_code_or_the_password(latchd: TestLatchd) {
     use disable_totp_request::Proof as Off;
     let ada = enrolled(&latchd, "ada@example.com").await;
     let token = ada.auth.access_token.clone();
+    let off = |proof: Off| disable(latchd.identity(), &token, proof);
 
     assert_refused(
-        disable(
-            &latchd,
-            &token,
-            Off::Password("not the password at all".into()),
-        )
-        .await,
+        off(Off::Password("not the password at all".into())).await,
         Code::Unauthenticated,
         "INVALID_CREDENTIALS",
     );
-    let wrong = if ada.code(&latchd) == "000000" {
-        "000001"
-    } else {
-        "000000"
-    };
     assert_refused(
-        disable(&latchd, &token, Off::TotpCode(wrong.into())).await,
+        off(Off::TotpCode(other_than(&ada.code(&latchd)))).await,
         Code::InvalidArgument,
         "CODE_INVALID",
     );
@@ -471,26 +394,23 @@ async fn totp_is_turned_off_with_a_code_or_the_password(latchd: TestLatchd) {
         totp_enabled(&latchd, &token).await,
         "refusals change nothing"
     );
-    must(
-        disable(&latchd, &token, Off::TotpCode(ada.code(&latchd))).await,
-        "off by code",
-    );
+    must(off(Off::TotpCode(ada.code(&latchd))).await, "off by code");
     assert!(!totp_enabled(&latchd, &token).await);
     // A password login now signs in at once.
     latchd.login(&ada.email).await;
     assert_refused(
-        disable(&latchd, &token, Off::Password(PASSWORD.into())).await,
+        off(Off::Password(PASSWORD.into())).await,
         Code::FailedPrecondition,
         "TOTP_NOT_ENABLED",
     );
 
-    let again = begin(&latchd, &token).await;
+    let again = begin(latchd.identity(), &token).await;
     let code = code_at(&again.secret, latchd.clock.now().timestamp());
-    must(confirm(&latchd, &token, &code).await, "enrol again");
     must(
-        disable(&latchd, &token, Off::Password(PASSWORD.into())).await,
-        "off by password",
+        confirm(latchd.identity(), &token, &code).await,
+        "enrol again",
     );
+    must(off(Off::Password(PASSWORD.into())).await, "off by password");
     assert!(!totp_enabled(&latchd, &token).await);
     let status = latchd
         .identity()
@@ -518,24 +438,14 @@ async fn regenerated_recovery_codes_replace_the_old_set(latchd: TestLatchd) {
     assert!(fresh.iter().all(|c| !ada.recovery_codes.contains(c)));
 
     let mut identity = latchd.identity();
-    let challenge = challenge(&mut identity, &ada.email).await;
+    let token = challenge(&identity, &ada.email).await.login_token;
     assert_refused(
-        complete(
-            &mut identity,
-            &challenge.login_token,
-            Proof::RecoveryCode(ada.recovery_codes[0].clone()),
-        )
-        .await,
+        complete(&mut identity, &token, recovery(&ada.recovery_codes[0])).await,
         Code::InvalidArgument,
         "CODE_INVALID",
     );
     must(
-        complete(
-            &mut identity,
-            &challenge.login_token,
-            Proof::RecoveryCode(fresh[0].clone()),
-        )
-        .await,
+        complete(&mut identity, &token, recovery(&fresh[0])).await,
         "a new code",
     );
 
@@ -567,7 +477,7 @@ const FIREFOX_LINUX: &str =
     "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
 
 /// Identity reached through a client whose user agent is a browser's.
-fn identity_from_firefox(latchd: &TestLatchd) -> IdentityServiceClient<Channel> {
+fn identity_from_firefox(latchd: &TestLatchd) -> Identity {
     let channel = Channel::from_shared(format!("http://{}", latchd.addr))
         .expect("url")
         .user_agent(FIREFOX_LINUX)
@@ -576,11 +486,8 @@ fn identity_from_firefox(latchd: &TestLatchd) -> IdentityServiceClient<Channel> 
     IdentityServiceClient::new(channel)
 }
 
-async fn new_device_notices(smtp: &SmtpSink) -> Vec<latch_testkit::ReceivedMail> {
-    smtp.messages()
-        .into_iter()
-        .filter(|m| m.subject().contains("New sign-in"))
-        .collect()
+fn is_new_device_notice(mail: &ReceivedMail) -> bool {
+    mail.subject().contains("New sign-in")
 }
 
 async fn new_device_mail_arrives_only_for_a_new_device(latchd: TestLatchd, smtp: SmtpSink) {
@@ -589,32 +496,10 @@ async fn new_device_mail_arrives_only_for_a_new_device(latchd: TestLatchd, smtp:
     latchd.login("ada@example.com").await;
     latchd.login("ada@example.com").await;
 
-    let mut firefox = identity_from_firefox(&latchd);
-    let response = must(
-        firefox
-            .login(LoginRequest {
-                email: "ada@example.com".to_owned(),
-                password: PASSWORD.to_owned(),
-                client: None,
-            })
-            .await,
-        "login from a new device",
-    )
-    .into_inner();
-    assert!(matches!(
-        response.result,
-        Some(login_response::Result::Auth(_))
-    ));
+    let firefox = identity_from_firefox(&latchd);
+    signs_in_at_once(&firefox, "ada@example.com", "login from a new device").await;
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    let notices = loop {
-        let notices = new_device_notices(&smtp).await;
-        if !notices.is_empty() || tokio::time::Instant::now() > deadline {
-            break notices;
-        }
-        smtp.wait_for(smtp.messages().len() + 1, Duration::from_millis(500))
-            .await;
-    };
+    let notices = mails_where(&smtp, 1, is_new_device_notice).await;
     assert_eq!(notices.len(), 1, "one notice, for the new device only");
     let mail = &notices[0];
     assert_eq!(mail.to, ["ada@example.com"]);
@@ -625,18 +510,10 @@ async fn new_device_mail_arrives_only_for_a_new_device(latchd: TestLatchd, smtp:
     assert!(text.contains(&time), "{text}");
 
     // Known from now on; a little later nothing more has arrived.
-    must(
-        firefox
-            .login(LoginRequest {
-                email: "ada@example.com".to_owned(),
-                password: PASSWORD.to_owned(),
-                client: None,
-            })
-            .await,
-        "login again",
-    );
+    signs_in_at_once(&firefox, "ada@example.com", "login again").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(new_device_notices(&smtp).await.len(), 1);
+    let notices = smtp.messages().into_iter().filter(is_new_device_notice);
+    assert_eq!(notices.count(), 1);
 }
 
 // ---------------------------------------------------------------- separate servers
@@ -663,76 +540,28 @@ async fn second_factor_across_five_servers() {
         .expect("tokens");
     let token = auth.access_token.as_str();
     let mut identity = servers.identity();
-    let enrolment = must(
-        identity
-            .begin_totp_enrollment(bearer(BeginTotpEnrollmentRequest {}, token))
-            .await,
-        "begin",
-    )
-    .into_inner();
+    let enrolment = begin(identity.clone(), token).await;
     let code = code_at(&enrolment.secret, SystemClock.now().timestamp());
-    let recovery_codes = must(
-        identity
-            .confirm_totp_enrollment(bearer(
-                ConfirmTotpEnrollmentRequest { code: code.clone() },
-                token,
-            ))
-            .await,
-        "confirm",
-    )
-    .into_inner()
-    .recovery_codes;
+    let recovery_codes = must(confirm(identity.clone(), token, &code).await, "confirm");
     assert_eq!(recovery_codes.len(), 10);
 
-    let challenge = challenge(&mut identity, "split@example.com").await;
+    let login_token = challenge(&identity, "split@example.com").await.login_token;
     assert_refused(
-        complete(&mut identity, &challenge.login_token, Proof::TotpCode(code)).await,
+        complete(&mut identity, &login_token, totp(&code)).await,
         Code::FailedPrecondition,
         "CODE_USED",
     );
     let signed_in = must(
-        complete(
-            &mut identity,
-            &challenge.login_token,
-            Proof::RecoveryCode(recovery_codes[0].clone()),
-        )
-        .await,
+        complete(&mut identity, &login_token, recovery(&recovery_codes[0])).await,
         "complete with a recovery code",
     );
     assert_refused(
-        complete(
-            &mut identity,
-            &challenge.login_token,
-            Proof::RecoveryCode(recovery_codes[1].clone()),
-        )
-        .await,
+        complete(&mut identity, &login_token, recovery(&recovery_codes[1])).await,
         Code::Unauthenticated,
         "TOKEN_USED",
     );
-    must(
-        identity
-            .disable_totp(bearer(
-                DisableTotpRequest {
-                    proof: Some(disable_totp_request::Proof::Password(PASSWORD.into())),
-                },
-                &signed_in.access_token,
-            ))
-            .await,
-        "disable",
-    );
-    let response = must(
-        identity
-            .login(LoginRequest {
-                email: "split@example.com".to_owned(),
-                password: PASSWORD.to_owned(),
-                client: None,
-            })
-            .await,
-        "login without TOTP",
-    )
-    .into_inner();
-    assert!(matches!(
-        response.result,
-        Some(login_response::Result::Auth(_))
-    ));
+    let off = disable_totp_request::Proof::Password(PASSWORD.into());
+    let disabled = disable(identity.clone(), &signed_in.access_token, off).await;
+    must(disabled, "disable");
+    signs_in_at_once(&identity, "split@example.com", "login without TOTP").await;
 }

@@ -79,6 +79,9 @@ reasons! {
     AccessDenied => "ACCESS_DENIED", PermissionDenied;
     NotFound => "NOT_FOUND", NotFound;
     RateLimited => "RATE_LIMITED", ResourceExhausted;
+    // Lockout with backoff: too many failed sign-ins for one address, known
+    // or not; RetryInfo says when the next attempt may be made.
+    LoginThrottled => "LOGIN_THROTTLED", ResourceExhausted;
     Unavailable => "UNAVAILABLE", Unavailable;
     Unimplemented => "UNIMPLEMENTED", Unimplemented;
     Internal => "INTERNAL", Internal;
@@ -158,6 +161,12 @@ impl Error {
     /// An internal error described by a message only (for logs).
     pub fn internal_msg(message: impl Into<String>) -> Self {
         Self::internal(Plain(message.into()))
+    }
+
+    /// The same error, telling the caller when to retry (RetryInfo).
+    pub fn with_retry_after(mut self, retry_after: Duration) -> Self {
+        self.retry_after = Some(retry_after);
+        self
     }
 
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {

@@ -32,6 +32,11 @@ pub enum EventPayload {
         user_id: UserId,
         reason: String,
     },
+    /// The account is deleted (a tombstone at once, its rows in every
+    /// service soon after): drop whatever is cached about the user.
+    UserDeleted {
+        user_id: UserId,
+    },
 }
 
 /// The pub/sub channels; the names are the contract.
@@ -41,14 +46,16 @@ pub enum Channel {
     UserUpdated,
     SessionCreated,
     SessionRevoked,
+    UserDeleted,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 4] = [
+    pub const ALL: [Channel; 5] = [
         Channel::UserCreated,
         Channel::UserUpdated,
         Channel::SessionCreated,
         Channel::SessionRevoked,
+        Channel::UserDeleted,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,6 +64,7 @@ impl Channel {
             Self::UserUpdated => "user:updated",
             Self::SessionCreated => "session:created",
             Self::SessionRevoked => "session:revoked",
+            Self::UserDeleted => "user:deleted",
         }
     }
 }
@@ -76,6 +84,7 @@ impl Event {
             EventPayload::UserUpdated { .. } => Channel::UserUpdated,
             EventPayload::SessionCreated { .. } => Channel::SessionCreated,
             EventPayload::SessionRevoked { .. } => Channel::SessionRevoked,
+            EventPayload::UserDeleted { .. } => Channel::UserDeleted,
         }
     }
 }

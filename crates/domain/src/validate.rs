@@ -93,9 +93,14 @@ pub fn phone(field: &str, raw: &str) -> Result<String> {
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
-/// The password policy: 8–128 characters and a zxcvbn score of at least
+/// The password policy of sign-up, reset and change: 8–128 characters,
+/// not a known breached password (the 100,000 most common in breach dumps,
+/// whatever the case; see `latch-breached`), and a zxcvbn score of at least
 /// [`PASSWORD_MIN_SCORE`], judged with the user's own email and names as
 /// known words so that `alice@example.com`'s password is not `alice2024`.
+/// The list is checked before zxcvbn: hundreds of its passwords score well
+/// (`23WKoa0FP78dk`) yet are the first an attacker tries, and its refusal
+/// tells the person why.
 pub fn password(field: &str, password: &Secret<String>, user_inputs: &[&str]) -> Result<()> {
     let value = password.expose();
     let chars = value.chars().count();
@@ -111,6 +116,13 @@ pub fn password(field: &str, password: &Secret<String>, user_inputs: &[&str]) ->
             Reason::WeakPassword,
             field,
             format!("must be at most {PASSWORD_MAX} characters"),
+        ));
+    }
+    if latch_breached::contains(value) {
+        return Err(Error::field(
+            Reason::WeakPassword,
+            field,
+            "is a known breached password (it appears in public lists of leaked passwords); choose another",
         ));
     }
     let estimate = zxcvbn::zxcvbn(value, user_inputs);
@@ -164,6 +176,26 @@ mod tests {
         assert!(check("password123").is_err_and(|e| e.is(Reason::WeakPassword)));
         assert!(check(&"x".repeat(129)).is_err_and(|e| e.is(Reason::WeakPassword)));
         assert!(check("correct horse battery staple 42").is_ok());
+    }
+
+    #[test]
+    fn known_breached_passwords_are_refused_whatever_zxcvbn_thinks() {
+        let check = |p: &str| password("new_password", &Secret::new(p.to_owned()), &[]);
+        // zxcvbn scores these 4, yet each is among the 100,000 most common
+        // passwords of breach dumps.
+        for breached in ["23WKoa0FP78dk", "ne_e_pod_chehyl", "6215MILA6215"] {
+            assert!(
+                zxcvbn::zxcvbn(breached, &[]).score() >= zxcvbn::Score::Three,
+                "{breached} no longer shows the list's worth"
+            );
+            let err = check(breached).unwrap_err();
+            assert!(err.is(Reason::WeakPassword), "{breached}: {err:?}");
+            assert!(err.message().contains("known breached password"), "{err:?}");
+        }
+        assert!(
+            check("23WKoa0FP78dk!").is_ok(),
+            "a different password is not breached"
+        );
     }
 
     #[test]

@@ -6,12 +6,18 @@ use std::sync::Arc;
 
 use latch_domain::{
     Clock, Error, Result,
-    ports::{EventBus, FlowState, RateLimiter, SessionCache},
+    ports::{EventBus, FailureCounter, FlowState, RateLimiter, SessionCache},
 };
 use latch_store::{
     Database,
-    memory::{MemoryEventBus, MemoryFlowState, MemoryRateLimiter, MemorySessionCache},
-    redis::{Redis, RedisEventBus, RedisFlowState, RedisRateLimiter, RedisSessionCache},
+    memory::{
+        MemoryEventBus, MemoryFailureCounter, MemoryFlowState, MemoryRateLimiter,
+        MemorySessionCache,
+    },
+    redis::{
+        Redis, RedisEventBus, RedisFailureCounter, RedisFlowState, RedisRateLimiter,
+        RedisSessionCache,
+    },
 };
 
 use crate::settings::CommonConfig;
@@ -30,7 +36,10 @@ pub struct Infra {
     pub db: Database,
     pub cache: Arc<dyn SessionCache>,
     pub bus: Arc<dyn EventBus>,
+    /// The one rate limiter (public RPCs in the auth layer, and flows).
     pub rate_limiter: Arc<dyn RateLimiter>,
+    /// Failed sign-in attempts per account (lockout with backoff).
+    pub failure_counter: Arc<dyn FailureCounter>,
     pub flow_state: Arc<dyn FlowState>,
 }
 
@@ -51,7 +60,7 @@ impl Infra {
                 let redis =
                     Redis::connect_with_timeout(url, &common.redis_prefix, common.redis_timeout)
                         .await?;
-                Self::with_redis(db, redis, url)
+                Self::with_redis(db, redis, url, clock)
             }
             (None, RedisRequirement::Optional) => Ok(Self::in_memory(db, clock)),
             (None, RedisRequirement::Required) => Err(Error::internal_msg(
@@ -60,13 +69,22 @@ impl Infra {
         }
     }
 
-    /// The database with Redis-backed cache, bus, limiter and flow state.
-    pub fn with_redis(db: Database, redis: Redis, url: &str) -> Result<Self> {
+    /// The database with Redis-backed cache, bus, limiter, failure
+    /// counters and flow state. The limiter and the counters read time
+    /// from `clock` (as every replica does), and fall back to per-process
+    /// ones while Redis is down.
+    pub fn with_redis(
+        db: Database,
+        redis: Redis,
+        url: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
         Ok(Self {
             db,
             cache: Arc::new(RedisSessionCache::new(redis.clone())),
             bus: Arc::new(RedisEventBus::new(redis.clone(), url)?),
-            rate_limiter: Arc::new(RedisRateLimiter::new(redis.clone())),
+            rate_limiter: Arc::new(RedisRateLimiter::new(redis.clone(), clock.clone())),
+            failure_counter: Arc::new(RedisFailureCounter::new(redis.clone(), clock)),
             flow_state: Arc::new(RedisFlowState::new(redis)),
         })
     }
@@ -78,6 +96,7 @@ impl Infra {
             cache: Arc::new(MemorySessionCache::new(clock.clone())),
             bus: Arc::new(MemoryEventBus::new()),
             rate_limiter: Arc::new(MemoryRateLimiter::new(clock.clone())),
+            failure_counter: Arc::new(MemoryFailureCounter::new(clock.clone())),
             flow_state: Arc::new(MemoryFlowState::new(clock)),
         }
     }

@@ -11,6 +11,7 @@ pub mod follow;
 pub mod infra;
 pub mod limits;
 pub mod outbox;
+pub mod paging;
 pub mod secrets;
 pub mod server;
 pub mod settings;

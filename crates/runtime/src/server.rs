@@ -15,7 +15,9 @@ use tonic::{
 use tonic_health::ServingStatus;
 use tower::Service;
 
-use crate::auth::{AuthLayer, Authenticator, MachineCallers, PolicyTable, ServicePolicy};
+use crate::auth::{
+    AuthLayer, Authenticator, MachineCallers, PolicyTable, PublicRateLimits, ServicePolicy,
+};
 // Bounded load (issue 7, item 5): see `limits`.
 use crate::limits::{ServerLimits, bounded};
 
@@ -52,11 +54,14 @@ impl ServiceSet {
     }
 }
 
-/// How requests are authenticated.
+/// How requests are authenticated, and public RPCs rate limited.
 pub struct Guard {
     pub authenticator: Arc<dyn Authenticator>,
     /// Latch's own services and the service accounts.
     pub machines: MachineCallers,
+    /// The limiter and the groups' rates (`LATCH_RATE_LIMIT_*`), applied to
+    /// every public RPC of every service served.
+    pub rate_limits: PublicRateLimits,
 }
 
 /// Serves `services` on `listener` until `shutdown` resolves, under the
@@ -103,7 +108,16 @@ pub async fn serve_with_limits(
     add_reflection(&mut routes)?;
 
     let table = PolicyTable::new(&policies);
-    let auth = AuthLayer::new(table, guard.authenticator, guard.machines)?;
+    tracing::info!(
+        rates = %guard.rate_limits.describe(),
+        "public RPCs are rate limited per client address"
+    );
+    let auth = AuthLayer::new(
+        table,
+        guard.authenticator,
+        guard.machines,
+        guard.rate_limits,
+    )?;
     let routes: Routes = routes.routes();
     // Bounded load: timeout and server-wide limit, outside the auth layer.
     bounded(Server::builder(), limits)

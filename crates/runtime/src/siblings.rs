@@ -3,10 +3,14 @@
 
 use std::sync::Arc;
 
-use latch_domain::{Clock, Error, Result, ports::SessionDirectory, secret::Secret};
+use latch_domain::{
+    Clock, Error, Result,
+    ports::{RateLimiter, SessionDirectory},
+    secret::Secret,
+};
 
 use crate::{
-    auth::{AccessTokenAuthenticator, MachineCallers, remote_verifier},
+    auth::{AccessTokenAuthenticator, MachineCallers, PublicRateLimits, remote_verifier},
     clients::{
         AuthorizationClient, IdentityClient, ProfileClient, SessionClient, TokenClient,
         sibling_channel,
@@ -90,16 +94,24 @@ impl<'a> Siblings<'a> {
     /// verified against the token service's keys, their sessions checked
     /// through `sessions` (in process in the session binary, a sibling
     /// elsewhere), Latch's own callers by the service credential, and the
-    /// service accounts of `LATCH_SERVICE_ACCOUNTS`.
+    /// service accounts of `LATCH_SERVICE_ACCOUNTS`; public RPCs limited by
+    /// `limiter` at the rates of `LATCH_RATE_LIMIT_*`.
     pub fn guard(
         &self,
         clock: Arc<dyn Clock>,
         sessions: Arc<dyn SessionDirectory>,
+        limiter: Arc<dyn RateLimiter>,
     ) -> Result<Guard> {
-        let verifier = remote_verifier(self.source, &self.token_url()?, clock)?;
+        let verifier = remote_verifier(self.source, &self.token_url()?, clock.clone())?;
         Ok(Guard {
-            authenticator: AccessTokenAuthenticator::new(verifier, sessions),
+            authenticator: AccessTokenAuthenticator::from_source(
+                self.source,
+                verifier,
+                sessions,
+                clock,
+            )?,
             machines: MachineCallers::from_source(self.source, &self.token)?,
+            rate_limits: PublicRateLimits::from_source(self.source, limiter)?,
         })
     }
 }

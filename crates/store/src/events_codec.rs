@@ -62,6 +62,12 @@ pub fn encode(event: &Event) -> Vec<u8> {
             reason: reason.clone(),
         }
         .encode_to_vec(),
+        EventPayload::UserDeleted { user_id } => pb::UserDeleted {
+            event_id,
+            time,
+            user_id: user_id.to_string(),
+        }
+        .encode_to_vec(),
     }
 }
 
@@ -130,6 +136,14 @@ pub fn decode(channel: Channel, bytes: &[u8]) -> Result<Event> {
             };
             (id, at, payload)
         }
+        Channel::UserDeleted => {
+            let m: pb::UserDeleted = decode_message(bytes)?;
+            let (id, at) = header(&m.event_id, m.time)?;
+            let payload = EventPayload::UserDeleted {
+                user_id: user_id(&m.user_id)?,
+            };
+            (id, at, payload)
+        }
     };
     Ok(Event { id, at, payload })
 }
@@ -173,6 +187,7 @@ mod tests {
                     reason: "logout".into(),
                 },
             ),
+            Event::new(at, EventPayload::UserDeleted { user_id: user }),
         ])
     }
 

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use latch_domain::ManualClock;
-use latch_store::memory::{MemoryEventBus, MemoryFlowState, MemoryRateLimiter, MemorySessionCache};
+use latch_store::memory::{
+    MemoryEventBus, MemoryFailureCounter, MemoryFlowState, MemoryRateLimiter, MemorySessionCache,
+};
 use latch_testkit::conformance::{self, Time};
 
 #[tokio::test]
@@ -23,7 +25,14 @@ async fn event_bus() {
 async fn rate_limiter() {
     let clock = ManualClock::starting_now();
     let limiter = MemoryRateLimiter::new(Arc::new(clock.clone()));
-    conformance::rate_limiter::run(Arc::new(limiter), Time::Manual(clock)).await;
+    conformance::rate_limiter::run(Arc::new(limiter), clock).await;
+}
+
+#[tokio::test]
+async fn failure_counter() {
+    let clock = ManualClock::starting_now();
+    let counter = MemoryFailureCounter::new(Arc::new(clock.clone()));
+    conformance::lockout::run(Arc::new(counter), clock).await;
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The Redis adapters against the suites, when `LATCH_TEST_REDIS_URL` is
-//! set (each test under a key prefix of its own). Redis keeps its own time,
-//! so TTL checks wait out short real TTLs.
+//! set (each test under a key prefix of its own). Redis keeps its own time
+//! for TTLs, so TTL checks wait out short real TTLs; the rate limiter and
+//! failure counters read the services' clock, which their suites move.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test panics
 
@@ -8,9 +9,9 @@ use std::{sync::Arc, time::Duration};
 
 use deadpool_redis::redis;
 use futures::StreamExt;
-use latch_domain::{Reason, events::Channel, ports::EventBus};
+use latch_domain::{ManualClock, Reason, events::Channel, ports::EventBus};
 use latch_store::redis::{
-    Redis, RedisEventBus, RedisFlowState, RedisRateLimiter, RedisSessionCache,
+    Redis, RedisEventBus, RedisFailureCounter, RedisFlowState, RedisRateLimiter, RedisSessionCache,
 };
 use latch_testkit::{
     TestRedis,
@@ -39,7 +40,21 @@ async fn rate_limiter() {
     let Some(redis) = TestRedis::from_env().await else {
         return;
     };
-    conformance::rate_limiter::run(Arc::new(RedisRateLimiter::new(redis)), Time::Real).await;
+    // The limiter reads time from the services' clock, as every replica
+    // does: the suite moves it.
+    let clock = ManualClock::starting_now();
+    let limiter = RedisRateLimiter::new(redis, Arc::new(clock.clone()));
+    conformance::rate_limiter::run(Arc::new(limiter), clock).await;
+}
+
+#[tokio::test]
+async fn failure_counter() {
+    let Some(redis) = TestRedis::from_env().await else {
+        return;
+    };
+    let clock = ManualClock::starting_now();
+    let counter = RedisFailureCounter::new(redis, Arc::new(clock.clone()));
+    conformance::lockout::run(Arc::new(counter), clock).await;
 }
 
 #[tokio::test]

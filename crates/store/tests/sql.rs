@@ -58,6 +58,10 @@ on_every_backend!(login_history, |db| conformance::login_history::run(
     Arc::new(SqlLoginHistory::new(db.clone())),
     Arc::new(SqlOutbox::new(db)),
 ));
+on_every_backend!(failure_records, |db| conformance::lockout::run_records(
+    Arc::new(SqlUsers::new(db.clone())),
+    Arc::new(SqlUsers::new(db)),
+));
 on_every_backend!(second_factors, |db| conformance::second_factors::run(
     Arc::new(SqlUsers::new(db.clone())),
     Arc::new(SqlSecondFactors::new(db)),
@@ -81,4 +85,28 @@ on_every_backend!(refresh_tokens, |db| conformance::refresh_tokens::run(
 ));
 on_every_backend!(signing_keys, |db| conformance::signing_keys::run(Arc::new(
     SqlSigningKeys::new(db)
+)));
+on_every_backend!(user_admin, |db| conformance::user_admin::run(
+    conformance::user_admin::Stores {
+        users: Arc::new(SqlUsers::new(db.clone())),
+        admin: Arc::new(SqlUsers::new(db.clone())),
+        history: Arc::new(SqlLoginHistory::new(db.clone())),
+        resets: Arc::new(SqlPasswordResets::new(db.clone())),
+        outbox: Arc::new(SqlOutbox::new(db)),
+    }
+));
+on_every_backend!(login_history_pages, |db| {
+    conformance::login_history_pages::run(
+        Arc::new(SqlUsers::new(db.clone())),
+        Arc::new(SqlLoginHistory::new(db)),
+    )
+});
+on_every_backend!(session_erasure, |db| conformance::erasure::sessions(
+    Arc::new(SqlSessions::new(db))
+));
+on_every_backend!(refresh_token_erasure, |db| {
+    conformance::erasure::refresh_tokens(Arc::new(SqlRefreshTokens::new(db)))
+});
+on_every_backend!(role_erasure, |db| conformance::erasure::roles(Arc::new(
+    SqlRoles::new(db)
 )));

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use latch_domain::{
     Clock, Error, Result, UserId,
     model::{Role, builtin},
-    ports::{RoleDirectory, RoleRepository},
+    ports::{RoleDirectory, RoleRepository, UserDataEraser},
 };
 
 /// A role together with the names of the permissions it grants, sorted.
@@ -119,6 +119,15 @@ impl RoleDirectory for Roles {
     async fn unassign(&self, user: UserId, role: &str) -> Result<bool> {
         let role = self.role_named(role).await?;
         self.repo.unassign(user, role.id).await
+    }
+}
+
+/// A deleted user's part (identity's DeleteUser, through its outbox):
+/// every role assignment goes. Idempotent.
+#[async_trait]
+impl UserDataEraser for Roles {
+    async fn erase_user(&self, user: UserId) -> Result<u64> {
+        self.repo.unassign_all(user).await
     }
 }
 

@@ -23,6 +23,10 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
     services.add(grpc::server(roles), grpc::POLICY);
     Ok(Assembled {
         services,
-        guard: siblings.guard(ctx.clock, siblings.session()?)?,
+        guard: siblings.guard(
+            ctx.clock,
+            siblings.session()?,
+            ctx.infra.rate_limiter.clone(),
+        )?,
     })
 }

@@ -80,4 +80,7 @@ impl RoleRepository for ExtraPermission {
     async fn unassign(&self, user: UserId, role: RoleId) -> Result<bool> {
         self.inner.unassign(user, role).await
     }
+    async fn unassign_all(&self, user: UserId) -> Result<u64> {
+        self.inner.unassign_all(user).await
+    }
 }

@@ -17,8 +17,7 @@
 //! Only the mail differs, and only its recipient sees it.
 
 use latch_domain::{
-    Result, UserId, client_fields,
-    events::{Event, EventPayload},
+    Result,
     model::{ClientInfo, User, UserStatus},
     ports::Recipient,
     secret, validate,
@@ -40,11 +39,11 @@ impl Identity {
     /// Queues a code for `email` (see the module: an address with no
     /// unverified account gets no mail, and the same answer).
     ///
-    /// Errors: `RATE_LIMITED` (per client IP; per address, one a minute
-    /// and five an hour); `INVALID_ARGUMENT` naming `email`.
-    pub async fn send_email_verification(&self, email: &str, client: &ClientInfo) -> Result<()> {
-        self.limit_public_call("email_verification:send", client)
-            .await?;
+    /// Errors: `RATE_LIMITED` (per address, one a minute and five an
+    /// hour; per client address, the server layer's `recovery` group);
+    /// `INVALID_ARGUMENT` naming `email`. `_client` is unused since the
+    /// per-address limits moved to the server layer.
+    pub async fn send_email_verification(&self, email: &str, _client: &ClientInfo) -> Result<()> {
         let email = validate::email("email", email)?;
         let subject = self.email_subject(&email).await?;
         self.throttle_code_sends(Purpose::Email, subject.id).await?;
@@ -63,13 +62,17 @@ impl Identity {
     /// Marks `email` verified with the code mailed to it, publishes
     /// `user:updated` (`email_verified`) and returns the user.
     ///
-    /// Errors: `RATE_LIMITED` (per client IP); `INVALID_ARGUMENT` naming
-    /// `email` or `code` (malformed; costs no try); `CODE_INVALID` for a
-    /// wrong code and for an address with no code or no account, alike;
-    /// `CODE_EXPIRED`, `CODE_USED`, `TOO_MANY_ATTEMPTS`.
-    pub async fn verify_email(&self, email: &str, code: &str, client: &ClientInfo) -> Result<User> {
-        self.limit_public_call("email_verification:verify", client)
-            .await?;
+    /// Errors: `INVALID_ARGUMENT` naming `email` or `code` (malformed;
+    /// costs no try); `CODE_INVALID` for a wrong code and for an address
+    /// with no code or no account, alike; `CODE_EXPIRED`, `CODE_USED`,
+    /// `TOO_MANY_ATTEMPTS`. (`RATE_LIMITED` per client address comes from
+    /// the server layer; `_client` is unused since.)
+    pub async fn verify_email(
+        &self,
+        email: &str,
+        code: &str,
+        _client: &ClientInfo,
+    ) -> Result<User> {
         let email = validate::email("email", email)?;
         let code = parse_code("code", code)?;
         let subject = self.email_subject(&email).await?;
@@ -113,38 +116,6 @@ impl Identity {
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&digest[..16]);
         uuid::Builder::from_random_bytes(bytes).into_uuid()
-    }
-
-    /// Counts one call of a public verification or reset RPC against the
-    /// client's IP (`LATCH_VERIFICATION_LIMIT_PER_IP`).
-    pub(crate) async fn limit_public_call(&self, rpc: &str, client: &ClientInfo) -> Result<()> {
-        let client = client_fields::normalize(client);
-        let Some(ip) = &client.ip else {
-            return Ok(());
-        };
-        self.deps
-            .rate_limiter
-            .hit(
-                &format!("{rpc}:ip:{ip}"),
-                self.config.verification_limit_per_ip,
-                self.config.verification_window,
-            )
-            .await
-    }
-
-    /// Publishes `user:updated` naming `fields` (never their values). The
-    /// change is stored; a lost event only delays other replicas' caches.
-    pub(crate) async fn publish_user_updated(&self, user: UserId, fields: &[&str]) {
-        let event = Event::new(
-            self.deps.clock.now(),
-            EventPayload::UserUpdated {
-                user_id: user,
-                changed_fields: fields.iter().map(|f| (*f).to_owned()).collect(),
-            },
-        );
-        if let Err(error) = self.deps.bus.publish(&event).await {
-            tracing::warn!(%user, %error, "user:updated not published");
-        }
     }
 }
 

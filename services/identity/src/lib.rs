@@ -2,7 +2,8 @@
 //!
 //! [`Identity`] holds the flows (sign-up, login, logout, reading users,
 //! email and phone verification, password reset and change, email change,
-//! the second factor), each in its own module, over the ports in
+//! the second factor, user administration and deletion, reading login
+//! history), each in its own module, over the ports in
 //! [`IdentityDeps`]: its own tables (`users`, `login_history`,
 //! `password_reset_tokens`) through repositories, and the sibling services
 //! (session, token, authorization, profile) through directories, so the
@@ -10,14 +11,22 @@
 //! [`Argon2Hasher`] hashes passwords; [`UserStatusReader`] is the in-process
 //! [`latch_domain::ports::UserDirectory`] the token service asks before a
 //! refresh. [`grpc`] holds the `IdentityService` handlers and the caller
-//! policy of every RPC.
+//! policy of every RPC. [`admin_handlers`] runs the outbox rows of user
+//! administration (revoking a suspended user's sessions, each sibling's
+//! part of a deletion) and [`IdentityCleanup`] the retention of login
+//! history and of deleted users.
 
+pub mod bootstrap;
+mod cleanup;
 mod codes;
 mod config;
+mod deletion;
 mod email_change;
 mod email_verification;
 mod flow_record;
 pub mod grpc;
+mod history;
+mod lockout;
 mod login;
 mod logout;
 mod new_device;
@@ -34,6 +43,8 @@ mod sign_in;
 mod signup;
 pub mod standalone;
 mod totp;
+mod user_admin;
+mod user_events;
 mod users;
 
 use std::sync::Arc;
@@ -41,13 +52,19 @@ use std::sync::Arc;
 use latch_domain::{
     Clock,
     ports::{
-        EventBus, FlowState, LoginHistoryRepository, MessageComposer, OutboxRepository,
-        PasswordHasher, PasswordResetRepository, ProfileDirectory, RateLimiter, RoleDirectory,
-        SecondFactorRepository, SessionDirectory, TokenIssuer, UserRepository,
+        EventBus, FailureCounter, FailureRecords, FlowState, LoginHistoryRepository,
+        MessageComposer, OutboxRepository, PasswordHasher, PasswordResetRepository,
+        ProfileDirectory, RateLimiter, RoleDirectory, SecondFactorRepository, SessionDirectory,
+        TokenIssuer, UserAdminRepository, UserRepository,
     },
 };
 
+pub use cleanup::{Cleaned, CleanupConfig, IdentityCleanup};
 pub use config::IdentityConfig;
+pub use deletion::{
+    ACCOUNT_DELETED,
+    steps::{ERASE_KINDS, REVOKE_SESSIONS, UserErasers, admin_handlers},
+};
 pub use login::{Credentials, LoginOutcome};
 pub use outbound::Outbound;
 pub use password::Argon2Hasher;
@@ -57,12 +74,16 @@ pub use second_factor::{
 pub use secrets::IdentitySecrets;
 pub use signup::{SignUp, SignedUp};
 pub use totp::{TotpEnrollment, TotpProof};
+pub use user_admin::ACCOUNT_SUSPENDED;
 pub use users::UserStatusReader;
 
 /// What identity's flows need from the world, wired in `main` or latchd.
 #[derive(Clone)]
 pub struct IdentityDeps {
     pub users: Arc<dyn UserRepository>,
+    /// The same `users` table for administration: listing, status
+    /// changes, tombstones of deleted users.
+    pub user_admin: Arc<dyn UserAdminRepository>,
     pub login_history: Arc<dyn LoginHistoryRepository>,
     /// TOTP secrets and recovery codes.
     pub second_factors: Arc<dyn SecondFactorRepository>,
@@ -75,6 +96,10 @@ pub struct IdentityDeps {
     pub profiles: Arc<dyn ProfileDirectory>,
     pub bus: Arc<dyn EventBus>,
     pub rate_limiter: Arc<dyn RateLimiter>,
+    /// Failed sign-ins per account, live (Redis, or memory).
+    pub failure_counter: Arc<dyn FailureCounter>,
+    /// Their durable copy in `users` (`failed_login_count`, `locked_until`).
+    pub failure_records: Arc<dyn FailureRecords>,
     pub clock: Arc<dyn Clock>,
     /// Follow-up work (mail, SMS) written with a change or on its own.
     pub outbox: Arc<dyn OutboxRepository>,

@@ -11,18 +11,23 @@
 //! one path that opens the session, issues the tokens, records the
 //! sign-in and sends the new-device notice.
 //!
-//! Every attempt against a known user leaves a `login_history` row, with
-//! the client's fields bounded and normalised by
+//! Every attempt against a known user leaves a `login_history` row (right
+//! or wrong password, throttled, inactive account, second factor passed
+//! or failed), with the client's fields bounded and normalised by
 //! [`latch_domain::client_fields`] so that no client can make its own rows
-//! fail. A history write that fails anyway is logged as an error and does
-//! not change the answer.
+//! fail, and the device's fingerprint. A history write that fails anyway
+//! is logged as an error and does not change the answer.
+//!
+//! Failed attempts are counted per address before the hash is checked
+//! (`lockout`): after `LATCH_LOCKOUT_THRESHOLD` of them each further one
+//! waits, doubling up to `LATCH_LOCKOUT_MAX_DELAY`.
 
 use std::sync::Arc;
 
 use latch_domain::{
-    Error, Reason, Result, client_fields,
+    Error, Reason, Result, UserId, client_fields,
     model::{ClientInfo, LoginEvent, TokenPair, User, UserStatus},
-    secret::{self, Secret},
+    secret::Secret,
     validate,
 };
 use uuid::Uuid;
@@ -53,99 +58,113 @@ pub enum LoginOutcome {
 impl Identity {
     /// Signs in with email and password.
     ///
-    /// Errors: `RATE_LIMITED` (per client IP, then per email);
-    /// `INVALID_CREDENTIALS` for a malformed or unknown email, a wrong
-    /// password, or a pending user; after the password matched,
-    /// `ACCOUNT_INACTIVE` (suspended, deactivated) or `EMAIL_NOT_VERIFIED`
-    /// (when the deployment requires it). A user with TOTP on then gets a
-    /// [`LoginOutcome::SecondFactor`] challenge. Every attempt against a
-    /// known user lands in its login history (refusals shortly after the
-    /// answer).
+    /// Errors: `LOGIN_THROTTLED` (with RetryInfo) while the address waits
+    /// after too many failures, alike for every address, known or not
+    /// (see `lockout`); `INVALID_CREDENTIALS` for a malformed or unknown
+    /// email, a wrong password, or a pending user; after the password
+    /// matched, `ACCOUNT_INACTIVE` (suspended, deactivated) or
+    /// `EMAIL_NOT_VERIFIED` (when the deployment requires it). A user with
+    /// TOTP on then gets a [`LoginOutcome::SecondFactor`] challenge. Every
+    /// attempt against a known user lands in its login history (refusals
+    /// shortly after the answer). Per client address, the server layer
+    /// limits calls first (`RATE_LIMITED`).
     pub async fn login(&self, attempt: Credentials) -> Result<LoginOutcome> {
         let Credentials {
             email,
             password,
             client,
         } = attempt;
-        // Once, here: the rate-limit key, the session and the history row
-        // all see the same canonical IP and bounded user agent.
+        // Once, here: the session and the history row see the same
+        // canonical IP and bounded user agent.
         let client = client_fields::normalize(&client);
-        if let Some(ip) = &client.ip {
-            self.deps
-                .rate_limiter
-                .hit(
-                    &format!("login:ip:{ip}"),
-                    self.config.login_limit_per_ip,
-                    self.config.login_window,
-                )
-                .await?;
-        }
         // A malformed address cannot belong to an account: it is answered
         // like an unknown one (the proto promises no INVALID_ARGUMENT here).
-        let email = validate::email("email", &email).ok();
-        let user = match &email {
-            Some(email) => {
-                self.deps
-                    .rate_limiter
-                    .hit(
-                        &email_limit_key(email),
-                        self.config.login_limit_per_email,
-                        self.config.login_window,
-                    )
-                    .await?;
-                self.deps.users.find_by_email(email).await?
-            }
+        let address = validate::email("email", &email).ok();
+        let user = match &address {
+            Some(address) => self.deps.users.find_by_email(address).await?,
             None => None,
+        };
+        // Counted before the hash, so that racing guesses cannot all pass.
+        let counted = address.as_deref().unwrap_or(&email);
+        let failures = match self.begin_attempt(counted, user.as_ref()).await {
+            Ok(failures) => failures,
+            Err(err) => {
+                return Err(match &user {
+                    Some(user) if err.is(Reason::LoginThrottled) => {
+                        self.refuse(user.id, &client, METHOD_PASSWORD, err).await
+                    }
+                    _ => err,
+                });
+            }
         };
 
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        let verdict = self.deps.hasher.verify(&password, stored).await?;
+        let verdict = match self.deps.hasher.verify(&password, stored).await {
+            Ok(verdict) => verdict,
+            Err(err) => {
+                // Not checked (the hasher is busy or failed): no failure.
+                self.take_back_attempt(counted).await;
+                return Err(err);
+            }
+        };
         let Some(user) = user else {
             return Err(invalid_credentials());
         };
-        let refuse = |err| self.refuse(&user, &client, METHOD_PASSWORD, err);
         if !verdict.matches {
-            return Err(refuse(invalid_credentials()).await);
+            self.attempt_failed(&user, failures);
+            let err = invalid_credentials();
+            return Err(self.refuse(user.id, &client, METHOD_PASSWORD, err).await);
         }
-        match user.status {
-            UserStatus::Active => {}
+        // The password is right: whatever follows, it is no failure.
+        let refusal = match user.status {
             // A sign-up still running or abandoned: not an account yet.
-            UserStatus::Pending => return Err(refuse(invalid_credentials()).await),
-            UserStatus::Suspended | UserStatus::Deactivated => {
-                let err = Error::new(Reason::AccountInactive, "the account is not active");
-                return Err(refuse(err).await);
+            UserStatus::Pending => Some(invalid_credentials()),
+            UserStatus::Suspended | UserStatus::Deactivated => Some(Error::new(
+                Reason::AccountInactive,
+                "the account is not active",
+            )),
+            UserStatus::Active if self.config.require_verified_email && !user.email_verified => {
+                Some(Error::new(
+                    Reason::EmailNotVerified,
+                    "the email address must be verified first",
+                ))
             }
-        }
-        if self.config.require_verified_email && !user.email_verified {
-            let err = Error::new(
-                Reason::EmailNotVerified,
-                "the email address must be verified first",
-            );
-            return Err(refuse(err).await);
+            UserStatus::Active => None,
+        };
+        if let Some(err) = refusal {
+            self.take_back_attempt(&user.email).await;
+            return Err(self.refuse(user.id, &client, METHOD_PASSWORD, err).await);
         }
         if verdict.needs_rehash {
             self.rehash(&user, &password).await;
         }
         if user.totp_enabled {
+            // The second factor's own attempts are counted as they come.
+            self.take_back_attempt(&user.email).await;
             let challenge = self.second_factor_challenge(&user, &client).await?;
             return Ok(LoginOutcome::SecondFactor(challenge));
         }
-        let tokens = self.sign_in(&user, &client, METHOD_PASSWORD).await?;
-        Ok(LoginOutcome::SignedIn(tokens))
+        match self.sign_in(&user, &client, METHOD_PASSWORD).await {
+            Ok(tokens) => Ok(LoginOutcome::SignedIn(tokens)),
+            Err(err) => {
+                self.take_back_attempt(&user.email).await;
+                Err(err)
+            }
+        }
     }
 
-    /// Records a refused attempt (`method` as the history names it) and
-    /// hands the error back. The write is detached from the answer: an
-    /// unknown email writes nothing, so a known one must not answer later
-    /// because of its history row.
+    /// Records a refused attempt of `user` (`method` as the history names
+    /// it) and hands the error back. The write is detached from the
+    /// answer: an unknown email writes nothing, so a known one must not
+    /// answer later because of its history row.
     pub(crate) async fn refuse(
         &self,
-        user: &User,
+        user: UserId,
         client: &ClientInfo,
         method: &str,
         err: Error,
     ) -> Error {
-        let event = self.attempt(user, client, method, Some(err.reason()), None);
+        let event = self.attempt(user, client, method, Some(err.reason()));
         let history = Arc::clone(&self.deps.login_history);
         tokio::spawn(async move {
             if let Err(error) = history.record(&event, &[]).await {
@@ -155,26 +174,26 @@ impl Identity {
         err
     }
 
-    /// A login-history row of `user` now; `device` is the fingerprint a
-    /// successful sign-in is remembered by.
+    /// A login-history row of `user` now, with the client's device (its
+    /// fingerprint: browser, system and network; see `new_device`), which
+    /// a successful sign-in is remembered by.
     pub(crate) fn attempt(
         &self,
-        user: &User,
+        user: UserId,
         client: &ClientInfo,
         method: &str,
         failure: Option<Reason>,
-        device: Option<&Device>,
     ) -> LoginEvent {
         LoginEvent {
             id: Uuid::now_v7(),
-            user_id: user.id,
+            user_id: user,
             at: self.deps.clock.now(),
             ip: client.ip.clone(),
             user_agent: client.user_agent.clone(),
             method: method.to_owned(),
             success: failure.is_none(),
             failure_reason: failure.map(|r| r.as_str().to_owned()),
-            device: device.map(|d| d.fingerprint.clone()),
+            device: Some(Device::of(client).fingerprint),
         }
     }
 
@@ -209,13 +228,6 @@ pub(crate) fn history_not_recorded(event: &LoginEvent, error: &Error) {
 
 fn invalid_credentials() -> Error {
     Error::new(Reason::InvalidCredentials, "wrong email or password")
-}
-
-/// The per-email counter's key names a hash of the address, so rate-limit
-/// keys in Redis hold no personal data.
-fn email_limit_key(email: &str) -> String {
-    let digest = secret::sha256(email);
-    format!("login:email:{}", hex::encode(&digest[..16]))
 }
 
 #[cfg(test)]

@@ -60,8 +60,8 @@ impl Identity {
 
     /// The account, once `password` proved to be its current password
     /// (one argon2 verify, through the bounded hasher), or
-    /// `INVALID_CREDENTIALS`. Counted per user against the login limits,
-    /// so a stolen session cannot guess the password quickly.
+    /// `INVALID_CREDENTIALS`. Limited per user (`IN_SESSION_PROOFS`), so a
+    /// stolen session cannot guess the password quickly.
     pub(crate) async fn check_current_password(
         &self,
         user: UserId,
@@ -69,10 +69,9 @@ impl Identity {
     ) -> Result<User> {
         self.deps
             .rate_limiter
-            .hit(
+            .acquire(
                 &format!("password_check:user:{user}"),
-                self.config.login_limit_per_email,
-                self.config.login_window,
+                crate::lockout::IN_SESSION_PROOFS,
             )
             .await?;
         let account = self.get_user(user).await?;

@@ -12,7 +12,8 @@
 //! families; the session service announces each on `session:revoked`)
 //! before the password changes, so a reset never leaves an old session
 //! alive if it answers OK; sessions opened in the instant between are
-//! revoked once more after it. The user is mailed a notice with the change.
+//! revoked once more after it. The user is mailed a notice with the change,
+//! and the account's failed sign-ins are forgotten (`lockout`).
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Duration;
@@ -35,12 +36,12 @@ impl Identity {
     /// Mails a reset token to `email` when it belongs to an active account;
     /// answers the same either way (see the module).
     ///
-    /// Errors: `RATE_LIMITED` (per client IP; per address, one a minute
-    /// and five an hour, counted for every address alike);
-    /// `INVALID_ARGUMENT` naming `email` when it is malformed.
-    pub async fn request_password_reset(&self, email: &str, client: &ClientInfo) -> Result<()> {
-        self.limit_public_call("password_reset:request", client)
-            .await?;
+    /// Errors: `RATE_LIMITED` (per address, one a minute and five an hour,
+    /// counted for every address alike; per client address, the server
+    /// layer's `recovery` group); `INVALID_ARGUMENT` naming `email` when it
+    /// is malformed. `_client` is unused since the per-address limits moved
+    /// to the server layer.
+    pub async fn request_password_reset(&self, email: &str, _client: &ClientInfo) -> Result<()> {
         let email = validate::email("email", email)?;
         self.throttle_reset_requests(&email).await?;
         let account = self
@@ -78,7 +79,7 @@ impl Identity {
     /// Sets a new password with a reset token, revokes every session of
     /// the user and mails a notice.
     ///
-    /// Errors: `RATE_LIMITED` (per client IP); `INVALID_ARGUMENT` naming
+    /// Errors: `INVALID_ARGUMENT` naming
     /// `reset_token` when it is not a token's shape; `TOKEN_INVALID`
     /// (unknown or voided), `TOKEN_USED`, `TOKEN_EXPIRED`;
     /// `ACCOUNT_INACTIVE`; `WEAK_PASSWORD` naming `new_password`. A refusal
@@ -87,10 +88,8 @@ impl Identity {
         &self,
         reset_token: &str,
         new_password: &Secret<String>,
-        client: &ClientInfo,
+        _client: &ClientInfo,
     ) -> Result<()> {
-        self.limit_public_call("password_reset:reset", client)
-            .await?;
         let hash = parse_token(reset_token)?;
         let Some(token) = self.deps.password_resets.find_by_hash(&hash).await? else {
             return Err(Error::new(
@@ -141,6 +140,8 @@ impl Identity {
             return Err(token_used());
         }
         self.revoke_again(user.id, None, REVOKED_BY_RESET).await;
+        // Proven by the mailbox: the sign-in backoff starts over.
+        self.forget_failures(&user).await;
         Ok(())
     }
 

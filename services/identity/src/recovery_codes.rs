@@ -7,7 +7,6 @@
 
 use latch_domain::{
     Error, Reason, Result, UserId,
-    events::{Event, EventPayload},
     secret::{self, Secret},
 };
 
@@ -79,24 +78,8 @@ impl Identity {
         {
             return Err(totp_not_enabled());
         }
-        self.second_factor_changed(user, &["recovery_codes"]).await;
+        self.publish_user_updated(user, &["recovery_codes"]).await;
         Ok(set.codes)
-    }
-
-    /// Publishes `user:updated` naming the second-factor fields that
-    /// changed (never a value). The change is stored either way;
-    /// subscribers tolerate a lost event.
-    pub(crate) async fn second_factor_changed(&self, user: UserId, fields: &[&str]) {
-        let event = Event::new(
-            self.deps.clock.now(),
-            EventPayload::UserUpdated {
-                user_id: user,
-                changed_fields: fields.iter().map(|f| (*f).to_owned()).collect(),
-            },
-        );
-        if let Err(error) = self.deps.bus.publish(&event).await {
-            tracing::warn!(%user, %error, "user:updated not published");
-        }
     }
 }
 

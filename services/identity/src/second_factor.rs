@@ -161,7 +161,7 @@ impl Identity {
         }
         let pending = Error::new(Reason::SecondFactorRequired, "second factor required");
         let _ = self
-            .refuse(user, client, crate::login::METHOD_PASSWORD, pending)
+            .refuse(user.id, client, crate::login::METHOD_PASSWORD, pending)
             .await;
         Ok(SecondFactorChallenge {
             login_token: Secret::new(token),
@@ -172,29 +172,21 @@ impl Identity {
 
     /// Signs in with a login token from a challenge and a second factor.
     ///
-    /// Errors: `RATE_LIMITED` (per client IP, and per user with the
-    /// per-email login limit's numbers); `INVALID_ARGUMENT` naming
+    /// Errors: `LOGIN_THROTTLED` while the account waits after too many
+    /// failed passwords or codes (`lockout`; each wrong code counts);
+    /// `INVALID_ARGUMENT` naming
     /// `totp_code` or `recovery_code` when the proof is malformed (no try
     /// spent); `TOKEN_INVALID` (unknown or malformed token),
     /// `TOKEN_EXPIRED` (older than five minutes), `TOKEN_USED` (it signed
     /// in already), `TOO_MANY_ATTEMPTS` (five wrong codes); `CODE_INVALID`
     /// (wrong code, or a spent recovery code) or `CODE_USED` (a TOTP code
     /// already accepted), each spending one try; `ACCOUNT_INACTIVE` when
-    /// the user was suspended meanwhile.
+    /// the user was suspended meanwhile. Every refusal of a known token
+    /// lands in the user's login history, as does the sign-in.
     pub async fn complete_second_factor(&self, request: SecondFactor) -> Result<TokenPair> {
         // Malformed input is refused before it touches any counter.
         let proof = Proof::parse(&request.proof)?;
         let client = client_fields::normalize(&request.client);
-        if let Some(ip) = &client.ip {
-            self.deps
-                .rate_limiter
-                .hit(
-                    &format!("second_factor:ip:{ip}"),
-                    self.config.login_limit_per_ip,
-                    self.config.login_window,
-                )
-                .await?;
-        }
         let token = request.login_token.expose().trim();
         if token.is_empty() || token.len() > LOGIN_TOKEN_MAX_LEN {
             return Err(token_invalid());
@@ -222,14 +214,11 @@ impl Identity {
         if let Some(err) = refusal {
             self.put_record(&key, &attempt, attempt.keep_until())
                 .await?;
-            return Err(err);
+            return Err(self
+                .refuse(attempt.user, &client, proof.method(), err)
+                .await);
         }
 
-        if let Err(err) = self.limit_second_factor(attempt.user).await {
-            self.put_record(&key, &attempt, attempt.keep_until())
-                .await?;
-            return Err(err);
-        }
         let user = match self.deps.users.get(attempt.user).await {
             Ok(Some(user)) => user,
             // Deleted since the password step: the token names nobody.
@@ -240,9 +229,24 @@ impl Identity {
                 return Err(err);
             }
         };
+        // Counted before the code is checked, on the account's one counter
+        // (passwords and codes alike): guessing is bounded per account,
+        // whatever the number of login tokens.
+        let failures = match self.begin_attempt(&user.email, Some(&user)).await {
+            Ok(failures) => failures,
+            Err(err) => {
+                self.put_record(&key, &attempt, attempt.keep_until())
+                    .await?;
+                if err.is(Reason::LoginThrottled) {
+                    return Err(self.refuse(user.id, &client, proof.method(), err).await);
+                }
+                return Err(err);
+            }
+        };
         if let Err(err) = self.check_second_factor(user.id, &proof).await {
-            // A wrong code costs a try and lands in the history; a failed
-            // dependency costs nothing, so the person can simply retry.
+            // A wrong code costs a try, counts as a failure and lands in
+            // the history; a failed dependency costs nothing, so the
+            // person can simply retry.
             let wrong = err.is(Reason::CodeInvalid) || err.is(Reason::CodeUsed);
             if wrong {
                 attempt.wrong_tries += 1;
@@ -250,20 +254,31 @@ impl Identity {
             self.put_record(&key, &attempt, attempt.keep_until())
                 .await?;
             if wrong {
-                return Err(self.refuse(&user, &client, proof.method(), err).await);
+                self.attempt_failed(&user, failures);
+                return Err(self.refuse(user.id, &client, proof.method(), err).await);
             }
+            self.take_back_attempt(&user.email).await;
             return Err(err);
         }
         attempt.spent = true;
-        self.put_record(&key, &attempt, attempt.keep_until())
-            .await?;
+        if let Err(err) = self.put_record(&key, &attempt, attempt.keep_until()).await {
+            self.take_back_attempt(&user.email).await;
+            return Err(err);
+        }
 
         // The user may have been suspended in the minutes since the password.
         if user.status != UserStatus::Active {
+            self.take_back_attempt(&user.email).await;
             let err = Error::new(Reason::AccountInactive, "the account is not active");
-            return Err(self.refuse(&user, &client, proof.method(), err).await);
+            return Err(self.refuse(user.id, &client, proof.method(), err).await);
         }
-        self.sign_in(&user, &client, proof.method()).await
+        match self.sign_in(&user, &client, proof.method()).await {
+            Ok(tokens) => Ok(tokens),
+            Err(err) => {
+                self.take_back_attempt(&user.email).await;
+                Err(err)
+            }
+        }
     }
 
     /// Accepts the proof for `user` (spending the TOTP step or the

@@ -1,7 +1,8 @@
 //! The one way a proven user is signed in, whatever proved them (a
 //! password, a password and a second factor): open a session with its
-//! tokens, record the sign-in, and queue the new-device notice with the
-//! history row when the device is new to the user (`new_device`).
+//! tokens, record the sign-in, queue the new-device notice with the
+//! history row when the device is new to the user (`new_device`), and
+//! forget the account's failed attempts (`lockout`).
 
 use latch_domain::{
     Result,
@@ -34,10 +35,12 @@ impl Identity {
             .flatten()
             .into_iter()
             .collect();
-        let success = self.attempt(user, client, method, None, Some(&device));
+        let success = self.attempt(user.id, client, method, None);
         if let Err(error) = self.deps.login_history.record(&success, &notice).await {
             history_not_recorded(&success, &error);
         }
+        // A sign-in ends the backoff: every failure before it is forgotten.
+        self.forget_failures(user).await;
         Ok(tokens)
     }
 }

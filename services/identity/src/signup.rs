@@ -63,24 +63,15 @@ pub struct SignedUp {
 impl Identity {
     /// Creates an account and (unless `require_verified_email`) signs it in.
     ///
-    /// Errors: `RATE_LIMITED` (per client IP); `INVALID_ARGUMENT` naming
-    /// `email`, `first_name`, `last_name` or `phone`; `WEAK_PASSWORD` naming
-    /// `password`; `EMAIL_TAKEN` when the address is in use in any case,
-    /// including by a sign-up racing this one, unless the deployment
-    /// requires verified email (then the answer looks like a new account;
-    /// see the module). Nothing is written when validation fails.
+    /// Errors: `INVALID_ARGUMENT` naming `email`, `first_name`,
+    /// `last_name` or `phone`; `WEAK_PASSWORD` naming `password`;
+    /// `EMAIL_TAKEN` when the address is in use in any case, including by
+    /// a sign-up racing this one, unless the deployment requires verified
+    /// email (then the answer looks like a new account; see the module).
+    /// Nothing is written when validation fails. Sign-ups per client
+    /// address are limited by the server layer (`sign_up` group).
     pub async fn sign_up(&self, request: SignUp) -> Result<SignedUp> {
         let client = client_fields::normalize(&request.client);
-        if let Some(ip) = &client.ip {
-            self.deps
-                .rate_limiter
-                .hit(
-                    &format!("signup:ip:{ip}"),
-                    self.config.signup_limit_per_ip,
-                    self.config.signup_window,
-                )
-                .await?;
-        }
         let email = validate::email("email", &request.email)?;
         let first_name = validate::name("first_name", &request.first_name)?;
         let last_name = validate::name("last_name", &request.last_name)?;

@@ -1,5 +1,7 @@
-//! The identity binary's wiring: its own tables, siblings over gRPC, and
-//! the outbox worker that sends the mail and SMS identity queues.
+//! The identity binary's wiring: its own tables, siblings over gRPC, the
+//! outbox worker that sends the mail and SMS identity queues and runs its
+//! administration rows (a suspended user's sessions, each sibling's part
+//! of a deletion), and the cleanup job.
 
 use std::sync::Arc;
 
@@ -13,28 +15,51 @@ use latch_runtime::{
 use latch_store::sql::{SqlLoginHistory, SqlOutbox, SqlPasswordResets, SqlSecondFactors, SqlUsers};
 
 use crate::{
-    Argon2Hasher, Identity, IdentityConfig, IdentityDeps, IdentitySecrets, Outbound, grpc,
+    Argon2Hasher, CleanupConfig, Identity, IdentityCleanup, IdentityConfig, IdentityDeps,
+    IdentitySecrets, Outbound, UserErasers, admin_handlers, bootstrap, grpc,
 };
 
 pub async fn assemble(ctx: Context) -> Result<Assembled> {
     let source = ctx.source.as_ref();
+    // Read (and its password judged) before anything starts.
+    let bootstrap_admin = bootstrap::BootstrapAdmin::from_source(source)?;
     let siblings = Siblings::new(source, ctx.secrets.service_token.clone());
     let sessions = siblings.session()?;
     let roles = siblings.authorization()?;
     let secrets = IdentitySecrets::derive(ctx.secrets.encryption_key.clone());
     let outbound = Outbound::from_source(source, &secrets, ctx.clock.clone()).await?;
     let outbox: Arc<dyn OutboxRepository> = Arc::new(SqlOutbox::new(ctx.infra.db.clone()));
+    let erasers = UserErasers {
+        sessions: sessions.clone(),
+        tokens: siblings.token()?,
+        roles: roles.clone(),
+        profiles: siblings.profile()?,
+    };
+    let mut handlers = outbound.handlers;
+    handlers.extend(admin_handlers(sessions.clone(), &erasers));
     OutboxWorker::new(
         outbox.clone(),
         ctx.clock.clone(),
         OutboxConfig::from_source(source)?,
-        outbound.handlers,
+        handlers,
     )?
+    .spawn();
+    let users = Arc::new(SqlUsers::new(ctx.infra.db.clone()));
+    let login_history = Arc::new(SqlLoginHistory::new(ctx.infra.db.clone()));
+    IdentityCleanup::new(
+        users.clone(),
+        login_history.clone(),
+        erasers,
+        ctx.clock.clone(),
+        CleanupConfig::from_source(source)?,
+    )
     .spawn();
     let identity = Identity::new(
         IdentityDeps {
-            users: Arc::new(SqlUsers::new(ctx.infra.db.clone())),
-            login_history: Arc::new(SqlLoginHistory::new(ctx.infra.db.clone())),
+            users: users.clone(),
+            failure_records: users.clone(),
+            user_admin: users,
+            login_history,
             second_factors: Arc::new(SqlSecondFactors::new(ctx.infra.db.clone())),
             password_resets: Arc::new(SqlPasswordResets::new(ctx.infra.db.clone())),
             hasher: Argon2Hasher::from_source(source)?,
@@ -44,6 +69,7 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
             profiles: siblings.profile()?,
             bus: ctx.infra.bus.clone(),
             rate_limiter: ctx.infra.rate_limiter.clone(),
+            failure_counter: ctx.infra.failure_counter.clone(),
             clock: ctx.clock.clone(),
             outbox,
             messages: outbound.composer,
@@ -52,10 +78,14 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
         },
         IdentityConfig::from_source(source)?,
     );
+    if let Some(admin) = bootstrap_admin {
+        // In the background: profile and authorization may start after us.
+        bootstrap::spawn_at_start(identity.clone(), admin);
+    }
     let mut services = ServiceSet::new();
     services.add(grpc::server(identity, roles), grpc::POLICY);
     Ok(Assembled {
         services,
-        guard: siblings.guard(ctx.clock, sessions)?,
+        guard: siblings.guard(ctx.clock, sessions, ctx.infra.rate_limiter.clone())?,
     })
 }

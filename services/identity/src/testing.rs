@@ -24,7 +24,7 @@ use latch_domain::{
 use latch_messaging::{Composer, Rendered, open_row};
 use latch_profile::Profiles;
 use latch_store::{
-    memory::{MemoryEventBus, MemoryFlowState, MemoryRateLimiter},
+    memory::{MemoryEventBus, MemoryFailureCounter, MemoryFlowState, MemoryRateLimiter},
     sql::{
         SqlLoginHistory, SqlOutbox, SqlPasswordResets, SqlProfiles, SqlRoles, SqlSecondFactors,
         SqlUsers,
@@ -33,6 +33,8 @@ use latch_store::{
 use latch_testkit::TestDatabase;
 
 use crate::{Argon2Hasher, Identity, IdentityConfig, IdentityDeps, IdentitySecrets, SignUp};
+
+mod accounts;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -73,6 +75,13 @@ impl SessionDirectory for FakeSessions {
             .iter()
             .find(|s| &s.id == id && !revoked)
             .cloned())
+    }
+
+    async fn touch(&self, id: &SessionId) -> Result<()> {
+        match self.validate(id).await? {
+            Some(_) => Ok(()),
+            None => Err(latch_domain::Error::not_found("session")),
+        }
     }
 
     async fn revoke(&self, id: &SessionId, reason: &str) -> Result<bool> {
@@ -203,6 +212,23 @@ impl LoginHistoryRepository for FlakyHistory {
         self.inner.list(user, limit).await
     }
 
+    async fn page(
+        &self,
+        user: UserId,
+        after: Option<latch_domain::model::LoginCursor>,
+        limit: u64,
+    ) -> Result<Vec<LoginEvent>> {
+        self.inner.page(user, after, limit).await
+    }
+
+    async fn delete_before(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: u64,
+    ) -> Result<u64> {
+        self.inner.delete_before(before, limit).await
+    }
+
     async fn last_success(
         &self,
         user: UserId,
@@ -302,6 +328,8 @@ impl Harness {
         let composer = Composer::new(secrets.encryption_key.clone(), None).unwrap();
         let deps = IdentityDeps {
             users: users.clone(),
+            user_admin: users.clone(),
+            failure_records: users.clone(),
             login_history: history_fail.clone(),
             second_factors: second_factors.clone(),
             password_resets: Arc::new(SqlPasswordResets::new(db.db().clone())),
@@ -312,6 +340,7 @@ impl Harness {
             profiles: profiles_fail.clone(),
             bus: bus.clone(),
             rate_limiter: Arc::new(MemoryRateLimiter::new(clock_port.clone())),
+            failure_counter: Arc::new(MemoryFailureCounter::new(clock_port.clone())),
             clock: clock_port,
             outbox: outbox.clone(),
             messages: Arc::new(composer),
@@ -350,6 +379,17 @@ impl Harness {
             .filter(|row| row.kind.starts_with("identity.send_"))
             .map(|row| open_row(self.secrets.encryption_key.expose(), row).unwrap())
             .collect()
+    }
+}
+
+impl Harness {
+    /// The test's database, for reading another service's table.
+    pub(crate) fn db(&self) -> &latch_store::Database {
+        self._db.db()
+    }
+
+    pub(crate) fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 }
 

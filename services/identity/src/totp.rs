@@ -153,7 +153,7 @@ impl Identity {
                 "two-step sign-in is already on",
             ));
         }
-        self.second_factor_changed(user, &["totp_enabled", "recovery_codes"])
+        self.publish_user_updated(user, &["totp_enabled", "recovery_codes"])
             .await;
         Ok(set.codes)
     }
@@ -192,7 +192,7 @@ impl Identity {
         if !self.deps.second_factors.disable_totp(user, now).await? {
             return Err(totp_not_enabled());
         }
-        self.second_factor_changed(user, &["totp_enabled", "recovery_codes"])
+        self.publish_user_updated(user, &["totp_enabled", "recovery_codes"])
             .await;
         Ok(())
     }
@@ -230,17 +230,15 @@ impl Identity {
         }
     }
 
-    /// Changes to a user's second factor and guesses at its codes (here or
-    /// in CompleteSecondFactor) share one per-user counter, with the
-    /// per-email login limit's numbers: guessing is bounded per account,
-    /// whatever the number of login tokens or addresses used.
+    /// Changes to a signed-in user's second factor, and the guesses at its
+    /// codes they take, are limited per user (`IN_SESSION_PROOFS`); the
+    /// guesses of CompleteSecondFactor count in the sign-in lockout.
     pub(crate) async fn limit_second_factor(&self, user: UserId) -> Result<()> {
         self.deps
             .rate_limiter
-            .hit(
+            .acquire(
                 &format!("second_factor:user:{user}"),
-                self.config.login_limit_per_email,
-                self.config.login_window,
+                crate::lockout::IN_SESSION_PROOFS,
             )
             .await
     }

@@ -12,12 +12,13 @@ use latch_domain::{
     },
 };
 use latch_identity::{
-    Argon2Hasher, Identity, IdentityConfig, IdentityDeps, IdentitySecrets, Outbound,
-    UserStatusReader,
+    Argon2Hasher, CleanupConfig, Identity, IdentityCleanup, IdentityConfig, IdentityDeps,
+    IdentitySecrets, Outbound, UserErasers, UserStatusReader, admin_handlers,
+    bootstrap::{self, BootstrapAdmin},
 };
 use latch_profile::Profiles;
 use latch_runtime::{
-    auth::{AccessTokenAuthenticator, MachineCallers},
+    auth::{AccessTokenAuthenticator, MachineCallers, PublicRateLimits},
     config::ConfigSource,
     infra::Infra,
     outbox::{OutboxConfig, OutboxWorker},
@@ -40,6 +41,8 @@ pub struct Latchd {
     /// Kept for harnesses and benchmarks that reach past gRPC.
     pub tokens: Arc<Tokens>,
     pub sessions: Arc<Sessions>,
+    /// For `latchd bootstrap-admin`, harnesses and benchmarks.
+    pub identity: Arc<Identity>,
 }
 
 pub async fn assemble(
@@ -49,6 +52,8 @@ pub async fn assemble(
     clock: Arc<dyn Clock>,
 ) -> Result<Latchd> {
     let db = &infra.db;
+    // Read (and its password judged) before anything starts.
+    let bootstrap_admin = BootstrapAdmin::from_source(source)?;
 
     let roles = Roles::new(Arc::new(SqlRoles::new(db.clone())), clock.clone());
     let profiles = Profiles::new(
@@ -73,7 +78,8 @@ pub async fn assemble(
     sessions.spawn_revocation_listener();
     sessions.spawn_cleanup();
 
-    let users: Arc<dyn UserRepository> = Arc::new(SqlUsers::new(db.clone()));
+    let sql_users = Arc::new(SqlUsers::new(db.clone()));
+    let users: Arc<dyn UserRepository> = sql_users.clone();
     let tokens = Tokens::start(
         TokenDeps {
             refresh_tokens: refresh_tokens.clone(),
@@ -106,6 +112,14 @@ pub async fn assemble(
         RevokeSession::new(sessions.clone()),
     ];
     handlers.extend(outbound.handlers);
+    // Identity's administration rows, against the siblings in process.
+    let erasers = UserErasers {
+        sessions: sessions.clone(),
+        tokens: tokens.clone(),
+        roles: roles.clone(),
+        profiles: profiles.clone(),
+    };
+    handlers.extend(admin_handlers(sessions.clone(), &erasers));
     OutboxWorker::new(
         outbox.clone(),
         clock.clone(),
@@ -114,10 +128,21 @@ pub async fn assemble(
     )?
     .spawn();
 
+    let login_history = Arc::new(SqlLoginHistory::new(db.clone()));
+    IdentityCleanup::new(
+        sql_users.clone(),
+        login_history.clone(),
+        erasers,
+        clock.clone(),
+        CleanupConfig::from_source(source)?,
+    )
+    .spawn();
     let identity = Identity::new(
         IdentityDeps {
             users,
-            login_history: Arc::new(SqlLoginHistory::new(db.clone())),
+            failure_records: sql_users.clone(),
+            user_admin: sql_users,
+            login_history,
             second_factors: Arc::new(SqlSecondFactors::new(db.clone())),
             password_resets: Arc::new(SqlPasswordResets::new(db.clone())),
             hasher: Argon2Hasher::from_source(source)?,
@@ -127,7 +152,8 @@ pub async fn assemble(
             profiles: profiles.clone(),
             bus: infra.bus.clone(),
             rate_limiter: infra.rate_limiter.clone(),
-            clock,
+            failure_counter: infra.failure_counter.clone(),
+            clock: clock.clone(),
             outbox,
             messages: outbound.composer,
             flow_state: infra.flow_state.clone(),
@@ -136,11 +162,23 @@ pub async fn assemble(
         IdentityConfig::from_source(source)?,
     );
 
+    if let Some(admin) = &bootstrap_admin {
+        // Before serving: in process, every sibling is up, and a start
+        // that was told to make an admin and could not should say so.
+        let done = identity.bootstrap_admin(admin).await.map_err(|err| {
+            latch_domain::Error::new(
+                err.reason(),
+                format!("bootstrap admin {}: {}", admin.email, err.message()),
+            )
+        })?;
+        bootstrap::log_done(admin, done);
+    }
+
     let role_directory: Arc<dyn RoleDirectory> = roles.clone();
     let mut services = ServiceSet::new();
     services
         .add(
-            latch_identity::grpc::server(identity, role_directory.clone()),
+            latch_identity::grpc::server(identity.clone(), role_directory.clone()),
             latch_identity::grpc::POLICY,
         )
         .add(
@@ -161,13 +199,20 @@ pub async fn assemble(
         );
 
     let guard = Guard {
-        authenticator: AccessTokenAuthenticator::new(tokens.verifier(), sessions.clone()),
+        authenticator: AccessTokenAuthenticator::new(
+            tokens.verifier(),
+            sessions.clone(),
+            clock,
+            sessions.config().touch_interval,
+        ),
         machines: MachineCallers::from_source(source, &secrets.service_token)?,
+        rate_limits: PublicRateLimits::from_source(source, infra.rate_limiter.clone())?,
     };
     Ok(Latchd {
         services,
         guard,
         tokens,
         sessions,
+        identity,
     })
 }

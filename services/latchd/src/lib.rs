@@ -4,5 +4,6 @@
 //! binaries run.
 
 mod assemble;
+pub mod bootstrap_admin;
 
 pub use assemble::{Latchd, assemble};

@@ -1,7 +1,9 @@
 //! `latchd [serve]` runs every service on `LATCH_GRPC_ADDR`;
 //! `latchd migrate` applies the migrations to `LATCH_DATABASE_URL` and exits;
 //! `latchd service-account NAME` prints a new service account's credential
-//! and the `LATCH_SERVICE_ACCOUNTS` stanza that holds its hash.
+//! and the `LATCH_SERVICE_ACCOUNTS` stanza that holds its hash;
+//! `latchd bootstrap-admin --email EMAIL [--password-file FILE]` makes the
+//! first SUPERADMIN (created, or an existing account promoted) and exits.
 
 use std::{process::ExitCode, sync::Arc};
 
@@ -15,7 +17,7 @@ use latch_runtime::{
     telemetry::{self, TelemetryConfig},
 };
 
-const USAGE: &str = "usage: latchd [serve | migrate | service-account NAME]   (settings: LATCH_* environment, see README)";
+const USAGE: &str = "usage: latchd [serve | migrate | service-account NAME | bootstrap-admin --email EMAIL [--password-file FILE|-]]   (settings: LATCH_* environment, see README)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -31,6 +33,15 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
+        Some("bootstrap-admin") => {
+            match latchd::bootstrap_admin::BootstrapArgs::parse(std::env::args().skip(2)) {
+                Ok(args) => latchd::bootstrap_admin::run(&source, args).await,
+                Err(usage) => {
+                    eprintln!("latchd: {usage}\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -1,6 +1,6 @@
 //! The background task that keeps this process's profile cache coherent with
-//! every replica: it subscribes to `user:updated` and drops the copy of each
-//! user it names.
+//! every replica: it subscribes to `user:updated` and `user:deleted` and
+//! drops the copy of each user they name.
 
 use std::sync::Arc;
 
@@ -14,12 +14,12 @@ use tokio::task::JoinHandle;
 use crate::Profiles;
 
 impl Profiles {
-    /// Subscribes to `user:updated` and drops the cached profile of every
-    /// user it names. The cache is used only while subscribed: when the
-    /// stream ends, it is cleared and turned off until the task has
-    /// subscribed again.
+    /// Subscribes to `user:updated` and `user:deleted` and drops the cached
+    /// profile of every user they name. The cache is used only while
+    /// subscribed to both: when either stream ends, it is cleared and
+    /// turned off until the task has subscribed again.
     pub fn spawn_update_listener(self: &Arc<Self>) -> JoinHandle<()> {
-        follow::spawn(self, Channel::UserUpdated)
+        follow::spawn_all(self, &[Channel::UserUpdated, Channel::UserDeleted])
     }
 }
 
@@ -33,8 +33,11 @@ impl Follower for Profiles {
     }
 
     fn event(&self, event: &Event) {
-        if let EventPayload::UserUpdated { user_id, .. } = &event.payload {
-            self.cache.invalidate(*user_id);
+        match &event.payload {
+            EventPayload::UserUpdated { user_id, .. } | EventPayload::UserDeleted { user_id } => {
+                self.cache.invalidate(*user_id);
+            }
+            _ => {}
         }
     }
 
@@ -94,6 +97,40 @@ mod tests {
         })
         .await;
         assert!(matches!(seen, Ok(Ok(_))), "the update never showed");
+        Ok(())
+    }
+
+    /// A user deleted through identity (its profile removed behind this
+    /// replica's back by the saga): `user:deleted` drops the copy at once.
+    #[tokio::test]
+    async fn a_deleted_users_copy_is_dropped_on_user_deleted() -> Result<()> {
+        use latch_domain::{
+            Clock as _,
+            events::{Event, EventPayload},
+            ports::EventBus as _,
+        };
+
+        let h = Harness::new().await;
+        let user = UserId::new();
+        h.profiles.create(user, "Ada", "Lovelace").await?;
+        let replica = h.listening_replica().await;
+        replica.get(user).await?;
+        assert!(SqlProfiles::new(h.db().clone()).delete(user).await?);
+        assert!(replica.get(user).await.is_ok(), "the copy stands");
+
+        h.bus
+            .publish(&Event::new(
+                h.clock.now(),
+                EventPayload::UserDeleted { user_id: user },
+            ))
+            .await?;
+        let gone = tokio::time::timeout(StdDuration::from_secs(5), async {
+            while replica.get(user).await.is_ok() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        assert!(gone.is_ok(), "the deleted user's profile was still served");
         Ok(())
     }
 

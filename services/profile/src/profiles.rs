@@ -7,7 +7,7 @@ use latch_domain::{
     Clock, Error, Result, UserId,
     events::{Event, EventPayload},
     model::Profile,
-    ports::{EventBus, ProfileDirectory, ProfileRepository},
+    ports::{EventBus, ProfileDirectory, ProfileRepository, UserDataEraser},
     validate,
 };
 
@@ -127,6 +127,15 @@ impl ProfileDirectory for Profiles {
         let deleted = self.repo.delete(user).await;
         self.cache.invalidate(user);
         deleted
+    }
+}
+
+/// A deleted user's part (identity's DeleteUser, through its outbox): the
+/// profile, the one row profile keeps about a user. Idempotent.
+#[async_trait]
+impl UserDataEraser for Profiles {
+    async fn erase_user(&self, user: UserId) -> Result<u64> {
+        ProfileDirectory::delete(self, user).await.map(u64::from)
     }
 }
 

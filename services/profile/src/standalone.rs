@@ -30,7 +30,11 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
     );
     Ok(Assembled {
         services,
-        guard: siblings.guard(ctx.clock, siblings.session()?)?,
+        guard: siblings.guard(
+            ctx.clock,
+            siblings.session()?,
+            ctx.infra.rate_limiter.clone(),
+        )?,
     })
 }
 

@@ -15,6 +15,7 @@ mod cleanup;
 mod config;
 mod create;
 mod device;
+mod erase;
 pub mod follow_up;
 pub mod grpc;
 mod listener;
@@ -29,5 +30,6 @@ mod validate;
 mod testing;
 
 pub use config::SessionConfig;
+pub use erase::ACCOUNT_DELETED;
 pub use sessions::{SessionDeps, Sessions};
 pub use validate::Validation;

@@ -120,6 +120,12 @@ impl SessionDirectory for Sessions {
         })
     }
 
+    /// Activity, written at most once per touch interval; see
+    /// [`Sessions::touch`].
+    async fn touch(&self, id: &SessionId) -> Result<()> {
+        Sessions::touch(self, id).await
+    }
+
     /// Idempotent: true when this call revoked it; see [`Sessions::revoke_one`].
     async fn revoke(&self, id: &SessionId, reason: &str) -> Result<bool> {
         self.revoke_one(id, reason).await

@@ -43,6 +43,6 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
     );
     Ok(Assembled {
         services,
-        guard: siblings.guard(ctx.clock, sessions)?,
+        guard: siblings.guard(ctx.clock, sessions, ctx.infra.rate_limiter.clone())?,
     })
 }

@@ -248,6 +248,9 @@ impl SessionRepository for CountingRepo {
             .delete_ended(ended_before, idle_before, limit)
             .await
     }
+    async fn delete_for_user(&self, user: UserId, limit: u64) -> Result<u64> {
+        self.inner.delete_for_user(user, limit).await
+    }
 }
 
 /// The shared cache, which a test can take down like a Redis outage.

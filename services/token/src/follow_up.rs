@@ -90,6 +90,9 @@ mod tests {
         async fn validate(&self, _id: &SessionId) -> Result<Option<latch_domain::model::Session>> {
             Ok(None)
         }
+        async fn touch(&self, _id: &SessionId) -> Result<()> {
+            Err(Error::not_found("session"))
+        }
         async fn revoke(&self, _id: &SessionId, _reason: &str) -> Result<bool> {
             Err(Error::not_found("session"))
         }
@@ -193,6 +196,10 @@ mod tests {
         }
         async fn validate(&self, id: &SessionId) -> Result<Option<latch_domain::model::Session>> {
             self.inner.validate(id).await
+        }
+        async fn touch(&self, id: &SessionId) -> Result<()> {
+            self.check()?;
+            self.inner.touch(id).await
         }
         async fn revoke(&self, id: &SessionId, reason: &str) -> Result<bool> {
             self.check()?;

@@ -24,6 +24,7 @@ use latch_domain::{
 mod access;
 mod cleanup;
 mod config;
+mod erase;
 pub mod follow_up;
 pub mod grpc;
 mod introspect;

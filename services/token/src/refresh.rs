@@ -98,6 +98,7 @@ impl Tokens {
             return Err(expired());
         }
         self.require_live(&family).await?;
+        self.record_activity(&family).await?;
 
         let successor_value = match &current.successor_salt {
             Some(salt) => self.successor_of(salt, token),
@@ -156,6 +157,21 @@ impl Tokens {
             _ => return Err(session_revoked()),
         }
         self.require_active(family.user_id).await
+    }
+
+    /// A refresh is activity: the session's idle expiry moves, so a client
+    /// that only refreshes is not logged out as idle. Done before the
+    /// rotation, so a failure here leaves the token unspent for a retry;
+    /// the session service writes at most once per touch interval.
+    async fn record_activity(&self, family: &RefreshFamily) -> Result<()> {
+        match self.deps.sessions.touch(&family.session_id).await {
+            Ok(()) => Ok(()),
+            // Ended (or vanished) since `require_live` saw it.
+            Err(err) if err.is(Reason::SessionRevoked) || err.is(Reason::NotFound) => {
+                Err(session_revoked())
+            }
+            Err(err) => Err(err),
+        }
     }
 
     async fn require_active(&self, user: UserId) -> Result<()> {

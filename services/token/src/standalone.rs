@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use latch_domain::Result;
 use latch_runtime::{
-    auth::{AccessTokenAuthenticator, MachineCallers},
+    auth::{AccessTokenAuthenticator, MachineCallers, PublicRateLimits},
     binary::{Assembled, Context},
     outbox::{OutboxConfig, OutboxWorker},
     server::{Guard, ServiceSet},
@@ -40,7 +40,7 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
     tokens.spawn_cleanup();
     OutboxWorker::new(
         Arc::new(SqlOutbox::new(ctx.infra.db.clone())),
-        ctx.clock,
+        ctx.clock.clone(),
         OutboxConfig::from_source(source)?,
         vec![RevokeSession::new(sessions.clone())],
     )?
@@ -51,8 +51,14 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
         services,
         guard: Guard {
             // The keys are here: verify in process.
-            authenticator: AccessTokenAuthenticator::new(tokens.verifier(), sessions),
+            authenticator: AccessTokenAuthenticator::from_source(
+                source,
+                tokens.verifier(),
+                sessions,
+                ctx.clock.clone(),
+            )?,
             machines: MachineCallers::from_source(source, &ctx.secrets.service_token)?,
+            rate_limits: PublicRateLimits::from_source(source, ctx.infra.rate_limiter.clone())?,
         },
     })
 }

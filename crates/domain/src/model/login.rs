@@ -21,3 +21,21 @@ pub struct LoginEvent {
     /// can tell a device used lately from a new one. `None` when unknown.
     pub device: Option<String>,
 }
+
+/// Where a page of a user's login history resumes: after this attempt, in
+/// the order newest first (`at`, then `id`, descending).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginCursor {
+    pub at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl LoginCursor {
+    /// The cursor that resumes after `event`.
+    pub fn after(event: &LoginEvent) -> Self {
+        Self {
+            at: event.at,
+            id: event.id,
+        }
+    }
+}

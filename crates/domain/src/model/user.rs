@@ -64,3 +64,62 @@ pub struct NewUser {
     pub status: UserStatus,
     pub created_at: DateTime<Utc>,
 }
+
+/// Where a page of users resumes: after this one, in the order newest
+/// first (`created_at`, then `id`, descending).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: UserId,
+}
+
+impl UserCursor {
+    /// The cursor that resumes after `user`.
+    pub fn after(user: &User) -> Self {
+        Self {
+            created_at: user.created_at,
+            id: user.id,
+        }
+    }
+}
+
+/// One page of users for an administrator, newest first. Deleted users
+/// (tombstones) are never listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserQuery {
+    /// Only users with this status.
+    pub status: Option<UserStatus>,
+    /// Only users whose (lowercased) email starts with this, taken
+    /// literally (`%` and `_` are no wildcards).
+    pub email_prefix: Option<String>,
+    /// Only users created at or after this.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Only users created before this.
+    pub created_before: Option<DateTime<Utc>>,
+    pub after: Option<UserCursor>,
+    pub limit: u64,
+}
+
+/// What an administrator's status change found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChange {
+    /// No such user, or a deleted one.
+    NotFound,
+    /// A sign-up still running (or abandoned): not an account yet, left alone.
+    Pending,
+    /// The user had this status already; nothing was written.
+    Unchanged,
+    /// The status was written, with the follow-up, in one transaction.
+    Changed,
+}
+
+/// What marking a user deleted found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tombstoning {
+    /// No such user (never was, or purged after the retention).
+    NotFound,
+    /// Marked deleted now, with the follow-up, in one transaction.
+    Marked,
+    /// Deleted already (at this time); the follow-up was written again.
+    AlreadyDeleted(DateTime<Utc>),
+}

@@ -14,6 +14,12 @@ pub trait SessionDirectory: Send + Sync + 'static {
     async fn create(&self, user: UserId, client: &ClientInfo) -> Result<Session>;
     /// The session when it is live (not revoked, expired or idle too long).
     async fn validate(&self, id: &SessionId) -> Result<Option<Session>>;
+    /// Activity on a live session: moves its idle expiry to now, writing
+    /// at most once per session per touch interval (a touch in between
+    /// costs no write). `SESSION_REVOKED` when it is revoked, expired or
+    /// idle too long (activity does not revive it), `NOT_FOUND` when
+    /// unknown.
+    async fn touch(&self, id: &SessionId) -> Result<()>;
     /// Idempotent: true when this call revoked it.
     async fn revoke(&self, id: &SessionId, reason: &str) -> Result<bool>;
     async fn revoke_all(
@@ -56,6 +62,19 @@ pub trait RoleDirectory: Send + Sync + 'static {
     /// Idempotent; `NOT_FOUND` for an unknown role.
     async fn assign(&self, user: UserId, role: &str) -> Result<bool>;
     async fn unassign(&self, user: UserId, role: &str) -> Result<bool>;
+}
+
+/// One service's part of deleting a user (identity's DeleteUser, run from
+/// its outbox): remove every row the service keeps about the user. Each of
+/// session, token, authorization and profile implements it in process and
+/// over gRPC (an internal RPC).
+#[async_trait]
+pub trait UserDataEraser: Send + Sync + 'static {
+    /// Removes what the service keeps about `user` and returns how many
+    /// rows went. Idempotent: a user with nothing left (or never known)
+    /// is `Ok(0)`, never `NOT_FOUND`, so a step run again after a crash
+    /// halfway succeeds.
+    async fn erase_user(&self, user: UserId) -> Result<u64>;
 }
 
 /// The profile service.

@@ -11,19 +11,23 @@ mod cache;
 mod directory;
 mod event_bus;
 mod flow_state;
+mod lockout;
 pub mod messages;
 pub mod outbox;
 mod password;
 mod rate_limit;
 mod repositories;
 mod second_factor;
+mod user_admin;
 
 pub use cache::{CachedSession, SessionCache};
 pub use directory::{
-    ProfileDirectory, RoleDirectory, SessionDirectory, TokenIssuer, TokenRevoker, UserDirectory,
+    ProfileDirectory, RoleDirectory, SessionDirectory, TokenIssuer, TokenRevoker, UserDataEraser,
+    UserDirectory,
 };
 pub use event_bus::{EventBus, EventStream};
 pub use flow_state::FlowState;
+pub use lockout::{FailureCounter, FailureRecords, Failures, Lockout, login_throttled};
 pub use messages::{
     Mail, Mailer, MessageComposer, MessageTemplate, OutboundMessage, Recipient, Sms, SmsSender,
 };
@@ -32,9 +36,10 @@ pub use outbox::{
     OutboxStatus, no_follow_up,
 };
 pub use password::{PasswordHasher, PasswordVerdict};
-pub use rate_limit::RateLimiter;
+pub use rate_limit::{Rate, RateLimiter, ip_bucket};
 pub use repositories::{
     LoginHistoryRepository, PasswordResetRepository, ProfileRepository, RefreshTokenRepository,
     RoleRepository, SessionRepository, SigningKeyRepository, UserRepository,
 };
 pub use second_factor::SecondFactorRepository;
+pub use user_admin::UserAdminRepository;

@@ -4,13 +4,15 @@ use chrono::{DateTime, Utc};
 use crate::{
     FamilyId, Result, RoleId, SessionId, TokenId, UserId,
     model::{
-        LoginEvent, NewUser, PasswordResetToken, Profile, RefreshFamily, RefreshToken, Role,
-        Session, SessionQuery, SigningKeyRecord, User, UserStatus,
+        LoginCursor, LoginEvent, NewUser, PasswordResetToken, Profile, RefreshFamily, RefreshToken,
+        Role, Session, SessionQuery, SigningKeyRecord, User, UserStatus,
     },
     ports::{FollowUp, NewOutboxMessage},
 };
 
-/// `users`, owned by identity.
+/// `users`, owned by identity. A deleted user (a tombstone, see
+/// [`super::UserAdminRepository`]) is no user here: `get` and
+/// `find_by_email` do not return it and no write touches it.
 #[async_trait]
 pub trait UserRepository: Send + Sync + 'static {
     /// Fails with `ALREADY_EXISTS` when the (lowercased) email is taken,
@@ -89,6 +91,17 @@ pub trait LoginHistoryRepository: Send + Sync + 'static {
     async fn record(&self, event: &LoginEvent, follow_up: &[NewOutboxMessage]) -> Result<()>;
     /// Newest first.
     async fn list(&self, user: UserId, limit: u64) -> Result<Vec<LoginEvent>>;
+    /// At most `limit` of the user's attempts, newest first (`at`, then
+    /// `id`, descending), strictly after `after`.
+    async fn page(
+        &self,
+        user: UserId,
+        after: Option<LoginCursor>,
+        limit: u64,
+    ) -> Result<Vec<LoginEvent>>;
+    /// Deletes at most `limit` attempts (of any user) older than `before`;
+    /// returns how many. Call again until it returns less than `limit`.
+    async fn delete_before(&self, before: DateTime<Utc>, limit: u64) -> Result<u64>;
     /// When the user last signed in successfully from the device with
     /// this fingerprint, or with `None` from any device that was recorded
     /// (attempts stored without a fingerprint do not count). `None` when
@@ -123,6 +136,8 @@ pub trait RoleRepository: Send + Sync + 'static {
     /// Idempotent: returns false when the user already holds the role.
     async fn assign(&self, user: UserId, role: RoleId, at: DateTime<Utc>) -> Result<bool>;
     async fn unassign(&self, user: UserId, role: RoleId) -> Result<bool>;
+    /// Removes every role assignment of the user; returns how many.
+    async fn unassign_all(&self, user: UserId) -> Result<u64>;
 }
 
 /// `sessions`, owned by session.
@@ -165,6 +180,9 @@ pub trait SessionRepository: Send + Sync + 'static {
         idle_before: DateTime<Utc>,
         limit: u64,
     ) -> Result<u64>;
+    /// Deletes at most `limit` sessions of the user, revoked or not;
+    /// returns how many. Call again until it returns less than `limit`.
+    async fn delete_for_user(&self, user: UserId, limit: u64) -> Result<u64>;
 }
 
 /// `refresh_token_families` and `refresh_tokens`, owned by token.
@@ -211,6 +229,10 @@ pub trait RefreshTokenRepository: Send + Sync + 'static {
     ) -> Result<u64>;
     /// Deletes families that ended or were revoked before `before`, with their tokens.
     async fn delete_expired(&self, before: DateTime<Utc>) -> Result<u64>;
+    /// Deletes at most `limit` families of the user, live or not, with
+    /// their tokens; returns how many families. Call again until it
+    /// returns less than `limit`.
+    async fn delete_for_user(&self, user: UserId, limit: u64) -> Result<u64>;
 }
 
 /// `signing_keys`, owned by token.

@@ -1,5 +1,6 @@
-//! The tower layer that enforces each RPC's [`Access`]: one place where
-//! callers are authenticated, so a handler never forgets to.
+//! The tower layer that enforces each RPC's [`Access`] and limits every
+//! public RPC ([`PublicRateLimits`]): one place where callers are
+//! authenticated and rate limited, so a handler never forgets to.
 
 use std::{
     pin::Pin,
@@ -14,8 +15,8 @@ use tonic::{body::Body, transport::server::TcpConnectInfo};
 use tower::{Layer, Service};
 
 use super::{
-    Access, AccountPrincipal, Caller, MachineCallers, PolicyTable, Principal, Route,
-    SERVICE_ACCOUNT_HEADER, SERVICE_TOKEN_HEADER, ServiceAccount, UserPrincipal,
+    Access, AccountPrincipal, Caller, MachineCallers, PolicyTable, Principal, PublicRateLimits,
+    RateGroup, Route, SERVICE_ACCOUNT_HEADER, SERVICE_TOKEN_HEADER, ServiceAccount, UserPrincipal,
 };
 use crate::status::IntoStatus;
 
@@ -30,6 +31,7 @@ struct Gate {
     table: PolicyTable,
     authenticator: Arc<dyn Authenticator>,
     machines: MachineCallers,
+    limits: PublicRateLimits,
 }
 
 /// Checks every request against the server's [`PolicyTable`] and leaves a
@@ -41,11 +43,13 @@ pub struct AuthLayer {
 
 impl AuthLayer {
     /// Fails when an account is granted an RPC of this server that it may
-    /// not hold (see [`ServiceAccounts::check_against`]).
+    /// not hold (see [`ServiceAccounts::check_against`]). Every public RPC
+    /// of `table` is limited by `limits`.
     pub fn new(
         table: PolicyTable,
         authenticator: Arc<dyn Authenticator>,
         machines: MachineCallers,
+        limits: PublicRateLimits,
     ) -> Result<Self> {
         machines.accounts().check_against(&table)?;
         Ok(Self {
@@ -53,6 +57,7 @@ impl AuthLayer {
                 table,
                 authenticator,
                 machines,
+                limits,
             }),
         })
     }
@@ -101,8 +106,16 @@ where
         let facts = gate.facts(&request);
         Box::pin(async move {
             let path = facts.path.clone();
+            let (group, forwarded_for) = (facts.rate_group, facts.forwarded_for.clone());
             match gate.admit(facts).await {
                 Ok(caller) => {
+                    // After admission, which says whose address counts (a
+                    // gateway's client, or no one for Latch's services).
+                    if let Some(group) = group
+                        && let Err(err) = gate.limit(group, &caller, forwarded_for).await
+                    {
+                        return Ok(err.into_status().into_http());
+                    }
                     let who = caller.describe();
                     request.extensions_mut().insert(caller);
                     let response = inner.call(request).await?;
@@ -141,6 +154,10 @@ fn log_denied(caller: &str, rpc: &str) {
 struct Facts {
     path: String,
     route: Route,
+    /// Set for a public RPC: the limit it counts against.
+    rate_group: Option<RateGroup>,
+    /// The last `x-forwarded-for` header (believed only from a gateway).
+    forwarded_for: Option<String>,
     peer_ip: Option<String>,
     user_agent: Option<String>,
     service_token: Option<String>,
@@ -154,6 +171,13 @@ impl Gate {
         let path = request.uri().path().to_owned();
         Facts {
             route: self.table.route(&path),
+            rate_group: self.table.rate_group(&path),
+            forwarded_for: headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .next_back()
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
             path,
             peer_ip: request
                 .extensions()
@@ -165,6 +189,17 @@ impl Gate {
             account: header(headers, SERVICE_ACCOUNT_HEADER).map(str::to_owned),
             bearer: bearer(headers).map(|b| b.map(str::to_owned)),
         }
+    }
+
+    async fn limit(
+        &self,
+        group: RateGroup,
+        caller: &Caller,
+        forwarded_for: Option<String>,
+    ) -> Result<()> {
+        self.limits
+            .check(group, caller, forwarded_for.as_deref())
+            .await
     }
 
     async fn admit(&self, facts: Facts) -> Result<Caller> {

@@ -1,6 +1,7 @@
 //! Who is calling, and what each RPC lets in. A service declares one
 //! [`ServicePolicy`] beside its handlers; the [`AuthLayer`] checks it for
-//! every request and leaves a [`Caller`] in the request extensions.
+//! every request, limits every public RPC's callers by their address
+//! ([`PublicRateLimits`]), and leaves a [`Caller`] in the request extensions.
 //! [`Caller::for_user`], [`Caller::for_service`] and [`request_as`] build
 //! what the layer would leave, for harnesses and tests that call handlers
 //! directly.
@@ -11,6 +12,7 @@ mod caller;
 mod layer;
 mod machines;
 mod policy;
+mod rate_limits;
 mod remote;
 
 pub use access_token::{AccessTokenAuthenticator, principal_if_live, verify_error};
@@ -21,6 +23,7 @@ pub use caller::{AccountPrincipal, Caller, Principal, UserPrincipal, request_as}
 pub use layer::{AuthLayer, AuthService, Authenticator};
 pub use machines::{MachineCallers, SERVICE_TOKEN_ACCEPT};
 pub use policy::{Access, PolicyTable, Route, ServicePolicy};
+pub use rate_limits::{GroupRates, PublicRateLimits, RateGroup, parse_rate};
 pub use remote::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, remote_verifier};
 
 /// Metadata key of Latch's own service credential (`LATCH_SERVICE_TOKEN`).

@@ -1,5 +1,7 @@
 use std::collections::HashMap;
 
+use super::RateGroup;
+
 /// Who may call an RPC (API.md's caller classes). Admin access is a user
 /// whose roles grant the permission the handler names; the handler checks
 /// ownership-or-permission with [`super::Caller::authorize_for`].
@@ -54,6 +56,36 @@ pub struct ServicePolicy {
     /// Full service name, e.g. `latch.token.v1.TokenService`.
     pub service: &'static str,
     pub methods: &'static [(&'static str, Access)],
+    /// The rate-limit group of public RPCs that do not count against
+    /// [`RateGroup::Default`]; the auth layer limits every public RPC.
+    pub rate_groups: &'static [(&'static str, RateGroup)],
+}
+
+impl ServicePolicy {
+    /// The group of `method` when it is public: the one named in
+    /// `rate_groups`, else the default. `None` for any other RPC.
+    pub fn rate_group(&self, method: &str) -> Option<RateGroup> {
+        let public = self
+            .methods
+            .iter()
+            .any(|(name, access)| *name == method && *access == Access::Public);
+        public.then(|| {
+            self.rate_groups
+                .iter()
+                .find(|(name, _)| *name == method)
+                .map_or(RateGroup::Default, |(_, group)| *group)
+        })
+    }
+
+    /// Names in `rate_groups` that are not public RPCs of this service (a
+    /// typo, or an RPC that stopped being public): a test keeps it empty.
+    pub fn misplaced_rate_groups(&self) -> Vec<&'static str> {
+        self.rate_groups
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| self.rate_group(name).is_none())
+            .collect()
+    }
 }
 
 /// What a request path is, to the auth layer.
@@ -78,6 +110,7 @@ const OPEN_SERVICES: &[&str] = &[
 #[derive(Debug, Clone, Default)]
 pub struct PolicyTable {
     methods: HashMap<String, Access>,
+    groups: HashMap<String, RateGroup>,
     services: Vec<&'static str>,
 }
 
@@ -87,9 +120,11 @@ impl PolicyTable {
         for policy in policies {
             table.services.push(policy.service);
             for (method, access) in policy.methods {
-                table
-                    .methods
-                    .insert(format!("/{}/{}", policy.service, method), *access);
+                let path = format!("/{}/{}", policy.service, method);
+                if let Some(group) = policy.rate_group(method) {
+                    table.groups.insert(path.clone(), group);
+                }
+                table.methods.insert(path, *access);
             }
         }
         table
@@ -117,6 +152,11 @@ impl PolicyTable {
         self.methods.get(path).copied()
     }
 
+    /// The rate-limit group of `path` when it is a public RPC served here.
+    pub fn rate_group(&self, path: &str) -> Option<RateGroup> {
+        self.groups.get(path).copied()
+    }
+
     /// Whether `service` is served by this server.
     pub fn serves(&self, service: &str) -> bool {
         self.services.contains(&service)
@@ -129,7 +169,12 @@ mod tests {
 
     const POLICY: ServicePolicy = ServicePolicy {
         service: "latch.x.v1.X",
-        methods: &[("Open", Access::Public), ("Mine", Access::User)],
+        methods: &[
+            ("Open", Access::Public),
+            ("SignIn", Access::Public),
+            ("Mine", Access::User),
+        ],
+        rate_groups: &[("SignIn", RateGroup::SignIn), ("Mine", RateGroup::SignUp)],
     };
 
     #[test]
@@ -161,5 +206,21 @@ mod tests {
         assert!(!Access::Internal.grantable());
         assert!(!Access::UserOrInternal.grantable());
         assert!(!Access::User.grantable());
+    }
+
+    #[test]
+    fn every_public_rpc_has_a_rate_group_and_nothing_else_does() {
+        let table = PolicyTable::new(&[POLICY]);
+        assert_eq!(
+            table.rate_group("/latch.x.v1.X/SignIn"),
+            Some(RateGroup::SignIn)
+        );
+        assert_eq!(
+            table.rate_group("/latch.x.v1.X/Open"),
+            Some(RateGroup::Default)
+        );
+        assert_eq!(table.rate_group("/latch.x.v1.X/Mine"), None);
+        assert_eq!(table.rate_group("/latch.x.v1.X/Forgotten"), None);
+        assert_eq!(POLICY.misplaced_rate_groups(), ["Mine"]);
     }
 }

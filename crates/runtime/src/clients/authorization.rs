@@ -1,5 +1,8 @@
 use async_trait::async_trait;
-use latch_domain::{Result, UserId, ports::RoleDirectory};
+use latch_domain::{
+    Result, UserId,
+    ports::{RoleDirectory, UserDataEraser},
+};
 use latch_proto::latch::authorization::v1::{
     self as pb, authorization_service_client::AuthorizationServiceClient,
 };
@@ -77,5 +80,22 @@ impl RoleDirectory for AuthorizationClient {
             .await
             .map_err(error_from_status)?;
         Ok(response.into_inner().unassigned)
+    }
+}
+
+/// DeleteUserRoles: every role assignment of the user.
+#[async_trait]
+impl UserDataEraser for AuthorizationClient {
+    async fn erase_user(&self, user: UserId) -> Result<u64> {
+        let request = pb::DeleteUserRolesRequest {
+            user_id: user.to_string(),
+        };
+        let response = self
+            .0
+            .clone()
+            .delete_user_roles(request)
+            .await
+            .map_err(error_from_status)?;
+        Ok(response.into_inner().deleted)
     }
 }

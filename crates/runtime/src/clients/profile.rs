@@ -1,5 +1,8 @@
 use async_trait::async_trait;
-use latch_domain::{Result, UserId, ports::ProfileDirectory};
+use latch_domain::{
+    Result, UserId,
+    ports::{ProfileDirectory, UserDataEraser},
+};
 use latch_proto::latch::profile::v1::{self as pb, profile_service_client::ProfileServiceClient};
 
 use super::{ServiceChannel, error_from_status};
@@ -41,5 +44,14 @@ impl ProfileDirectory for ProfileClient {
             .await
             .map_err(error_from_status)?;
         Ok(true)
+    }
+}
+
+/// DeleteProfile (idempotent): the profile is the one row profile keeps.
+/// DeleteProfile does not say whether there was one: counted as 1.
+#[async_trait]
+impl UserDataEraser for ProfileClient {
+    async fn erase_user(&self, user: UserId) -> Result<u64> {
+        ProfileDirectory::delete(self, user).await.map(u64::from)
     }
 }

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use latch_domain::{
     Result, SessionId, UserId,
     model::{ClientInfo, DeviceInfo, Session},
-    ports::SessionDirectory,
+    ports::{SessionDirectory, UserDataEraser},
 };
 use latch_proto::latch::session::v1::{self as pb, session_service_client::SessionServiceClient};
 
@@ -53,6 +53,18 @@ impl SessionDirectory for SessionClient {
         }
     }
 
+    async fn touch(&self, id: &SessionId) -> Result<()> {
+        let request = pb::TouchSessionRequest {
+            session_id: id.to_string(),
+        };
+        self.0
+            .clone()
+            .touch_session(request)
+            .await
+            .map_err(error_from_status)?;
+        Ok(())
+    }
+
     async fn revoke(&self, id: &SessionId, reason: &str) -> Result<bool> {
         let request = pb::RevokeSessionRequest {
             session_id: id.to_string(),
@@ -84,6 +96,23 @@ impl SessionDirectory for SessionClient {
             .await
             .map_err(error_from_status)?;
         Ok(response.into_inner().revoked)
+    }
+}
+
+/// DeleteUserSessions: revokes, then deletes, every session of the user.
+#[async_trait]
+impl UserDataEraser for SessionClient {
+    async fn erase_user(&self, user: UserId) -> Result<u64> {
+        let request = pb::DeleteUserSessionsRequest {
+            user_id: user.to_string(),
+        };
+        let response = self
+            .0
+            .clone()
+            .delete_user_sessions(request)
+            .await
+            .map_err(error_from_status)?;
+        Ok(response.into_inner().deleted)
     }
 }
 

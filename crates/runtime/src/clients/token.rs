@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use latch_domain::{
     Result, SessionId, UserId,
     model::{ClientInfo, TokenPair},
-    ports::{TokenIssuer, TokenRevoker},
+    ports::{TokenIssuer, TokenRevoker, UserDataEraser},
 };
 use latch_proto::latch::token::v1::{
     self as pb, revoke_family_request::Target, token_service_client::TokenServiceClient,
@@ -11,7 +11,7 @@ use latch_proto::latch::token::v1::{
 use super::{ServiceChannel, error_from_status};
 use crate::convert::{client_info_pb, token_pair};
 
-/// [`TokenIssuer`] and [`TokenRevoker`] over gRPC.
+/// [`TokenIssuer`], [`TokenRevoker`] and [`UserDataEraser`] over gRPC.
 #[derive(Clone)]
 pub struct TokenClient(TokenServiceClient<ServiceChannel>);
 
@@ -58,5 +58,22 @@ impl TokenRevoker for TokenClient {
             .await
             .map_err(error_from_status)?;
         Ok(response.into_inner().revoked)
+    }
+}
+
+/// DeleteUserTokens: every refresh-token family of the user, with its tokens.
+#[async_trait]
+impl UserDataEraser for TokenClient {
+    async fn erase_user(&self, user: UserId) -> Result<u64> {
+        let request = pb::DeleteUserTokensRequest {
+            user_id: user.to_string(),
+        };
+        let response = self
+            .0
+            .clone()
+            .delete_user_tokens(request)
+            .await
+            .map_err(error_from_status)?;
+        Ok(response.into_inner().deleted)
     }
 }

@@ -33,6 +33,7 @@ impl MemoryEventBus {
             Channel::UserUpdated => 1,
             Channel::SessionCreated => 2,
             Channel::SessionRevoked => 3,
+            Channel::UserDeleted => 4,
         };
         &self.senders[index]
     }

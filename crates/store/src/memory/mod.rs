@@ -6,10 +6,13 @@
 mod event_bus;
 mod expiring;
 mod flow_state;
+mod lockout;
 mod rate_limiter;
 mod session_cache;
 
 pub use event_bus::MemoryEventBus;
 pub use flow_state::MemoryFlowState;
+pub use lockout::MemoryFailureCounter;
 pub use rate_limiter::MemoryRateLimiter;
+pub(crate) use rate_limiter::retry_after;
 pub use session_cache::MemorySessionCache;

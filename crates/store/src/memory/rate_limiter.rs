@@ -1,48 +1,49 @@
-//! Fixed-window rate limits in memory.
+//! GCRA rate limits in memory: the embedded default's limiter, and the
+//! per-process fallback of the Redis one.
 
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use latch_domain::{Clock, Error, Result, ports::RateLimiter};
+use latch_domain::{
+    Clock, Error, Result,
+    ports::{Rate, RateLimiter},
+};
 
-use super::expiring::{ExpiringMap, chrono_ttl};
+use super::expiring::ExpiringMap;
 
-/// One counter per key; the window starts with its first hit and the
-/// counter disappears when it ends, like `INCR` + `EXPIRE NX` in Redis.
+/// One theoretical arrival time (microseconds) per key, dropped once it
+/// is in the past (a fresh key behaves the same), like the Redis key's TTL.
 pub struct MemoryRateLimiter {
-    counters: ExpiringMap<String, u64>,
+    arrivals: ExpiringMap<String, i64>,
 }
 
 impl MemoryRateLimiter {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
-            counters: ExpiringMap::new(clock),
+            arrivals: ExpiringMap::new(clock),
         }
     }
 }
 
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
-    async fn hit(&self, key: &str, limit: u32, window: Duration) -> Result<()> {
-        self.counters.with(key, |mut e| {
-            let now = e.now();
-            let (count, window_end) = match e.get_mut(key) {
-                Some((count, window_end)) => {
-                    // Refused hits count too, as INCR does.
-                    *count += 1;
-                    (*count, *window_end)
+    async fn acquire(&self, key: &str, rate: Rate) -> Result<()> {
+        self.arrivals.with(key, |mut e| {
+            let now = e.now().timestamp_micros();
+            let stored = e.get(key).map(|(tat, _)| *tat);
+            match rate.step(stored, now) {
+                Ok(tat) => {
+                    let ttl = u64::try_from(tat - now).unwrap_or_default();
+                    e.insert(key.to_owned(), tat, Duration::from_micros(ttl.max(1)));
+                    Ok(())
                 }
-                None => {
-                    e.insert(key.to_owned(), 1, window);
-                    (1, now + chrono_ttl(window))
-                }
-            };
-            if count > u64::from(limit) {
-                let retry_after = (window_end - now).to_std().unwrap_or_default();
-                Err(Error::rate_limited(retry_after))
-            } else {
-                Ok(())
+                Err(wait) => Err(Error::rate_limited(retry_after(wait))),
             }
         })
     }
+}
+
+/// A wait in whole milliseconds, at least one: what RetryInfo carries.
+pub(crate) fn retry_after(wait_micros: u64) -> Duration {
+    Duration::from_millis(wait_micros.div_ceil(1000).max(1))
 }

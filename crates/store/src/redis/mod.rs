@@ -1,10 +1,13 @@
 //! Adapters on Redis for the per-service binaries: session cache, event
-//! bus, rate limiter and flow state. Every key and channel starts with the
-//! configured prefix (`LATCH_REDIS_PREFIX`, empty in production, so the
-//! names are exactly the contract's; `test:{uuid}:` in tests).
+//! bus, rate limiter, failed sign-in counters and flow state. Every key
+//! and channel starts with the configured prefix (`LATCH_REDIS_PREFIX`,
+//! empty in production, so the names are exactly the contract's;
+//! `test:{uuid}:` in tests).
 
 mod event_bus;
+mod fallback;
 mod flow_state;
+mod lockout;
 mod rate_limiter;
 mod session_cache;
 mod version;
@@ -18,7 +21,9 @@ use deadpool_redis::{
 use latch_domain::{Error, Result};
 
 pub use event_bus::RedisEventBus;
+pub use fallback::PROBE_EVERY;
 pub use flow_state::RedisFlowState;
+pub use lockout::RedisFailureCounter;
 pub use rate_limiter::RedisRateLimiter;
 pub use session_cache::RedisSessionCache;
 pub use version::{MIN_VERSION, RedisVersion};
@@ -141,6 +146,19 @@ impl Redis {
         self.within_deadline(async {
             let mut conn = self.conn().await?;
             pipe.query_async(&mut conn).await.map_err(redis_err)
+        })
+        .await
+    }
+
+    /// Runs a Lua script (EVALSHA, loading it first if the server does
+    /// not know it) on a pooled connection within the deadline.
+    pub(crate) async fn invoke<T: FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T> {
+        self.within_deadline(async {
+            let mut conn = self.conn().await?;
+            invocation.invoke_async(&mut conn).await.map_err(redis_err)
         })
         .await
     }

@@ -4,14 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::{
-    net::TcpListener,
-    process::{Child, Command, Stdio},
-    time::Instant,
-};
+use std::time::Instant;
 
-use latch_domain::{Reason, ports::RateLimiter, ports::SessionCache};
-use latch_testkit::{REDIS_URL_VAR, REQUIRE_BACKENDS_VAR, backend_url, backends_required};
+use latch_domain::{Reason, ports::FlowState, ports::SessionCache};
+use latch_testkit::{PrivateRedis, REDIS_URL_VAR, backend_url};
 
 use super::*;
 
@@ -86,60 +82,6 @@ async fn the_test_server_is_new_enough() {
     );
 }
 
-/// A `redis-server` of the test's own, on a free port; resumed and killed
-/// when dropped.
-struct PrivateRedis {
-    child: Child,
-    url: String,
-}
-
-impl PrivateRedis {
-    /// `None` when no `redis-server` is installed (a panic instead when
-    /// backends are required: CI has one).
-    fn start() -> Option<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let spawned = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
-            Err(err) if !backends_required() => {
-                eprintln!("no redis-server ({err}): the hung-Redis test is skipped");
-                return None;
-            }
-            Err(err) => {
-                panic!("{REQUIRE_BACKENDS_VAR} is set but redis-server cannot start: {err}")
-            }
-        };
-        Some(Self {
-            child,
-            url: format!("redis://127.0.0.1:{port}"),
-        })
-    }
-
-    fn signal(&self, signal: &str) {
-        let sent = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status();
-        assert!(sent.is_ok_and(|s| s.success()), "kill {signal}");
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.signal("-CONT");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_server_is_unavailable_within_the_deadline() {
     if backend_url(REDIS_URL_VAR).is_none() {
@@ -149,9 +91,10 @@ async fn a_hung_server_is_unavailable_within_the_deadline() {
         return;
     };
     let deadline = Duration::from_millis(300);
+    // (This crate's own `Redis`, not the test kit's build of it.)
     let mut redis = None;
     for _ in 0..50 {
-        match Redis::connect_with_timeout(&server.url, "test:hung:", deadline).await {
+        match Redis::connect_with_timeout(server.url(), "test:hung:", deadline).await {
             Ok(connected) => {
                 redis = Some(connected);
                 break;
@@ -160,17 +103,16 @@ async fn a_hung_server_is_unavailable_within_the_deadline() {
         }
     }
     let redis = redis.expect("the private redis-server answers");
-    let limiter = super::RedisRateLimiter::new(redis.clone());
-    limiter.hit("k", 10, Duration::from_secs(60)).await.unwrap();
+    // (The rate limiter would fall back to memory here: see
+    // tests/redis_fallback.rs. Flow state and the cache fail.)
+    let state = super::RedisFlowState::new(redis.clone());
+    state.put("k", b"v", Duration::from_secs(60)).await.unwrap();
 
     server.signal("-STOP");
     let cache = super::RedisSessionCache::new(redis.clone());
     let id = latch_domain::SessionId::generate().unwrap();
     let started = Instant::now();
-    let err = limiter
-        .hit("k", 10, Duration::from_secs(60))
-        .await
-        .unwrap_err();
+    let err = state.take("k").await.unwrap_err();
     assert_eq!(err.reason(), Reason::Unavailable, "{err}");
     let err = cache.get(&id).await.unwrap_err();
     assert_eq!(err.reason(), Reason::Unavailable, "{err}");
@@ -181,7 +123,7 @@ async fn a_hung_server_is_unavailable_within_the_deadline() {
     // A new connection to a hung server: TCP connects (the kernel
     // accepts), the server never answers.
     let started = Instant::now();
-    let err = Redis::connect_with_timeout(&server.url, "test:hung:", deadline)
+    let err = Redis::connect_with_timeout(server.url(), "test:hung:", deadline)
         .await
         .unwrap_err();
     assert_eq!(err.reason(), Reason::Unavailable, "{err}");

@@ -4,12 +4,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use latch_domain::{
     Result, UserId, client_fields,
-    model::LoginEvent,
+    model::{LoginCursor, LoginEvent},
     ports::{LoginHistoryRepository, NewOutboxMessage},
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, TransactionTrait,
 };
 
 use super::{db_err, entity::login_history, outbox};
@@ -88,6 +88,55 @@ impl LoginHistoryRepository for SqlLoginHistory {
             .await
             .map_err(db_err)?;
         Ok(rows.into_iter().map(to_event).collect())
+    }
+
+    async fn page(
+        &self,
+        user: UserId,
+        after: Option<LoginCursor>,
+        limit: u64,
+    ) -> Result<Vec<LoginEvent>> {
+        let mut select =
+            login_history::Entity::find().filter(login_history::Column::UserId.eq(user.0));
+        if let Some(after) = after {
+            // Keyset paging through `idx_login_history_user_at`: strictly
+            // after the cursor, so pages never repeat or skip a row.
+            select = select.filter(
+                Condition::any()
+                    .add(login_history::Column::At.lt(after.at))
+                    .add(
+                        Condition::all()
+                            .add(login_history::Column::At.eq(after.at))
+                            .add(login_history::Column::Id.lt(after.id)),
+                    ),
+            );
+        }
+        let rows = select
+            .order_by_desc(login_history::Column::At)
+            .order_by_desc(login_history::Column::Id)
+            .limit(limit)
+            .all(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(rows.into_iter().map(to_event).collect())
+    }
+
+    async fn delete_before(&self, before: DateTime<Utc>, limit: u64) -> Result<u64> {
+        // A bounded batch through `idx_login_history_at`; no lock clause,
+        // as for sessions: replicas cleaning at once wait on each other's
+        // row locks, then find those rows gone.
+        let batch = login_history::Entity::find()
+            .select_only()
+            .column(login_history::Column::Id)
+            .filter(login_history::Column::At.lt(before))
+            .limit(limit)
+            .into_query();
+        let deleted = login_history::Entity::delete_many()
+            .filter(login_history::Column::Id.in_subquery(batch))
+            .exec(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(deleted.rows_affected)
     }
 
     async fn last_success(

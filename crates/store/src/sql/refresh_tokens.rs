@@ -377,4 +377,33 @@ impl RefreshTokenRepository for SqlRefreshTokens {
         txn.commit().await.map_err(db_err)?;
         Ok(deleted.rows_affected)
     }
+
+    async fn delete_for_user(&self, user: UserId, limit: u64) -> Result<u64> {
+        let txn = self.db.connection().begin().await.map_err(db_err)?;
+        // The batch read once, so tokens and families go by the same ids.
+        let doomed: Vec<uuid::Uuid> = families::Entity::find()
+            .select_only()
+            .column(families::Column::Id)
+            .filter(families::Column::UserId.eq(user.0))
+            .limit(limit)
+            .into_tuple()
+            .all(&txn)
+            .await
+            .map_err(db_err)?;
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        tokens::Entity::delete_many()
+            .filter(tokens::Column::FamilyId.is_in(doomed.clone()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        let deleted = families::Entity::delete_many()
+            .filter(families::Column::Id.is_in(doomed))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(deleted.rows_affected)
+    }
 }

@@ -130,4 +130,13 @@ impl RoleRepository for SqlRoles {
             .map_err(db_err)?;
         Ok(result.rows_affected > 0)
     }
+
+    async fn unassign_all(&self, user: UserId) -> Result<u64> {
+        let result = user_roles::Entity::delete_many()
+            .filter(user_roles::Column::UserId.eq(user.0))
+            .exec(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(result.rows_affected)
+    }
 }

@@ -228,4 +228,19 @@ impl SessionRepository for SqlSessions {
             .map_err(db_err)?;
         Ok(deleted.rows_affected)
     }
+
+    async fn delete_for_user(&self, user: UserId, limit: u64) -> Result<u64> {
+        let batch = sessions::Entity::find()
+            .select_only()
+            .column(sessions::Column::Id)
+            .filter(sessions::Column::UserId.eq(user.0))
+            .limit(limit)
+            .into_query();
+        let deleted = sessions::Entity::delete_many()
+            .filter(sessions::Column::Id.in_subquery(batch))
+            .exec(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(deleted.rows_affected)
+    }
 }

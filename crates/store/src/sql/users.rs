@@ -12,7 +12,9 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query
 use super::{db_err, entity::users};
 use crate::Database;
 
+mod admin;
 mod changes;
+mod failures;
 
 /// Identity's users on the SQL database.
 #[derive(Debug, Clone)]
@@ -25,9 +27,12 @@ impl SqlUsers {
         Self { db }
     }
 
-    /// Sets columns of one user; true when the user exists.
+    /// Sets columns of one user; true when the user exists. A tombstone
+    /// is left as it is: no write brings a deleted user back.
     async fn update(&self, id: UserId, columns: Vec<(users::Column, Expr)>) -> Result<bool> {
-        let mut update = users::Entity::update_many().filter(users::Column::Id.eq(id.0));
+        let mut update = users::Entity::update_many()
+            .filter(users::Column::Id.eq(id.0))
+            .filter(users::Column::DeletedAt.is_null());
         for (column, value) in columns {
             update = update.col_expr(column, value);
         }
@@ -100,8 +105,10 @@ impl UserRepository for SqlUsers {
         })
     }
 
+    /// A tombstone is no user.
     async fn get(&self, id: UserId) -> Result<Option<User>> {
         users::Entity::find_by_id(id.0)
+            .filter(users::Column::DeletedAt.is_null())
             .one(self.db.connection())
             .await
             .map_err(db_err)?
@@ -112,6 +119,7 @@ impl UserRepository for SqlUsers {
     async fn find_by_email(&self, email: &str) -> Result<Option<User>> {
         users::Entity::find()
             .filter(users::Column::Email.eq(email))
+            .filter(users::Column::DeletedAt.is_null())
             .one(self.db.connection())
             .await
             .map_err(db_err)?

@@ -49,6 +49,7 @@ pub fn every_kind() -> Vec<Event> {
                 reason: "logout".into(),
             },
         ),
+        Event::new(now(), EventPayload::UserDeleted { user_id: user }),
     ]
 }
 

@@ -5,9 +5,12 @@
 //! Repository suites expect a database of their own (a fresh
 //! [`crate::TestDatabase`]): some assert on whole-table results.
 
+pub mod erasure;
 pub mod event_bus;
 pub mod flow_state;
+pub mod lockout;
 pub mod login_history;
+pub mod login_history_pages;
 pub mod outbox;
 pub mod password_resets;
 pub mod profiles;
@@ -18,6 +21,7 @@ pub mod second_factors;
 pub mod session_cache;
 pub mod sessions;
 pub mod signing_keys;
+pub mod user_admin;
 pub mod user_changes;
 pub mod users;
 

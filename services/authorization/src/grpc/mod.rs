@@ -8,7 +8,12 @@ mod policy;
 
 use std::sync::Arc;
 
-use latch_domain::{Error, Result, model::builtin, model::permission, ports::RoleDirectory};
+use latch_domain::{
+    Error, Result,
+    model::builtin,
+    model::permission,
+    ports::{RoleDirectory, UserDataEraser},
+};
 use latch_proto::latch::authorization::v1::{
     self as pb,
     authorization_service_server::{AuthorizationService, AuthorizationServiceServer},
@@ -150,6 +155,16 @@ impl AuthorizationService for AuthorizationGrpc {
             .or_status()?;
         let unassigned = self.roles.unassign(user, &role).await.or_status()?;
         Ok(Response::new(pb::UnassignRoleResponse { unassigned }))
+    }
+
+    async fn delete_user_roles(
+        &self,
+        request: Request<pb::DeleteUserRolesRequest>,
+    ) -> Result<Response<pb::DeleteUserRolesResponse>, Status> {
+        let user =
+            latch_domain::UserId::parse("user_id", &request.get_ref().user_id).or_status()?;
+        let deleted = self.roles.erase_user(user).await.or_status()?;
+        Ok(Response::new(pb::DeleteUserRolesResponse { deleted }))
     }
 }
 

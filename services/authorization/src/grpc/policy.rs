@@ -25,5 +25,9 @@ pub const POLICY: ServicePolicy = ServicePolicy {
         // admin [roles.write], internal
         ("AssignRole", Access::UserOrInternal),
         ("UnassignRole", Access::UserOrInternal),
+        // internal: a deleted user's part, from identity's outbox
+        ("DeleteUserRoles", Access::Internal),
     ],
+    // No public RPC: nothing to rate limit here.
+    rate_groups: &[],
 };

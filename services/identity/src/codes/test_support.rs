@@ -1,11 +1,12 @@
 //! What the verification, reset and change tests share: reading a code or
-//! token out of a queued message, and the `user:updated` events.
+//! token out of a queued message, the `user:updated` events, and checking
+//! a refusal's reason.
 
 use std::time::Duration;
 
 use futures::StreamExt;
 use latch_domain::{
-    Reason, Result, UserId,
+    Error, Reason, Result, UserId,
     events::{Channel, EventPayload},
     ports::{EventBus, EventStream, Mail, Sms},
 };
@@ -85,8 +86,31 @@ pub(crate) async fn no_update(events: &mut EventStream) {
 
 #[track_caller]
 pub(crate) fn assert_refused<T: std::fmt::Debug>(result: Result<T>, reason: Reason) {
+    refusal(result, reason);
+}
+
+/// As [`assert_refused`], and the refusal names `field` as the bad one.
+#[track_caller]
+pub(crate) fn assert_refused_on<T: std::fmt::Debug>(
+    result: Result<T>,
+    reason: Reason,
+    field: &str,
+) {
+    let err = refusal(result, reason);
+    assert_eq!(
+        err.violation().map(|v| v.field.as_str()),
+        Some(field),
+        "{err:?}"
+    );
+}
+
+#[track_caller]
+fn refusal<T: std::fmt::Debug>(result: Result<T>, reason: Reason) -> Error {
     match result {
-        Err(err) => assert_eq!(err.reason(), reason, "{err:?}"),
+        Err(err) => {
+            assert_eq!(err.reason(), reason, "{err:?}");
+            err
+        }
         Ok(value) => panic!("expected {reason:?}, got Ok({value:?})"),
     }
 }

@@ -1,15 +1,16 @@
 //! `latch.identity.v1.IdentityService`: thin handlers that check the caller,
 //! convert the request, call [`crate::Identity`] and convert back. RPCs not
-//! built yet (passkeys, OAuth, user administration) answer UNIMPLEMENTED
-//! through the generated defaults.
+//! built yet (passkeys, OAuth) answer UNIMPLEMENTED through the generated
+//! defaults.
 
+mod admin;
 mod convert;
 mod policy;
 mod second_factor;
 
 use std::sync::Arc;
 
-use latch_domain::{model::permission, ports::RoleDirectory, secret::Secret};
+use latch_domain::{UserId, model::permission, ports::RoleDirectory, secret::Secret, validate};
 use latch_proto::latch::identity::v1::{
     self as pb,
     identity_service_server::{IdentityService, IdentityServiceServer},
@@ -320,6 +321,89 @@ impl IdentityService for IdentityGrpc {
         let user = self.identity.get_user(target).await.or_status()?;
         Ok(Response::new(pb::GetUserResponse {
             user: Some(convert::user_to_proto(user)),
+        }))
+    }
+
+    async fn list_users(
+        &self,
+        request: Request<pb::ListUsersRequest>,
+    ) -> Result<Response<pb::ListUsersResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let query = admin::user_query(request.get_ref()).or_status()?;
+        caller
+            .require_permission(permission::USERS_READ, self.roles.as_ref())
+            .await
+            .or_status()?;
+        let (users, next) = self.identity.list_users(query).await.or_status()?;
+        Ok(Response::new(pb::ListUsersResponse {
+            users: users.into_iter().map(convert::user_to_proto).collect(),
+            next_page_token: admin::users_page_token(next),
+        }))
+    }
+
+    async fn set_user_status(
+        &self,
+        request: Request<pb::SetUserStatusRequest>,
+    ) -> Result<Response<pb::SetUserStatusResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let req = request.into_inner();
+        let target = UserId::parse("user_id", &req.user_id).or_status()?;
+        let status = admin::settable_status(req.status).or_status()?;
+        let why = validate::optional_text("reason", &req.reason, admin::REASON_MAX).or_status()?;
+        admin::authorize_change(&caller, target, self.roles.as_ref())
+            .await
+            .or_status()?;
+        let user = self
+            .identity
+            .set_user_status(target, status)
+            .await
+            .or_status()?;
+        tracing::info!(
+            by = %caller.describe(), user = %target, status = status.as_str(),
+            reason = why.as_deref().unwrap_or(""), "user status set"
+        );
+        Ok(Response::new(pb::SetUserStatusResponse {
+            user: Some(convert::user_to_proto(user)),
+        }))
+    }
+
+    async fn delete_user(
+        &self,
+        request: Request<pb::DeleteUserRequest>,
+    ) -> Result<Response<pb::DeleteUserResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let target = UserId::parse("user_id", &request.get_ref().user_id).or_status()?;
+        admin::authorize_change(&caller, target, self.roles.as_ref())
+            .await
+            .or_status()?;
+        self.identity.delete_user(target).await.or_status()?;
+        tracing::info!(by = %caller.describe(), user = %target, "user deletion started");
+        Ok(Response::new(pb::DeleteUserResponse {}))
+    }
+
+    async fn list_login_history(
+        &self,
+        request: Request<pb::ListLoginHistoryRequest>,
+    ) -> Result<Response<pb::ListLoginHistoryResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let (size, after) = admin::history_page(request.get_ref()).or_status()?;
+        let target = caller
+            .authorized_target(
+                "user_id",
+                &request.get_ref().user_id,
+                permission::USERS_READ,
+                self.roles.as_ref(),
+            )
+            .await
+            .or_status()?;
+        let (entries, next) = self
+            .identity
+            .list_login_history(target, after, size)
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::ListLoginHistoryResponse {
+            entries: entries.into_iter().map(admin::history_entry).collect(),
+            next_page_token: admin::history_page_token(next),
         }))
     }
 }

@@ -2,7 +2,7 @@
 //! RPC in `proto/latch/identity/v1/identity.proto`. Admin access is `User`
 //! here: the handler checks ownership or the named permission.
 
-use latch_runtime::auth::{Access, ServicePolicy};
+use latch_runtime::auth::{Access, RateGroup, ServicePolicy};
 
 pub const POLICY: ServicePolicy = ServicePolicy {
     service: "latch.identity.v1.IdentityService",
@@ -37,11 +37,27 @@ pub const POLICY: ServicePolicy = ServicePolicy {
         ("UnlinkIdentity", Access::User),
         // user, admin [users.read], internal, service account
         ("GetUser", Access::UserOrService),
-        // admin [users.read] / [users.write]
-        ("ListUsers", Access::User),
-        ("SetUserStatus", Access::User),
-        ("DeleteUser", Access::User),
-        // user, admin [users.read]
-        ("ListLoginHistory", Access::User),
+        // admin [users.read] / [users.write], service account (latchctl
+        // for automation); the handler checks the permission
+        ("ListUsers", Access::UserOrService),
+        ("SetUserStatus", Access::UserOrService),
+        ("DeleteUser", Access::UserOrService),
+        // user, admin [users.read], service account
+        ("ListLoginHistory", Access::UserOrService),
+    ],
+    // Every public RPC is limited per client address by the auth layer;
+    // one not named here counts in the default group.
+    rate_groups: &[
+        ("SignUp", RateGroup::SignUp),
+        ("Login", RateGroup::SignIn),
+        ("CompleteSecondFactor", RateGroup::SignIn),
+        ("StartPasskeyLogin", RateGroup::SignIn),
+        ("FinishPasskeyLogin", RateGroup::SignIn),
+        ("StartOAuth", RateGroup::SignIn),
+        ("CompleteOAuth", RateGroup::SignIn),
+        ("SendEmailVerification", RateGroup::Recovery),
+        ("VerifyEmail", RateGroup::Recovery),
+        ("RequestPasswordReset", RateGroup::Recovery),
+        ("ResetPassword", RateGroup::Recovery),
     ],
 };

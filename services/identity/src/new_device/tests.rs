@@ -3,16 +3,15 @@
 
 use chrono::Duration;
 use latch_domain::{
-    Clock, Result,
+    Clock, Result, UserId,
     model::{ClientInfo, LoginEvent},
     ports::{LoginHistoryRepository, Mail},
-    secret::Secret,
 };
 use latch_messaging::Rendered;
 
 use super::*;
 use crate::{
-    Credentials, IdentityConfig, LoginOutcome, SecondFactor, SecondFactorProof, testing::*,
+    IdentityConfig, LoginOutcome, SecondFactor, SecondFactorProof, testing::*,
     totp::tests::enrolled,
 };
 
@@ -22,6 +21,7 @@ const CHROME_MAC_NEWER: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) 
     AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const FIREFOX_LINUX: &str =
     "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
+const ADA: &str = "ada@example.com";
 
 fn client(ua: &str, ip: &str) -> ClientInfo {
     ClientInfo {
@@ -32,7 +32,7 @@ fn client(ua: &str, ip: &str) -> ClientInfo {
 
 #[test]
 fn one_device_across_browser_updates_and_addresses_of_its_network() {
-    let home = Device::of(&client(CHROME_MAC, "203.0.113.7"));
+    let home = Device::of(&home());
     assert_eq!(home.name, "Chrome on Mac OSX");
     assert_eq!(home.network.as_deref(), Some("203.0.113.0/24"));
     assert_eq!(home.fingerprint.len(), 32);
@@ -47,7 +47,7 @@ fn one_device_across_browser_updates_and_addresses_of_its_network() {
 
 #[test]
 fn another_browser_system_or_network_is_another_device() {
-    let home = Device::of(&client(CHROME_MAC, "203.0.113.7"));
+    let home = Device::of(&home());
     for other in [
         client(FIREFOX_LINUX, "203.0.113.7"),
         client(CHROME_MAC, "203.0.114.7"),
@@ -63,21 +63,33 @@ fn another_browser_system_or_network_is_another_device() {
     assert_eq!(Device::of(&ClientInfo::default()).network, None);
 }
 
-async fn login(h: &Harness, email: &str, from: ClientInfo) {
-    let outcome = h
-        .identity
-        .login(Credentials {
-            email: email.to_owned(),
-            password: Secret::new(PASSWORD.to_owned()),
-            client: from,
-        })
-        .await
-        .expect("login");
+/// ada@example.com signs in from `from`, with no second factor asked.
+async fn login(h: &Harness, from: ClientInfo) {
+    let outcome = h.log_in(ADA, PASSWORD, from).await.expect("login");
     assert!(matches!(outcome, LoginOutcome::SignedIn(_)));
 }
 
+/// Ada's usual device: Chrome on a Mac, at home.
+fn home() -> ClientInfo {
+    client(CHROME_MAC, "203.0.113.7")
+}
+
+/// A device Ada has never used: Firefox on Linux, elsewhere.
+fn stranger() -> ClientInfo {
+    client(FIREFOX_LINUX, "198.51.100.4")
+}
+
+/// A harness on `config` where Ada has signed up, then signed in from
+/// [`home`].
+async fn ada_signed_in_at_home(config: IdentityConfig) -> Result<(Harness, UserId)> {
+    let h = Harness::with_config(config).await;
+    let user = h.sign_up(ADA).await?.user.id;
+    login(&h, home()).await;
+    Ok((h, user))
+}
+
 /// The NewDevice mails queued for `user`, oldest first.
-async fn notices(h: &Harness, user: latch_domain::UserId) -> Vec<Mail> {
+async fn notices(h: &Harness, user: UserId) -> Vec<Mail> {
     h.queued_messages(user)
         .await
         .into_iter()
@@ -90,34 +102,20 @@ async fn notices(h: &Harness, user: latch_domain::UserId) -> Vec<Mail> {
 
 #[tokio::test]
 async fn only_a_device_new_to_the_user_gets_a_notice() -> Result<()> {
-    let h = Harness::new().await;
-    let user = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?
-        .user
-        .id;
-    let home = client(CHROME_MAC, "203.0.113.7");
-
-    login(&h, "ada@example.com", home.clone()).await;
+    let (h, user) = ada_signed_in_at_home(IdentityConfig::default()).await?;
     assert!(
         notices(&h, user).await.is_empty(),
         "the first sign-in after sign-up"
     );
-    login(
-        &h,
-        "ada@example.com",
-        client(CHROME_MAC_NEWER, "203.0.113.99"),
-    )
-    .await;
+    login(&h, client(CHROME_MAC_NEWER, "203.0.113.99")).await;
     assert!(notices(&h, user).await.is_empty(), "the same device");
 
     h.clock.advance(Duration::minutes(5));
-    login(&h, "ada@example.com", client(FIREFOX_LINUX, "198.51.100.4")).await;
+    login(&h, stranger()).await;
     let sent = notices(&h, user).await;
     assert_eq!(sent.len(), 1);
     let mail = &sent[0];
-    assert_eq!(mail.to, "ada@example.com");
+    assert_eq!(mail.to, ADA);
     assert!(mail.text.contains("Firefox on Linux"), "{}", mail.text);
     assert!(
         mail.text.contains("network 198.51.100.0/24"),
@@ -127,54 +125,31 @@ async fn only_a_device_new_to_the_user_gets_a_notice() -> Result<()> {
     let time = h.clock.now().format("%Y-%m-%d %H:%M UTC").to_string();
     assert!(mail.text.contains(&time), "{}", mail.text);
 
-    login(&h, "ada@example.com", client(FIREFOX_LINUX, "198.51.100.5")).await;
+    login(&h, client(FIREFOX_LINUX, "198.51.100.5")).await;
     assert_eq!(notices(&h, user).await.len(), 1, "known from now on");
     Ok(())
 }
 
 #[tokio::test]
 async fn a_device_unused_for_90_days_is_new_again() -> Result<()> {
-    let h = Harness::new().await;
-    let user = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?
-        .user
-        .id;
-    let home = client(CHROME_MAC, "203.0.113.7");
-    login(&h, "ada@example.com", home.clone()).await;
+    let (h, user) = ada_signed_in_at_home(IdentityConfig::default()).await?;
 
     h.clock.advance(KNOWN_FOR - Duration::minutes(1));
-    login(&h, "ada@example.com", home.clone()).await;
+    login(&h, home()).await;
     assert!(notices(&h, user).await.is_empty(), "used within 90 days");
 
     h.clock.advance(KNOWN_FOR + Duration::minutes(1));
-    login(&h, "ada@example.com", home).await;
+    login(&h, home()).await;
     assert_eq!(notices(&h, user).await.len(), 1);
     Ok(())
 }
 
 #[tokio::test]
 async fn a_refused_attempt_does_not_make_a_device_known() -> Result<()> {
-    let h = Harness::new().await;
-    let user = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?
-        .user
-        .id;
-    login(&h, "ada@example.com", client(CHROME_MAC, "203.0.113.7")).await;
-    let stranger = client(FIREFOX_LINUX, "198.51.100.4");
-    let refused = h
-        .identity
-        .login(Credentials {
-            email: "ada@example.com".to_owned(),
-            password: Secret::new("not the password at all".to_owned()),
-            client: stranger.clone(),
-        })
-        .await;
+    let (h, user) = ada_signed_in_at_home(IdentityConfig::default()).await?;
+    let refused = h.log_in(ADA, "not the password at all", stranger()).await;
     assert!(refused.is_err());
-    login(&h, "ada@example.com", stranger).await;
+    login(&h, stranger()).await;
     assert_eq!(notices(&h, user).await.len(), 1);
     Ok(())
 }
@@ -185,15 +160,8 @@ async fn the_setting_turns_notices_off() -> Result<()> {
         notify_new_device: false,
         ..IdentityConfig::default()
     };
-    let h = Harness::with_config(config).await;
-    let user = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?
-        .user
-        .id;
-    login(&h, "ada@example.com", client(CHROME_MAC, "203.0.113.7")).await;
-    login(&h, "ada@example.com", client(FIREFOX_LINUX, "198.51.100.4")).await;
+    let (h, user) = ada_signed_in_at_home(config).await?;
+    login(&h, stranger()).await;
     assert!(notices(&h, user).await.is_empty());
     Ok(())
 }
@@ -201,7 +169,7 @@ async fn the_setting_turns_notices_off() -> Result<()> {
 #[tokio::test]
 async fn a_second_factor_sign_in_from_a_new_device_gets_a_notice() -> Result<()> {
     let h = Harness::new().await;
-    let ada = enrolled(&h, "ada@example.com").await;
+    let ada = enrolled(&h, ADA).await;
     // A password sign-in before TOTP, so the user has a known device.
     let seen = LoginEvent {
         id: uuid::Uuid::now_v7(),
@@ -212,20 +180,11 @@ async fn a_second_factor_sign_in_from_a_new_device_gets_a_notice() -> Result<()>
         method: "password".to_owned(),
         success: true,
         failure_reason: None,
-        device: Some(Device::of(&client(CHROME_MAC, "203.0.113.7")).fingerprint),
+        device: Some(Device::of(&home()).fingerprint),
     };
     h.history.record(&seen, &[]).await?;
 
-    let stranger = client(FIREFOX_LINUX, "198.51.100.4");
-    let challenge = match h
-        .identity
-        .login(Credentials {
-            email: ada.email.clone(),
-            password: Secret::new(PASSWORD.to_owned()),
-            client: stranger.clone(),
-        })
-        .await?
-    {
+    let challenge = match h.log_in(&ada.email, PASSWORD, stranger()).await? {
         LoginOutcome::SecondFactor(challenge) => challenge,
         LoginOutcome::SignedIn(_) => panic!("TOTP is on"),
     };
@@ -234,7 +193,7 @@ async fn a_second_factor_sign_in_from_a_new_device_gets_a_notice() -> Result<()>
         .complete_second_factor(SecondFactor {
             login_token: challenge.login_token,
             proof: SecondFactorProof::TotpCode(ada.code(&h)),
-            client: stranger,
+            client: stranger(),
         })
         .await?;
     let sent = notices(&h, ada.user).await;
@@ -245,18 +204,11 @@ async fn a_second_factor_sign_in_from_a_new_device_gets_a_notice() -> Result<()>
 
 #[tokio::test]
 async fn a_history_that_cannot_be_read_costs_the_notice_not_the_sign_in() -> Result<()> {
-    let h = Harness::new().await;
-    let user = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?
-        .user
-        .id;
-    login(&h, "ada@example.com", client(CHROME_MAC, "203.0.113.7")).await;
+    let (h, user) = ada_signed_in_at_home(IdentityConfig::default()).await?;
     h.history_fail
         .fail
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    login(&h, "ada@example.com", client(FIREFOX_LINUX, "198.51.100.4")).await;
+    login(&h, stranger()).await;
     assert!(notices(&h, user).await.is_empty());
     Ok(())
 }

@@ -13,8 +13,8 @@ use latch_domain::{
 
 use super::TOKEN_TTL;
 use crate::{
-    Credentials, Identity, IdentityConfig,
-    codes::test_support::{assert_refused, mails},
+    Identity, IdentityConfig,
+    codes::test_support::{assert_refused, assert_refused_on, mails},
     testing::*,
 };
 
@@ -25,10 +25,6 @@ fn client() -> ClientInfo {
         ip: Some("198.51.100.9".to_owned()),
         user_agent: Some("test".to_owned()),
     }
-}
-
-fn new_password() -> Secret<String> {
-    Secret::new(NEW_PASSWORD.to_owned())
 }
 
 /// The reset token in a mail's text: 43 base64url characters.
@@ -49,15 +45,31 @@ async fn mailed_token(h: &Harness, user: UserId) -> String {
     token_in(&mail.text)
 }
 
-async fn can_log_in(h: &Harness, email: &str, password: &str) -> bool {
-    h.identity
-        .login(Credentials {
-            email: email.to_owned(),
-            password: Secret::new(password.to_owned()),
-            client: client(),
-        })
+async fn can_log_in(h: &Harness, password: &str) -> bool {
+    h.log_in("ada@example.com", password, client())
         .await
         .is_ok()
+}
+
+/// A reset asked for `email`, from [`client`].
+async fn request(h: &Harness, email: &str) -> Result<()> {
+    h.identity.request_password_reset(email, &client()).await
+}
+
+/// A reset with `token` to `password`, from [`client`].
+async fn reset(h: &Harness, token: &str, password: &str) -> Result<()> {
+    let password = Secret::new(password.to_owned());
+    h.identity.reset_password(token, &password, &client()).await
+}
+
+/// ada@example.com signed up and asked for a reset: the harness, her id
+/// and the mailed token.
+async fn ada_with_a_token() -> Result<(Harness, UserId, String)> {
+    let h = Harness::new().await;
+    let ada = h.sign_up("ada@example.com").await?.user.id;
+    request(&h, "ada@example.com").await?;
+    let token = mailed_token(&h, ada).await;
+    Ok((h, ada, token))
 }
 
 fn revoked_for(h: &Harness, reason: &str) -> usize {
@@ -73,18 +85,12 @@ fn revoked_for(h: &Harness, reason: &str) -> usize {
 #[tokio::test]
 async fn a_mailed_token_resets_the_password_once_and_ends_every_session() -> Result<()> {
     let h = Harness::new().await;
-    let ada = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?
-        .user;
-    assert!(can_log_in(&h, "ada@example.com", PASSWORD).await);
+    let ada = h.sign_up("ada@example.com").await?.user;
+    assert!(can_log_in(&h, PASSWORD).await);
     let sessions = h.sessions.created.lock().unwrap().len();
     assert_eq!(sessions, 2);
 
-    h.identity
-        .request_password_reset("Ada@Example.com", &client())
-        .await?;
+    request(&h, "Ada@Example.com").await?;
     let mail = mails(&h, ada.id).await.pop().expect("a mail");
     assert_eq!(mail.to, "ada@example.com");
     let token = token_in(&mail.text);
@@ -99,27 +105,19 @@ async fn a_mailed_token_resets_the_password_once_and_ends_every_session() -> Res
     assert_eq!(stored.user_id, ada.id);
     assert_eq!(stored.expires_at - stored.created_at, TOKEN_TTL);
 
-    h.identity
-        .reset_password(&token, &new_password(), &client())
-        .await?;
+    reset(&h, &token, NEW_PASSWORD).await?;
     assert_eq!(revoked_for(&h, "password_reset"), sessions);
-    assert!(can_log_in(&h, "ada@example.com", NEW_PASSWORD).await);
-    assert!(!can_log_in(&h, "ada@example.com", PASSWORD).await);
+    assert!(can_log_in(&h, NEW_PASSWORD).await);
+    assert!(!can_log_in(&h, PASSWORD).await);
     let notice = mails(&h, ada.id).await.pop().expect("the notice");
     assert!(!notice.text.contains(&token));
     assert!(!notice.subject.to_lowercase().contains("reset your"));
 
     assert_refused(
-        h.identity
-            .reset_password(
-                &token,
-                &Secret::new("yet another passphrase 77".into()),
-                &client(),
-            )
-            .await,
+        reset(&h, &token, "yet another passphrase 77").await,
         Reason::TokenUsed,
     );
-    assert!(can_log_in(&h, "ada@example.com", NEW_PASSWORD).await);
+    assert!(can_log_in(&h, NEW_PASSWORD).await);
     Ok(())
 }
 
@@ -144,16 +142,8 @@ impl MessageComposer for CountingComposer {
 #[tokio::test]
 async fn any_address_gets_the_same_answer_after_the_same_work() -> Result<()> {
     let h = Harness::new().await;
-    let ada = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?
-        .user;
-    let bob = h
-        .identity
-        .sign_up(sign_up_request("bob@example.com"))
-        .await?
-        .user;
+    let ada = h.sign_up("ada@example.com").await?.user;
+    let bob = h.sign_up("bob@example.com").await?.user;
     h.users
         .set_status(
             bob.id,
@@ -198,23 +188,10 @@ async fn any_address_gets_the_same_answer_after_the_same_work() -> Result<()> {
 
 #[tokio::test]
 async fn bad_expired_voided_and_weak_attempts_change_nothing() -> Result<()> {
-    let h = Harness::new().await;
-    let ada = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?
-        .user;
-    h.identity
-        .request_password_reset("ada@example.com", &client())
-        .await?;
-    let first = mailed_token(&h, ada.id).await;
+    let (h, ada, first) = ada_with_a_token().await?;
 
     for malformed in ["", "short", &format!("{first}x"), "!!!!"] {
-        let err = h
-            .identity
-            .reset_password(malformed, &new_password(), &client())
-            .await
-            .unwrap_err();
+        let err = reset(&h, malformed, NEW_PASSWORD).await.unwrap_err();
         assert_eq!(err.reason(), Reason::InvalidArgument, "{malformed}");
         assert_eq!(
             err.violation().map(|v| v.field.as_str()),
@@ -223,53 +200,34 @@ async fn bad_expired_voided_and_weak_attempts_change_nothing() -> Result<()> {
     }
     let unknown = secret::random_token(32)?;
     assert_refused(
-        h.identity
-            .reset_password(&unknown, &new_password(), &client())
-            .await,
+        reset(&h, &unknown, NEW_PASSWORD).await,
         Reason::TokenInvalid,
     );
-    let err = h
-        .identity
-        .reset_password(&first, &Secret::new("password".into()), &client())
-        .await
-        .unwrap_err();
-    assert_eq!(err.reason(), Reason::WeakPassword);
-    assert_eq!(
-        err.violation().map(|v| v.field.as_str()),
-        Some("new_password")
+    assert_refused_on(
+        reset(&h, &first, "password").await,
+        Reason::WeakPassword,
+        "new_password",
     );
 
     // A newer request voids the first token.
     h.clock.advance(Duration::seconds(61));
-    h.identity
-        .request_password_reset("ada@example.com", &client())
-        .await?;
-    let second = mailed_token(&h, ada.id).await;
+    request(&h, "ada@example.com").await?;
+    let second = mailed_token(&h, ada).await;
     assert_ne!(first, second);
-    assert_refused(
-        h.identity
-            .reset_password(&first, &new_password(), &client())
-            .await,
-        Reason::TokenInvalid,
-    );
+    assert_refused(reset(&h, &first, NEW_PASSWORD).await, Reason::TokenInvalid);
 
     // Past its time.
     h.clock.advance(TOKEN_TTL);
-    assert_refused(
-        h.identity
-            .reset_password(&second, &new_password(), &client())
-            .await,
-        Reason::TokenExpired,
-    );
+    assert_refused(reset(&h, &second, NEW_PASSWORD).await, Reason::TokenExpired);
 
     assert_eq!(
         revoked_for(&h, "password_reset"),
         0,
         "no session was touched"
     );
-    assert!(can_log_in(&h, "ada@example.com", PASSWORD).await);
+    assert!(can_log_in(&h, PASSWORD).await);
     assert_eq!(
-        mails(&h, ada.id).await.len(),
+        mails(&h, ada).await.len(),
         2,
         "no notice for a refused reset"
     );
@@ -278,43 +236,23 @@ async fn bad_expired_voided_and_weak_attempts_change_nothing() -> Result<()> {
 
 #[tokio::test]
 async fn a_token_survives_a_refused_reset_and_an_inactive_account_is_told() -> Result<()> {
-    let h = Harness::new().await;
-    let ada = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?
-        .user;
-    h.identity
-        .request_password_reset("ada@example.com", &client())
-        .await?;
-    let token = mailed_token(&h, ada.id).await;
+    let (h, ada, token) = ada_with_a_token().await?;
 
     // The session service is down: refused before the password changes.
     h.sessions.revoke_all_fails.store(true, Ordering::SeqCst);
-    assert_refused(
-        h.identity
-            .reset_password(&token, &new_password(), &client())
-            .await,
-        Reason::Unavailable,
-    );
-    assert!(can_log_in(&h, "ada@example.com", PASSWORD).await);
+    assert_refused(reset(&h, &token, NEW_PASSWORD).await, Reason::Unavailable);
+    assert!(can_log_in(&h, PASSWORD).await);
     h.sessions.revoke_all_fails.store(false, Ordering::SeqCst);
 
     let now = latch_domain::Clock::now(&h.clock);
-    h.users
-        .set_status(ada.id, UserStatus::Suspended, now)
-        .await?;
+    h.users.set_status(ada, UserStatus::Suspended, now).await?;
     assert_refused(
-        h.identity
-            .reset_password(&token, &new_password(), &client())
-            .await,
+        reset(&h, &token, NEW_PASSWORD).await,
         Reason::AccountInactive,
     );
-    h.users.set_status(ada.id, UserStatus::Active, now).await?;
+    h.users.set_status(ada, UserStatus::Active, now).await?;
 
-    h.identity
-        .reset_password(&token, &new_password(), &client())
-        .await?;
-    assert!(can_log_in(&h, "ada@example.com", NEW_PASSWORD).await);
+    reset(&h, &token, NEW_PASSWORD).await?;
+    assert!(can_log_in(&h, NEW_PASSWORD).await);
     Ok(())
 }

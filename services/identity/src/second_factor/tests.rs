@@ -281,8 +281,10 @@ async fn five_wrong_codes_and_the_token_is_spent() -> Result<()> {
         refused(&h, with_recovery(&challenge, &ada.recovery_codes[0])).await,
         Reason::TooManyAttempts
     );
-    // Nothing was spent: the code and the recovery codes still work.
+    // Nothing was spent: the code and the recovery codes still work, once
+    // the account's backoff (five failed codes) has passed.
     assert_eq!(h.second_factors.recovery_codes_left(ada.user).await?, 10);
+    h.clock.advance(Duration::seconds(1));
     let again = self::challenge(&h, &ada.email).await;
     h.identity
         .complete_second_factor(with_totp(&again, &right))

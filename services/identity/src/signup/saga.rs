@@ -22,7 +22,7 @@ struct Attempted {
 
 impl Identity {
     /// Profile, default role, activation; undoes what it attempted on failure.
-    pub(super) async fn complete(
+    pub(crate) async fn complete(
         &self,
         user: User,
         first_name: &str,
@@ -84,7 +84,7 @@ impl Identity {
     /// Removes a pending user left by a sign-up that died half-way, so its
     /// address can be used again. False when `existing` is a live account
     /// (or a sign-up still running).
-    pub(super) async fn reclaim_abandoned(&self, existing: &User) -> Result<bool> {
+    pub(crate) async fn reclaim_abandoned(&self, existing: &User) -> Result<bool> {
         if !is_abandoned(existing, self.deps.clock.now()) {
             return Ok(false);
         }

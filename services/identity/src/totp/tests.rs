@@ -1,21 +1,20 @@
 //! RFC 6238 vectors against the code check, and the enrolment flows
 //! (begin, confirm, disable, regenerate) on the identity harness.
 
-use std::time::Duration as StdDuration;
-
 use chrono::{DateTime, Duration, Utc};
-use futures::StreamExt;
 use latch_domain::{
     Clock, ManualClock, Reason, UserId,
-    events::{Channel, EventPayload},
-    ports::{EventBus, EventStream, FlowState, SecondFactorRepository, UserRepository},
+    ports::{EventStream, FlowState, SecondFactorRepository, UserRepository},
     secret,
 };
 use serde::Deserialize;
 use totp_rs::Algorithm;
 
 use super::*;
-use crate::testing::*;
+use crate::{
+    codes::test_support::{assert_refused, next_update, updates},
+    testing::*,
+};
 
 #[derive(Deserialize)]
 struct Fixture {
@@ -164,21 +163,20 @@ impl Enrolled {
     }
 }
 
+/// The secret as the authenticator reads it from the enrolment (base32).
+fn secret_of(enrollment: &TotpEnrollment) -> Vec<u8> {
+    totp_rs::Secret::try_from_base32(enrollment.secret.expose())
+        .expect("base32")
+        .as_bytes()
+        .to_vec()
+}
+
 /// Signs `email` up and turns TOTP on; the clock is then 30 s later, so
 /// the next code is not the one that confirmed.
 pub(crate) async fn enrolled(h: &Harness, email: &str) -> Enrolled {
-    let user = h
-        .identity
-        .sign_up(sign_up_request(email))
-        .await
-        .expect("sign up")
-        .user
-        .id;
+    let user = h.sign_up(email).await.expect("sign up").user.id;
     let enrollment = h.identity.begin_totp_enrollment(user).await.expect("begin");
-    let secret = totp_rs::Secret::try_from_base32(enrollment.secret.expose())
-        .expect("base32")
-        .as_bytes()
-        .to_vec();
+    let secret = secret_of(&enrollment);
     let code = code::code_at(Params::LATCH, &secret, h.clock.now().timestamp());
     let recovery_codes = h
         .identity
@@ -197,27 +195,29 @@ pub(crate) async fn enrolled(h: &Harness, email: &str) -> Enrolled {
     }
 }
 
-async fn next_update(events: &mut EventStream) -> Vec<String> {
-    let event = tokio::time::timeout(StdDuration::from_secs(5), events.next())
-        .await
-        .expect("an event in time")
-        .expect("the stream goes on");
-    match event.payload {
-        EventPayload::UserUpdated { changed_fields, .. } => changed_fields,
-        other => panic!("expected user:updated, got {other:?}"),
-    }
+/// A harness where ada@example.com has TOTP on, and the `user:updated`
+/// events after the enrolment's.
+async fn ada_enrolled() -> Result<(Harness, Enrolled, EventStream)> {
+    let h = Harness::new().await;
+    let mut events = updates(&h).await?;
+    let ada = enrolled(&h, "ada@example.com").await;
+    next_update(&mut events).await;
+    Ok((h, ada, events))
+}
+
+fn by_password(password: &str) -> TotpProof {
+    TotpProof::Password(Secret::new(password.to_owned()))
+}
+
+fn fields(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
 }
 
 #[tokio::test]
 async fn enrolment_turns_totp_on_with_ten_codes_and_a_sealed_secret() -> Result<()> {
     let h = Harness::new().await;
-    let mut updates = h.bus.subscribe(Channel::UserUpdated).await?;
-    let user = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?
-        .user
-        .id;
+    let mut events = updates(&h).await?;
+    let user = h.sign_up("ada@example.com").await?.user.id;
 
     let enrollment = h.identity.begin_totp_enrollment(user).await?;
     assert_eq!(enrollment.secret.expose().len(), 32, "160 bits in base32");
@@ -231,10 +231,7 @@ async fn enrolment_turns_totp_on_with_ten_codes_and_a_sealed_secret() -> Result<
         !h.users.get(user).await?.expect("user").totp_enabled,
         "pending only"
     );
-    let secret = totp_rs::Secret::try_from_base32(enrollment.secret.expose())
-        .expect("base32")
-        .as_bytes()
-        .to_vec();
+    let secret = secret_of(&enrollment);
 
     let wrong = h.identity.confirm_totp_enrollment(user, "000000").await;
     let right = code::code_at(Params::LATCH, &secret, h.clock.now().timestamp());
@@ -246,8 +243,8 @@ async fn enrolment_turns_totp_on_with_ten_codes_and_a_sealed_secret() -> Result<
     assert!(h.users.get(user).await?.expect("user").totp_enabled);
     assert_eq!(h.second_factors.recovery_codes_left(user).await?, 10);
     assert_eq!(
-        next_update(&mut updates).await,
-        ["totp_enabled", "recovery_codes"]
+        next_update(&mut events).await,
+        (user, fields(&["totp_enabled", "recovery_codes"]))
     );
 
     let stored = h.second_factors.totp(user).await?.expect("on");
@@ -274,31 +271,23 @@ async fn enrolment_turns_totp_on_with_ten_codes_and_a_sealed_secret() -> Result<
         "the confirming code is spent"
     );
 
-    let again = h.identity.begin_totp_enrollment(user).await.unwrap_err();
-    assert_eq!(again.reason(), Reason::TotpAlreadyEnabled);
-    let twice = h
-        .identity
-        .confirm_totp_enrollment(user, &right)
-        .await
-        .unwrap_err();
-    assert_eq!(twice.reason(), Reason::TotpEnrollmentNotStarted);
+    assert_refused(
+        h.identity.begin_totp_enrollment(user).await,
+        Reason::TotpAlreadyEnabled,
+    );
+    assert_refused(
+        h.identity.confirm_totp_enrollment(user, &right).await,
+        Reason::TotpEnrollmentNotStarted,
+    );
     Ok(())
 }
 
 #[tokio::test]
 async fn the_pending_secret_is_sealed_in_the_flow_state() -> Result<()> {
     let h = Harness::new().await;
-    let user = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?
-        .user
-        .id;
+    let user = h.sign_up("ada@example.com").await?.user.id;
     let enrollment = h.identity.begin_totp_enrollment(user).await?;
-    let secret = totp_rs::Secret::try_from_base32(enrollment.secret.expose())
-        .expect("base32")
-        .as_bytes()
-        .to_vec();
+    let secret = secret_of(&enrollment);
     let key = format!("pending_registration:{user}");
     let stored = h.flow_state.take(&key).await?.expect("pending");
     assert!(!stored.windows(secret.len()).any(|w| w == secret));
@@ -309,27 +298,17 @@ async fn the_pending_secret_is_sealed_in_the_flow_state() -> Result<()> {
 #[tokio::test]
 async fn an_enrolment_waits_ten_minutes_and_five_wrong_codes() -> Result<()> {
     let h = Harness::new().await;
-    let user = h
-        .identity
-        .sign_up(sign_up_request("ada@example.com"))
-        .await?
-        .user
-        .id;
+    let user = h.sign_up("ada@example.com").await?.user.id;
 
     h.identity.begin_totp_enrollment(user).await?;
     h.clock.advance(Duration::minutes(10));
-    let late = h
-        .identity
-        .confirm_totp_enrollment(user, "123456")
-        .await
-        .unwrap_err();
-    assert_eq!(late.reason(), Reason::TotpEnrollmentNotStarted);
+    assert_refused(
+        h.identity.confirm_totp_enrollment(user, "123456").await,
+        Reason::TotpEnrollmentNotStarted,
+    );
 
     let enrollment = h.identity.begin_totp_enrollment(user).await?;
-    let secret = totp_rs::Secret::try_from_base32(enrollment.secret.expose())
-        .expect("base32")
-        .as_bytes()
-        .to_vec();
+    let secret = secret_of(&enrollment);
     let right = code::code_at(Params::LATCH, &secret, h.clock.now().timestamp());
     let wrong = if right == "111111" {
         "222222"
@@ -346,53 +325,45 @@ async fn an_enrolment_waits_ten_minutes_and_five_wrong_codes() -> Result<()> {
         assert_eq!(err.violation().map(|v| v.field.as_str()), Some("code"));
     }
     for _ in 0..5 {
-        let err = h
-            .identity
-            .confirm_totp_enrollment(user, wrong)
-            .await
-            .unwrap_err();
-        assert_eq!(err.reason(), Reason::CodeInvalid);
+        assert_refused(
+            h.identity.confirm_totp_enrollment(user, wrong).await,
+            Reason::CodeInvalid,
+        );
     }
-    let sixth = h
-        .identity
-        .confirm_totp_enrollment(user, &right)
-        .await
-        .unwrap_err();
-    assert_eq!(sixth.reason(), Reason::TooManyAttempts);
+    assert_refused(
+        h.identity.confirm_totp_enrollment(user, &right).await,
+        Reason::TooManyAttempts,
+    );
     assert!(!h.users.get(user).await?.expect("user").totp_enabled);
     Ok(())
 }
 
 #[tokio::test]
 async fn disabling_takes_the_password_or_a_fresh_code() -> Result<()> {
-    let h = Harness::new().await;
-    let mut updates = h.bus.subscribe(Channel::UserUpdated).await?;
-    let ada = enrolled(&h, "ada@example.com").await;
-    next_update(&mut updates).await;
+    let (h, ada, mut events) = ada_enrolled().await?;
 
-    let wrong_password = TotpProof::Password(Secret::new("not the password".to_owned()));
-    let err = h
-        .identity
-        .disable_totp(ada.user, wrong_password)
-        .await
-        .unwrap_err();
-    assert_eq!(err.reason(), Reason::InvalidCredentials);
-    let malformed = h
-        .identity
-        .disable_totp(ada.user, TotpProof::Code("12 34".to_owned()))
-        .await
-        .unwrap_err();
-    assert_eq!(malformed.reason(), Reason::InvalidArgument);
+    assert_refused(
+        h.identity
+            .disable_totp(ada.user, by_password("not the password"))
+            .await,
+        Reason::InvalidCredentials,
+    );
+    assert_refused(
+        h.identity
+            .disable_totp(ada.user, TotpProof::Code("12 34".to_owned()))
+            .await,
+        Reason::InvalidArgument,
+    );
     // The code that confirmed the enrolment (30 s ago, still in the window).
     h.clock.advance(Duration::seconds(-30));
     let used = ada.code(&h);
     h.clock.advance(Duration::seconds(30));
-    let err = h
-        .identity
-        .disable_totp(ada.user, TotpProof::Code(used))
-        .await
-        .unwrap_err();
-    assert_eq!(err.reason(), Reason::CodeUsed);
+    assert_refused(
+        h.identity
+            .disable_totp(ada.user, TotpProof::Code(used))
+            .await,
+        Reason::CodeUsed,
+    );
     assert!(
         h.users.get(ada.user).await?.expect("user").totp_enabled,
         "refusals change nothing"
@@ -405,25 +376,19 @@ async fn disabling_takes_the_password_or_a_fresh_code() -> Result<()> {
     assert_eq!(h.second_factors.totp(ada.user).await?, None);
     assert_eq!(h.second_factors.recovery_codes_left(ada.user).await?, 0);
     assert_eq!(
-        next_update(&mut updates).await,
-        ["totp_enabled", "recovery_codes"]
+        next_update(&mut events).await,
+        (ada.user, fields(&["totp_enabled", "recovery_codes"]))
     );
-    let off = h
-        .identity
-        .disable_totp(
-            ada.user,
-            TotpProof::Password(Secret::new(PASSWORD.to_owned())),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(off.reason(), Reason::TotpNotEnabled);
+    assert_refused(
+        h.identity
+            .disable_totp(ada.user, by_password(PASSWORD))
+            .await,
+        Reason::TotpNotEnabled,
+    );
 
     let bob = enrolled(&h, "bob@example.com").await;
     h.identity
-        .disable_totp(
-            bob.user,
-            TotpProof::Password(Secret::new(PASSWORD.to_owned())),
-        )
+        .disable_totp(bob.user, by_password(PASSWORD))
         .await?;
     assert!(!h.users.get(bob.user).await?.expect("user").totp_enabled);
     Ok(())
@@ -431,14 +396,14 @@ async fn disabling_takes_the_password_or_a_fresh_code() -> Result<()> {
 
 #[tokio::test]
 async fn regenerating_recovery_codes_kills_the_old_set() -> Result<()> {
-    let h = Harness::new().await;
-    let mut updates = h.bus.subscribe(Channel::UserUpdated).await?;
-    let ada = enrolled(&h, "ada@example.com").await;
-    next_update(&mut updates).await;
+    let (h, ada, mut events) = ada_enrolled().await?;
 
     let fresh = h.identity.regenerate_recovery_codes(ada.user).await?;
     assert_eq!(fresh.len(), 10);
-    assert_eq!(next_update(&mut updates).await, ["recovery_codes"]);
+    assert_eq!(
+        next_update(&mut events).await,
+        (ada.user, fields(&["recovery_codes"]))
+    );
     let now = h.clock.now();
     let old = crate::recovery_codes::hash_typed("c", &ada.recovery_codes[0])?;
     assert!(
@@ -459,18 +424,11 @@ async fn regenerating_recovery_codes_kills_the_old_set() -> Result<()> {
         "a new set"
     );
 
-    let user = h
-        .identity
-        .sign_up(sign_up_request("bob@example.com"))
-        .await?
-        .user
-        .id;
-    let off = h
-        .identity
-        .regenerate_recovery_codes(user)
-        .await
-        .unwrap_err();
-    assert_eq!(off.reason(), Reason::TotpNotEnabled);
+    let user = h.sign_up("bob@example.com").await?.user.id;
+    assert_refused(
+        h.identity.regenerate_recovery_codes(user).await,
+        Reason::TotpNotEnabled,
+    );
     Ok(())
 }
 

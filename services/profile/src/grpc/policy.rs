@@ -16,4 +16,6 @@ pub const POLICY: ServicePolicy = ServicePolicy {
         ("UploadAvatar", Access::User),
         ("DeleteAvatar", Access::User),
     ],
+    // No public RPC: nothing to rate limit here.
+    rate_groups: &[],
 };

@@ -13,8 +13,9 @@ use latch_domain::{
     ports::RoleDirectory,
 };
 use latch_proto::latch::session::v1::{
-    CreateSessionRequest, CreateSessionResponse, GetSessionRequest, GetSessionResponse,
-    ListSessionsRequest, ListSessionsResponse, RevokeAllSessionsRequest, RevokeAllSessionsResponse,
+    CreateSessionRequest, CreateSessionResponse, DeleteUserSessionsRequest,
+    DeleteUserSessionsResponse, GetSessionRequest, GetSessionResponse, ListSessionsRequest,
+    ListSessionsResponse, RevokeAllSessionsRequest, RevokeAllSessionsResponse,
     RevokeSessionRequest, RevokeSessionResponse, TouchSessionRequest, TouchSessionResponse,
     ValidateSessionRequest, ValidateSessionResponse,
     session_service_server::{SERVICE_NAME, SessionService, SessionServiceServer},
@@ -41,7 +42,10 @@ pub const POLICY: ServicePolicy = ServicePolicy {
         ("TouchSession", Access::Internal),
         ("RevokeSession", Access::UserOrInternal),
         ("RevokeAllSessions", Access::UserOrInternal),
+        ("DeleteUserSessions", Access::Internal),
     ],
+    // No public RPC: nothing to rate limit here.
+    rate_groups: &[],
 };
 
 /// The tonic service; build it with [`server`].
@@ -218,6 +222,18 @@ impl SessionService for SessionGrpc {
             .await
             .or_status()?;
         Ok(Response::new(RevokeAllSessionsResponse { revoked }))
+    }
+
+    async fn delete_user_sessions(
+        &self,
+        request: Request<DeleteUserSessionsRequest>,
+    ) -> Result<Response<DeleteUserSessionsResponse>, Status> {
+        let user = UserId::parse("user_id", &request.get_ref().user_id).or_status()?;
+        let (revoked, deleted) = self.sessions.erase_user_sessions(user).await.or_status()?;
+        Ok(Response::new(DeleteUserSessionsResponse {
+            revoked,
+            deleted,
+        }))
     }
 }
 

@@ -7,17 +7,18 @@ use std::sync::Arc;
 
 use latch_domain::{Error, FamilyId, SessionId, UserId, model::permission, ports::RoleDirectory};
 use latch_proto::latch::token::v1::{
-    GetJwksRequest, GetJwksResponse, IntrospectRequest, IntrospectResponse, IssueTokensRequest,
-    IssueTokensResponse, RefreshTokensRequest, RefreshTokensResponse, RevokeAllForUserRequest,
-    RevokeAllForUserResponse, RevokeFamilyRequest, RevokeFamilyResponse, RevokeTokenRequest,
-    RevokeTokenResponse, RotateSigningKeyRequest, RotateSigningKeyResponse,
-    ValidateAccessTokenRequest, ValidateAccessTokenResponse,
+    DeleteUserTokensRequest, DeleteUserTokensResponse, GetJwksRequest, GetJwksResponse,
+    IntrospectRequest, IntrospectResponse, IssueTokensRequest, IssueTokensResponse,
+    RefreshTokensRequest, RefreshTokensResponse, RevokeAllForUserRequest, RevokeAllForUserResponse,
+    RevokeFamilyRequest, RevokeFamilyResponse, RevokeTokenRequest, RevokeTokenResponse,
+    RotateSigningKeyRequest, RotateSigningKeyResponse, ValidateAccessTokenRequest,
+    ValidateAccessTokenResponse,
     revoke_family_request::Target,
     token_service_server::{TokenService, TokenServiceServer},
 };
 use latch_runtime::{
     ResultExt,
-    auth::{Access, Caller, ServicePolicy},
+    auth::{Access, Caller, RateGroup, ServicePolicy},
     convert::{auth_result, client_info},
 };
 use tonic::{Request, Response, Status};
@@ -45,6 +46,14 @@ pub const POLICY: ServicePolicy = ServicePolicy {
         ("GetJwks", Access::Public),
         // Admin [keys.write]: the permission is checked below.
         ("RotateSigningKey", Access::User),
+        // A deleted user's part, from identity's outbox.
+        ("DeleteUserTokens", Access::Internal),
+    ],
+    // Per client address; GetJwks is in the default group.
+    rate_groups: &[
+        ("RefreshTokens", RateGroup::Refresh),
+        ("ValidateAccessToken", RateGroup::TokenCheck),
+        ("RevokeToken", RateGroup::TokenCheck),
     ],
 };
 
@@ -239,6 +248,15 @@ impl TokenService for TokenGrpc {
         let kid = self.tokens.rotate_signing_key().await.or_status()?;
         tracing::info!(kid = %kid, principal = ?caller.principal, "signing key rotated on request");
         Ok(Response::new(RotateSigningKeyResponse { kid }))
+    }
+
+    async fn delete_user_tokens(
+        &self,
+        request: Request<DeleteUserTokensRequest>,
+    ) -> Result<Response<DeleteUserTokensResponse>, Status> {
+        let user = UserId::parse("user_id", &request.get_ref().user_id).or_status()?;
+        let deleted = self.tokens.delete_user_tokens(user).await.or_status()?;
+        Ok(Response::new(DeleteUserTokensResponse { deleted }))
     }
 }
 

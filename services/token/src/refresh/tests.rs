@@ -351,6 +351,9 @@ impl RefreshTokenRepository for Twisted {
     async fn create_family(&self, family: &RefreshFamily, first: &RefreshToken) -> Result<()> {
         self.inner.create_family(family, first).await
     }
+    async fn delete_for_user(&self, user: latch_domain::UserId, limit: u64) -> Result<u64> {
+        self.inner.delete_for_user(user, limit).await
+    }
     async fn find_by_hash(&self, hash: &[u8; 32]) -> Result<Option<(RefreshToken, RefreshFamily)>> {
         let found = self.inner.find_by_hash(hash).await?;
         if let (Twist::RevokedAfterLookup(at), Some((_, family))) = (&self.twist, &found) {
@@ -463,4 +466,5 @@ async fn a_lifetime_beyond_the_calendar_stops_the_start_instead_of_panicking_lat
     );
 }
 
+mod activity;
 mod successors;

@@ -10,7 +10,7 @@ use std::{
 use async_trait::async_trait;
 use chrono::TimeDelta;
 use latch_domain::{
-    Clock, ManualClock, Result, SessionId, UserId,
+    Clock, Error, ManualClock, Reason, Result, SessionId, UserId,
     model::{ClientInfo, DeviceInfo, Session, UserStatus},
     ports::{RoleDirectory, SessionDirectory, UserDirectory},
 };
@@ -20,6 +20,11 @@ pub(crate) struct FakeSessions {
     sessions: Mutex<HashMap<SessionId, Session>>,
     /// Every revoke call: (session, reason).
     pub(crate) revocations: Mutex<Vec<(SessionId, String)>>,
+    /// Every touch that recorded activity, in order.
+    pub(crate) touches: Mutex<Vec<SessionId>>,
+    /// While set, sessions idle this long are no longer live (the real
+    /// service's idle TTL); unset, only revocation and expiry end them.
+    pub(crate) idle_ttl: Mutex<Option<TimeDelta>>,
 }
 
 impl FakeSessions {
@@ -28,6 +33,8 @@ impl FakeSessions {
             clock,
             sessions: Mutex::default(),
             revocations: Mutex::default(),
+            touches: Mutex::default(),
+            idle_ttl: Mutex::default(),
         }
     }
 
@@ -66,10 +73,24 @@ impl SessionDirectory for FakeSessions {
     async fn validate(&self, id: &SessionId) -> Result<Option<Session>> {
         let now = self.clock.now();
         let sessions = self.sessions.lock().unwrap();
+        let idle_ttl = *self.idle_ttl.lock().unwrap();
         Ok(sessions
             .get(id)
             .filter(|s| s.revoked_at.is_none() && now < s.expires_at)
+            .filter(|s| idle_ttl.is_none_or(|idle| now - s.last_active_at < idle))
             .cloned())
+    }
+
+    async fn touch(&self, id: &SessionId) -> Result<()> {
+        if self.validate(id).await?.is_none() {
+            return Err(Error::new(Reason::SessionRevoked, "the session has ended"));
+        }
+        let now = self.clock.now();
+        if let Some(session) = self.sessions.lock().unwrap().get_mut(id) {
+            session.last_active_at = now;
+        }
+        self.touches.lock().unwrap().push(id.clone());
+        Ok(())
     }
 
     async fn revoke(&self, id: &SessionId, reason: &str) -> Result<bool> {

@@ -43,6 +43,7 @@ const POLICY: ServicePolicy = ServicePolicy {
         ("Issue", Access::Internal),
         ("Revoke", Access::UserOrInternal),
     ],
+    rate_groups: &[],
 };
 
 #[test]

@@ -5,13 +5,16 @@ use std::{convert::Infallible, sync::Arc};
 
 use async_trait::async_trait;
 use http::{Request, Response};
-use latch_domain::{Error, Reason, Result, SessionId, UserId, secret::Secret};
+use latch_domain::{
+    Error, ManualClock, Reason, Result, SessionId, UserId, ports::Rate, secret::Secret,
+};
+use latch_store::memory::MemoryRateLimiter;
 use latch_testkit::LogCapture;
 use tonic::body::Body;
 use tower::{Layer, ServiceExt};
 
 use super::*;
-use crate::auth::{ServiceAccounts, ServicePolicy};
+use crate::auth::{GroupRates, RateGroup, ServiceAccounts, ServicePolicy};
 
 const POLICY: ServicePolicy = ServicePolicy {
     service: "latch.x.v1.X",
@@ -20,7 +23,9 @@ const POLICY: ServicePolicy = ServicePolicy {
         ("Mine", Access::User),
         ("Check", Access::UserOrService),
         ("Issue", Access::Internal),
+        ("SignIn", Access::Public),
     ],
+    rate_groups: &[("SignIn", RateGroup::SignIn)],
 };
 
 const TOKEN: &str = "latch-service-token-0123456789abcdefghij";
@@ -45,15 +50,25 @@ impl Authenticator for AnyUser {
 }
 
 fn layer() -> AuthLayer {
+    layer_with(GroupRates::default())
+}
+
+/// The gate with `rates`, over a limiter of its own on a clock of its own.
+fn layer_with(rates: GroupRates) -> AuthLayer {
     let accounts = ServiceAccounts::parse(&format!(
-        "[[account]]\nname = \"billing\"\nsecret_sha256 = [\"{}\"]\nrpcs = [\"latch.x.v1.X/Check\"]",
-        hex::encode(latch_domain::secret::sha256(ACCOUNT_SECRET))
+        "[[account]]\nname = \"billing\"\nsecret_sha256 = [\"{}\"]\nrpcs = [\"latch.x.v1.X/Check\"]\n\n\
+         [[account]]\nname = \"edge\"\nsecret_sha256 = [\"{}\"]\nforward_client_info = true\n\
+         rpcs = [\"latch.x.v1.X/SignIn\"]",
+        hex::encode(latch_domain::secret::sha256(ACCOUNT_SECRET)),
+        hex::encode(latch_domain::secret::sha256(ACCOUNT_SECRET)),
     ))
     .unwrap();
+    let limiter = MemoryRateLimiter::new(Arc::new(ManualClock::starting_now()));
     AuthLayer::new(
         PolicyTable::new(&[POLICY]),
         Arc::new(AnyUser),
         MachineCallers::latch_only(Secret::new(TOKEN.to_owned())).with_accounts(accounts),
+        PublicRateLimits::new(Arc::new(limiter), rates),
     )
     .unwrap()
 }
@@ -72,12 +87,28 @@ async fn handler(request: Request<Body>) -> Result<Response<Body>, Infallible> {
 }
 
 async fn call(path: &str, headers: &[(&'static str, &str)]) -> Response<Body> {
+    call_through(&layer(), path, headers, None).await
+}
+
+/// One request through `layer`, from `peer` when given.
+async fn call_through(
+    layer: &AuthLayer,
+    path: &str,
+    headers: &[(&'static str, &str)],
+    peer: Option<&str>,
+) -> Response<Body> {
     let mut builder = Request::builder().uri(format!("http://latch{path}"));
     for (key, value) in headers {
         builder = builder.header(*key, *value);
     }
-    let request = builder.body(Body::empty()).unwrap();
-    let service = layer().layer(tower::service_fn(handler));
+    let mut request = builder.body(Body::empty()).unwrap();
+    if let Some(peer) = peer {
+        request.extensions_mut().insert(TcpConnectInfo {
+            local_addr: None,
+            remote_addr: Some(peer.parse().unwrap()),
+        });
+    }
+    let service = layer.clone().layer(tower::service_fn(handler));
     service.oneshot(request).await.unwrap()
 }
 
@@ -161,6 +192,104 @@ async fn the_gate_decides_before_any_handler() {
     );
 }
 
+/// The reason and the RetryInfo delay of a refused response.
+fn refusal(response: &Response<Body>) -> (String, Option<std::time::Duration>) {
+    let status = tonic::Status::from_header_map(response.headers()).expect("a status");
+    let retry = tonic_types::StatusExt::get_details_retry_info(&status).and_then(|r| r.retry_delay);
+    (crate::status::reason_of(&status).unwrap_or_default(), retry)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn public_rpcs_are_limited_per_client_address_before_any_handler() {
+    let minute = std::time::Duration::from_secs(60);
+    let layer = layer_with(
+        GroupRates::default()
+            .with(RateGroup::SignIn, Rate::per(2, minute))
+            .with(RateGroup::Default, Rate::per(1, minute)),
+    );
+    let from = |peer| call_through(&layer, "/latch.x.v1.X/SignIn", &[], Some(peer));
+    assert_eq!(status_of(&from("203.0.113.1:4000").await), "0");
+    assert_eq!(status_of(&from("203.0.113.1:4001").await), "0");
+    let refused = from("203.0.113.1:4002").await;
+    assert_eq!(status_of(&refused), "8", "RESOURCE_EXHAUSTED");
+    assert_eq!(
+        refusal(&refused),
+        (
+            "RATE_LIMITED".to_owned(),
+            Some(std::time::Duration::from_secs(30))
+        )
+    );
+    // Another client; and a public RPC no group names counts in the
+    // default group, apart from sign-in.
+    assert_eq!(status_of(&from("203.0.113.2:4000").await), "0");
+    let open = |peer| call_through(&layer, "/latch.x.v1.X/Open", &[], Some(peer));
+    assert_eq!(status_of(&open("203.0.113.1:4000").await), "0");
+    assert_eq!(status_of(&open("203.0.113.1:4000").await), "8");
+    // Non-public RPCs are not limited here, and Latch's services never.
+    for _ in 0..3 {
+        let issue = call_through(
+            &layer,
+            "/latch.x.v1.X/Issue",
+            &[(SERVICE_TOKEN_HEADER, TOKEN)],
+            Some("203.0.113.1:4000"),
+        )
+        .await;
+        assert_eq!(status_of(&issue), "0");
+        let as_latch = call_through(
+            &layer,
+            "/latch.x.v1.X/SignIn",
+            &[(SERVICE_TOKEN_HEADER, TOKEN)],
+            Some("203.0.113.1:4000"),
+        )
+        .await;
+        assert_eq!(status_of(&as_latch), "0");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_gateway_is_limited_per_forwarded_client() {
+    let layer = layer_with(GroupRates::default().with(
+        RateGroup::SignIn,
+        Rate::per(1, std::time::Duration::from_secs(60)),
+    ));
+    let edge = format!("edge.{ACCOUNT_SECRET}");
+    let through = |forwarded: &'static str| {
+        let edge = edge.clone();
+        let layer = layer.clone();
+        async move {
+            call_through(
+                &layer,
+                "/latch.x.v1.X/SignIn",
+                &[
+                    (SERVICE_ACCOUNT_HEADER, edge.as_str()),
+                    ("x-forwarded-for", forwarded),
+                ],
+                Some("10.0.0.9:5000"),
+            )
+            .await
+        }
+    };
+    assert_eq!(status_of(&through("198.51.100.1").await), "0");
+    assert_eq!(status_of(&through("198.51.100.2").await), "0");
+    // A forged entry on the left changes nothing: the last one counts.
+    assert_eq!(status_of(&through("203.0.113.50, 198.51.100.1").await), "8");
+    // Anyone else's header is not believed: the peer counts.
+    let direct = |forwarded: &'static str| {
+        let layer = layer.clone();
+        async move {
+            call_through(
+                &layer,
+                "/latch.x.v1.X/SignIn",
+                &[("x-forwarded-for", forwarded)],
+                Some("192.0.2.1:5000"),
+            )
+            .await
+        }
+    };
+    assert_eq!(status_of(&direct("198.51.100.3").await), "0");
+    assert_eq!(status_of(&direct("198.51.100.4").await), "8");
+}
+
 #[test]
 fn an_account_granted_an_internal_rpc_stops_the_start() {
     let accounts = ServiceAccounts::parse(&format!(
@@ -172,6 +301,12 @@ fn an_account_granted_an_internal_rpc_stops_the_start() {
         PolicyTable::new(&[POLICY]),
         Arc::new(AnyUser),
         MachineCallers::latch_only(Secret::new(TOKEN.to_owned())).with_accounts(accounts),
+        PublicRateLimits::new(
+            Arc::new(MemoryRateLimiter::new(
+                Arc::new(ManualClock::starting_now()),
+            )),
+            GroupRates::default(),
+        ),
     );
     let err = built.err().expect("refused");
     assert!(err.to_string().contains("greedy"), "{err}");

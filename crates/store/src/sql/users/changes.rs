@@ -44,8 +44,11 @@ async fn update_with_follow_up(
     Ok(changed)
 }
 
+/// The live user `id`: a tombstone is never changed.
 fn of(id: UserId) -> Condition {
-    Condition::all().add(users::Column::Id.eq(id.0))
+    Condition::all()
+        .add(users::Column::Id.eq(id.0))
+        .add(users::Column::DeletedAt.is_null())
 }
 
 pub(super) async fn change_password(
