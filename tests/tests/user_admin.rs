@@ -58,7 +58,7 @@ fn fast() -> MapSource {
 /// Signs `email` up and gives it `role` (through the internal AssignRole,
 /// as a bootstrap would).
 async fn with_role(latchd: &TestLatchd, email: &str, role: &str) -> AuthResult {
-    let auth = latchd.sign_up(email).await.auth.expect("auth");
+    let auth = signed_up(latchd, email).await;
     must(
         latchd
             .authorization()
@@ -129,6 +129,112 @@ fn delete(user: &str) -> DeleteUserRequest {
     }
 }
 
+/// Signs `email` up and returns its tokens.
+async fn signed_up(latchd: &TestLatchd, email: &str) -> AuthResult {
+    latchd.sign_up(email).await.auth.expect("auth")
+}
+
+/// SetUserStatus of `user` to `status` with `token`; the user as it is now.
+async fn set_user_status(
+    latchd: &TestLatchd,
+    user: &str,
+    status: PbStatus,
+    token: &str,
+) -> Result<User, Status> {
+    latchd
+        .identity()
+        .set_user_status(bearer(set_status(user, status), token))
+        .await
+        .map(|r| r.into_inner().user.expect("user"))
+}
+
+/// DeleteUser of `user` with `token`.
+async fn delete_user(latchd: &TestLatchd, user: &str, token: &str) -> Result<(), Status> {
+    latchd
+        .identity()
+        .delete_user(bearer(delete(user), token))
+        .await
+        .map(drop)
+}
+
+/// The error of a password login to `email`.
+async fn login_error(latchd: &TestLatchd, email: &str, what: &str) -> Status {
+    latchd
+        .identity()
+        .login(LoginRequest {
+            email: email.into(),
+            password: PASSWORD.into(),
+            client: None,
+        })
+        .await
+        .expect_err(what)
+}
+
+/// The error of a GetUser of oneself with `access_token`.
+async fn get_self_error(latchd: &TestLatchd, access_token: &str, what: &str) -> Status {
+    latchd
+        .identity()
+        .get_user(bearer(GetUserRequest::default(), access_token))
+        .await
+        .expect_err(what)
+}
+
+/// Asserts a refresh was refused as a revoked or inactive account's.
+#[track_caller]
+fn assert_no_refresh<T: std::fmt::Debug>(result: Result<T, Status>, what: &str) {
+    let err = result.expect_err(what);
+    assert!(
+        matches!(err.code(), Code::Unauthenticated | Code::FailedPrecondition),
+        "{err:?}"
+    );
+}
+
+/// A replay of `refresh_token` on `latchd`.
+async fn assert_latchd_no_refresh(latchd: &TestLatchd, refresh_token: &str, what: &str) {
+    assert_no_refresh(
+        latchd
+            .token()
+            .refresh_tokens(RefreshTokensRequest {
+                refresh_token: refresh_token.to_owned(),
+                client: None,
+            })
+            .await,
+        what,
+    );
+}
+
+/// The accounts the refusal tests act with and on.
+struct Cast {
+    root: AuthResult,
+    admin: AuthResult,
+    plain: AuthResult,
+    other: AuthResult,
+}
+
+impl Cast {
+    async fn sign_up(latchd: &TestLatchd) -> Self {
+        Self {
+            root: with_role(latchd, "root@example.org", builtin::SUPERADMIN).await,
+            admin: with_role(latchd, "admin@example.org", builtin::ADMIN).await,
+            plain: signed_up(latchd, "plain@example.com").await,
+            other: signed_up(latchd, "other@example.com").await,
+        }
+    }
+
+    fn all(&self) -> [&AuthResult; 4] {
+        [&self.root, &self.admin, &self.plain, &self.other]
+    }
+}
+
+/// Asserts `auth`'s account is active and its session still valid.
+async fn assert_untouched(latchd: &TestLatchd, auth: &AuthResult) {
+    assert_eq!(status_of(latchd, &auth.user_id).await, PbStatus::Active);
+    assert!(
+        session_valid(latchd, &auth.session_id).await,
+        "refusals revoke nothing"
+    );
+}
+
 async fn users_are_listed_newest_first_in_pages_with_filters(latchd: TestLatchd) {
     let admin = with_role(&latchd, "admin@example.org", builtin::ADMIN).await;
     let mut ids = Vec::new();
@@ -171,13 +277,7 @@ async fn users_are_listed_newest_first_in_pages_with_filters(latchd: TestLatchd)
 
     // A status filter, and a creation window (from inclusive, before exclusive).
     must(
-        latchd
-            .identity()
-            .set_user_status(bearer(
-                set_status(&ids[1], PbStatus::Suspended),
-                &admin.access_token,
-            ))
-            .await,
+        set_user_status(&latchd, &ids[1], PbStatus::Suspended, &admin.access_token).await,
         "suspend",
     );
     let (suspended, _) = list(
@@ -226,11 +326,7 @@ async fn users_are_listed_newest_first_in_pages_with_filters(latchd: TestLatchd)
 
 async fn listing_refusals_change_nothing(latchd: TestLatchd) {
     let admin = with_role(&latchd, "admin@example.org", builtin::ADMIN).await;
-    let plain = latchd
-        .sign_up("plain@example.com")
-        .await
-        .auth
-        .expect("auth");
+    let plain = signed_up(&latchd, "plain@example.com").await;
 
     let err = list(&latchd, ListUsersRequest::default(), &plain.access_token)
         .await
@@ -277,83 +373,52 @@ async fn listing_refusals_change_nothing(latchd: TestLatchd) {
 
 async fn suspending_ends_every_session_at_once(latchd: TestLatchd) {
     let admin = with_role(&latchd, "admin@example.org", builtin::ADMIN).await;
-    let first = latchd.sign_up("sus@example.com").await.auth.expect("auth");
+    let first = signed_up(&latchd, "sus@example.com").await;
     let second = latchd.login("sus@example.com").await;
 
     let user = must(
-        latchd
-            .identity()
-            .set_user_status(bearer(
-                set_status(&first.user_id, PbStatus::Suspended),
-                &admin.access_token,
-            ))
-            .await,
+        set_user_status(
+            &latchd,
+            &first.user_id,
+            PbStatus::Suspended,
+            &admin.access_token,
+        )
+        .await,
         "suspend",
-    )
-    .into_inner()
-    .user
-    .expect("user");
+    );
     assert_eq!(user.status(), PbStatus::Suspended);
     // At once: no session is valid, no token refreshes, no login passes.
     for auth in [&first, &second] {
         assert!(!session_valid(&latchd, &auth.session_id).await);
-        let err = latchd
-            .identity()
-            .get_user(bearer(GetUserRequest::default(), &auth.access_token))
-            .await
-            .expect_err("revoked");
+        let err = get_self_error(&latchd, &auth.access_token, "revoked").await;
         assert_eq!(reason(&err), "SESSION_REVOKED");
-        let err = latchd
-            .token()
-            .refresh_tokens(RefreshTokensRequest {
-                refresh_token: auth.refresh_token.clone(),
-                client: None,
-            })
-            .await
-            .expect_err("no refresh");
-        assert!(
-            matches!(err.code(), Code::Unauthenticated | Code::FailedPrecondition),
-            "{err:?}"
-        );
+        assert_latchd_no_refresh(&latchd, &auth.refresh_token, "no refresh").await;
     }
-    let err = latchd
-        .identity()
-        .login(LoginRequest {
-            email: "sus@example.com".into(),
-            password: PASSWORD.into(),
-            client: None,
-        })
-        .await
-        .expect_err("suspended");
+    let err = login_error(&latchd, "sus@example.com", "suspended").await;
     assert_eq!(reason(&err), "ACCOUNT_INACTIVE");
 
     // Active again: signing in works.
     must(
-        latchd
-            .identity()
-            .set_user_status(bearer(
-                set_status(&first.user_id, PbStatus::Active),
-                &admin.access_token,
-            ))
-            .await,
+        set_user_status(
+            &latchd,
+            &first.user_id,
+            PbStatus::Active,
+            &admin.access_token,
+        )
+        .await,
         "activate",
     );
     latchd.login("sus@example.com").await;
 }
 
 async fn status_refusals_change_nothing(latchd: TestLatchd) {
-    let root = with_role(&latchd, "root@example.org", builtin::SUPERADMIN).await;
-    let admin = with_role(&latchd, "admin@example.org", builtin::ADMIN).await;
-    let plain = latchd
-        .sign_up("plain@example.com")
-        .await
-        .auth
-        .expect("auth");
-    let other = latchd
-        .sign_up("other@example.com")
-        .await
-        .auth
-        .expect("auth");
+    let cast = Cast::sign_up(&latchd).await;
+    let Cast {
+        root,
+        admin,
+        plain,
+        other,
+    } = &cast;
 
     let refusals: Vec<(&str, SetUserStatusRequest, &str, Code)> = vec![
         (
@@ -416,32 +481,28 @@ async fn status_refusals_change_nothing(latchd: TestLatchd) {
             .expect_err(what);
         assert_eq!(err.code(), code, "{what}: {err:?}");
     }
-    let err = latchd
-        .identity()
-        .set_user_status(bearer(
-            set_status(&other.user_id, PbStatus::Pending),
-            &admin.access_token,
-        ))
-        .await
-        .expect_err("pending");
+    let err = set_user_status(
+        &latchd,
+        &other.user_id,
+        PbStatus::Pending,
+        &admin.access_token,
+    )
+    .await
+    .expect_err("pending");
     assert_eq!(bad_field(&err).as_deref(), Some("status"));
-    for auth in [&root, &admin, &plain, &other] {
-        assert_eq!(status_of(&latchd, &auth.user_id).await, PbStatus::Active);
-        assert!(
-            session_valid(&latchd, &auth.session_id).await,
-            "refusals revoke nothing"
-        );
+    for auth in cast.all() {
+        assert_untouched(&latchd, auth).await;
     }
 
     // A SUPERADMIN may suspend an ADMIN.
     must(
-        latchd
-            .identity()
-            .set_user_status(bearer(
-                set_status(&admin.user_id, PbStatus::Suspended),
-                &root.access_token,
-            ))
-            .await,
+        set_user_status(
+            &latchd,
+            &admin.user_id,
+            PbStatus::Suspended,
+            &root.access_token,
+        )
+        .await,
         "SUPERADMIN suspends ADMIN",
     );
     assert_eq!(
@@ -511,9 +572,12 @@ async fn leftovers(db: &Database, user: &str, refresh_tokens: &[&str]) -> Vec<&'
     left
 }
 
-/// Polls until `leftovers` is `expected`.
+/// Polls until `leftovers` is `expected`. With latchd's test clock, each
+/// poll also moves it a second: an outbox step that failed once (a busy
+/// SQLite file under load) is due again only when the clock says so.
 async fn eventually_left(
     db: &Database,
+    clock: Option<&latch_domain::ManualClock>,
     user: &str,
     tokens: &[&str],
     expected: &[&str],
@@ -529,6 +593,9 @@ async fn eventually_left(
             tokio::time::Instant::now() < deadline,
             "still left: {left:?}, expected {expected:?}"
         );
+        if let Some(clock) = clock {
+            clock.advance(chrono::Duration::seconds(1));
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -536,7 +603,7 @@ async fn eventually_left(
 async fn a_deleted_user_is_gone_everywhere_and_stays_gone(latchd: TestLatchd) {
     let admin = with_role(&latchd, "admin@example.org", builtin::ADMIN).await;
     let email = "doomed@example.com";
-    let first = latchd.sign_up(email).await.auth.expect("auth");
+    let first = signed_up(&latchd, email).await;
     let second = latchd.login(email).await;
     let tokens = [first.refresh_token.as_str(), second.refresh_token.as_str()];
     assert_eq!(
@@ -552,50 +619,30 @@ async fn a_deleted_user_is_gone_everywhere_and_stays_gone(latchd: TestLatchd) {
     );
 
     must(
-        latchd
-            .identity()
-            .delete_user(bearer(delete(&first.user_id), &admin.access_token))
-            .await,
+        delete_user(&latchd, &first.user_id, &admin.access_token).await,
         "delete",
     );
 
     // Gone at once.
     let err = get_user(&latchd, &first.user_id).await.expect_err("gone");
     assert_eq!(err.code(), Code::NotFound);
-    let err = latchd
-        .identity()
-        .login(LoginRequest {
-            email: email.into(),
-            password: PASSWORD.into(),
-            client: None,
-        })
-        .await
-        .expect_err("no such account");
+    let err = login_error(&latchd, email, "no such account").await;
     assert_eq!(reason(&err), "INVALID_CREDENTIALS");
     for auth in [&first, &second] {
-        let err = latchd
-            .token()
-            .refresh_tokens(RefreshTokensRequest {
-                refresh_token: auth.refresh_token.clone(),
-                client: None,
-            })
-            .await
-            .expect_err("a replayed refresh token of a deleted user");
-        assert!(
-            matches!(err.code(), Code::Unauthenticated | Code::FailedPrecondition),
-            "{err:?}"
-        );
-        let err = latchd
-            .identity()
-            .get_user(bearer(GetUserRequest::default(), &auth.access_token))
-            .await
-            .expect_err("its access token");
+        assert_latchd_no_refresh(
+            &latchd,
+            &auth.refresh_token,
+            "a replayed refresh token of a deleted user",
+        )
+        .await;
+        let err = get_self_error(&latchd, &auth.access_token, "its access token").await;
         assert_eq!(err.code(), Code::Unauthenticated);
     }
 
     // Every sibling's rows go through the outbox; the tombstone stays.
     eventually_left(
         &latchd.infra.db,
+        Some(&latchd.clock),
         &first.user_id,
         &tokens,
         &["users"],
@@ -608,10 +655,7 @@ async fn a_deleted_user_is_gone_everywhere_and_stays_gone(latchd: TestLatchd) {
 
     // Run again: OK, and nothing comes back.
     must(
-        latchd
-            .identity()
-            .delete_user(bearer(delete(&first.user_id), &admin.access_token))
-            .await,
+        delete_user(&latchd, &first.user_id, &admin.access_token).await,
         "delete again",
     );
     assert!(get_user(&latchd, &first.user_id).await.is_err());
@@ -620,6 +664,7 @@ async fn a_deleted_user_is_gone_everywhere_and_stays_gone(latchd: TestLatchd) {
     latchd.clock.advance(chrono::Duration::days(31));
     eventually_left(
         &latchd.infra.db,
+        Some(&latchd.clock),
         &first.user_id,
         &tokens,
         &[],
@@ -627,9 +672,7 @@ async fn a_deleted_user_is_gone_everywhere_and_stays_gone(latchd: TestLatchd) {
     )
     .await;
     let admin = latchd.login("admin@example.org").await;
-    let err = latchd
-        .identity()
-        .delete_user(bearer(delete(&first.user_id), &admin.access_token))
+    let err = delete_user(&latchd, &first.user_id, &admin.access_token)
         .await
         .expect_err("purged");
     assert_eq!(err.code(), Code::NotFound);
@@ -637,18 +680,13 @@ async fn a_deleted_user_is_gone_everywhere_and_stays_gone(latchd: TestLatchd) {
 }
 
 async fn deletion_refusals_change_nothing(latchd: TestLatchd) {
-    let root = with_role(&latchd, "root@example.org", builtin::SUPERADMIN).await;
-    let admin = with_role(&latchd, "admin@example.org", builtin::ADMIN).await;
-    let plain = latchd
-        .sign_up("plain@example.com")
-        .await
-        .auth
-        .expect("auth");
-    let other = latchd
-        .sign_up("other@example.com")
-        .await
-        .auth
-        .expect("auth");
+    let cast = Cast::sign_up(&latchd).await;
+    let Cast {
+        root,
+        admin,
+        plain,
+        other,
+    } = &cast;
 
     let refusals = [
         (
@@ -683,19 +721,11 @@ async fn deletion_refusals_change_nothing(latchd: TestLatchd) {
         ),
     ];
     for (what, user, token, code) in refusals {
-        let err = latchd
-            .identity()
-            .delete_user(bearer(delete(&user), token))
-            .await
-            .expect_err(what);
+        let err = delete_user(&latchd, &user, token).await.expect_err(what);
         assert_eq!(err.code(), code, "{what}: {err:?}");
     }
-    for auth in [&root, &admin, &plain, &other] {
-        assert_eq!(status_of(&latchd, &auth.user_id).await, PbStatus::Active);
-        assert!(
-            session_valid(&latchd, &auth.session_id).await,
-            "refusals revoke nothing"
-        );
+    for auth in cast.all() {
+        assert_untouched(&latchd, auth).await;
         assert_eq!(
             leftovers(
                 &latchd.infra.db,
@@ -714,10 +744,7 @@ async fn deletion_refusals_change_nothing(latchd: TestLatchd) {
     }
     // A SUPERADMIN may delete an ADMIN.
     must(
-        latchd
-            .identity()
-            .delete_user(bearer(delete(&admin.user_id), &root.access_token))
-            .await,
+        delete_user(&latchd, &admin.user_id, &root.access_token).await,
         "SUPERADMIN deletes ADMIN",
     );
     assert!(get_user(&latchd, &admin.user_id).await.is_err());
@@ -774,22 +801,21 @@ async fn a_deletion_across_five_servers_finishes_after_a_sibling_was_down() {
         .await
         .expect_err("gone at once");
     assert_eq!(err.code(), Code::NotFound);
-    let err = servers
-        .token()
-        .refresh_tokens(RefreshTokensRequest {
-            refresh_token: doomed.refresh_token.clone(),
-            client: None,
-        })
-        .await
-        .expect_err("a replayed refresh token of a deleted user");
-    assert!(
-        matches!(err.code(), Code::Unauthenticated | Code::FailedPrecondition),
-        "{err:?}"
+    assert_no_refresh(
+        servers
+            .token()
+            .refresh_tokens(RefreshTokensRequest {
+                refresh_token: doomed.refresh_token.clone(),
+                client: None,
+            })
+            .await,
+        "a replayed refresh token of a deleted user",
     );
 
     // Sessions, tokens and roles go; the profile waits for its server.
     eventually_left(
         servers.db(),
+        None,
         &doomed.user_id,
         &tokens,
         &["users", "profiles"],
@@ -806,6 +832,7 @@ async fn a_deletion_across_five_servers_finishes_after_a_sibling_was_down() {
     servers.restart(Service::Profile).await;
     eventually_left(
         servers.db(),
+        None,
         &doomed.user_id,
         &tokens,
         &["users"],

@@ -21,7 +21,6 @@ use std::{sync::Arc, time::Duration};
 
 use latch_domain::{
     Error, Reason, Result, UserId,
-    events::{Event, EventPayload},
     model::{NewUser, User, UserStatus, builtin},
     secret::Secret,
 };
@@ -148,16 +147,7 @@ impl Identity {
         // a pending user that is reclaimed, never an active unverified one.
         self.deps.users.verify_email(user.id, email, now).await?;
         let user = self.complete(user, FIRST_NAME, LAST_NAME).await?;
-        let created = Event::new(
-            self.deps.clock.now(),
-            EventPayload::UserCreated {
-                user_id: user.id,
-                email: user.email.clone(),
-            },
-        );
-        if let Err(error) = self.deps.bus.publish(&created).await {
-            tracing::warn!(%error, "user:created not published");
-        }
+        self.announce_created(&user).await;
         Ok(User {
             email_verified: true,
             ..user

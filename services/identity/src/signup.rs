@@ -30,7 +30,6 @@
 
 use latch_domain::{
     Error, Reason, Result, UserId, client_fields,
-    events::{Event, EventPayload},
     model::{ClientInfo, NewUser, TokenPair, User, UserStatus},
     ports::{MessageTemplate, OutboundMessage, Recipient},
     secret::Secret,
@@ -113,18 +112,7 @@ impl Identity {
             Err(err) => return Err(err),
         };
         let user = self.complete(user, &first_name, &last_name).await?;
-
-        let created = Event::new(
-            self.deps.clock.now(),
-            EventPayload::UserCreated {
-                user_id: user.id,
-                email: user.email.clone(),
-            },
-        );
-        // The account exists either way; subscribers tolerate a lost event.
-        if let Err(error) = self.deps.bus.publish(&created).await {
-            tracing::warn!(%error, "user:created not published");
-        }
+        self.announce_created(&user).await;
 
         let tokens = if self.config.require_verified_email {
             // They cannot sign in before they verify: the first code now.

@@ -12,6 +12,7 @@ mod caller;
 mod layer;
 mod machines;
 mod policy;
+mod rate_leases;
 mod rate_limits;
 mod remote;
 

@@ -29,7 +29,7 @@ use latch_domain::{
     ports::{Rate, RateLimiter, ip_bucket},
 };
 
-use super::{Caller, Principal};
+use super::{Caller, Principal, rate_leases::LeasedLimiter};
 use crate::config::{ConfigSource, check_duration, format_duration, parse_duration};
 
 /// Which limit a public RPC counts against.
@@ -179,7 +179,7 @@ impl GroupRates {
 /// groups' rates.
 #[derive(Clone)]
 pub struct PublicRateLimits {
-    limiter: Arc<dyn RateLimiter>,
+    limiter: Arc<LeasedLimiter>,
     rates: GroupRates,
     /// Whether a gateway without `x-forwarded-for` was reported already.
     warned: Arc<AtomicBool>,
@@ -188,7 +188,7 @@ pub struct PublicRateLimits {
 impl PublicRateLimits {
     pub fn new(limiter: Arc<dyn RateLimiter>, rates: GroupRates) -> Self {
         Self {
-            limiter,
+            limiter: Arc::new(LeasedLimiter::new(limiter)),
             rates,
             warned: Arc::new(AtomicBool::new(false)),
         }

@@ -43,6 +43,28 @@ impl IdentityGrpc {
     pub fn new(identity: Arc<Identity>, roles: Arc<dyn RoleDirectory>) -> Self {
         Self { identity, roles }
     }
+
+    /// The user a read RPC names in `user_id`, once the caller may read it:
+    /// themselves, or with `users:read`.
+    async fn readable_user(&self, caller: &Caller, user_id: &str) -> Result<UserId, Status> {
+        caller
+            .authorized_target(
+                "user_id",
+                user_id,
+                permission::USERS_READ,
+                self.roles.as_ref(),
+            )
+            .await
+            .or_status()
+    }
+
+    /// Refuses unless the caller may change `target` (see
+    /// [`admin::authorize_change`]).
+    async fn authorize_change(&self, caller: &Caller, target: UserId) -> Result<(), Status> {
+        admin::authorize_change(caller, target, self.roles.as_ref())
+            .await
+            .or_status()
+    }
 }
 
 #[tonic::async_trait]
@@ -309,15 +331,9 @@ impl IdentityService for IdentityGrpc {
         request: Request<pb::GetUserRequest>,
     ) -> Result<Response<pb::GetUserResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let target = caller
-            .authorized_target(
-                "user_id",
-                &request.get_ref().user_id,
-                permission::USERS_READ,
-                self.roles.as_ref(),
-            )
-            .await
-            .or_status()?;
+        let target = self
+            .readable_user(caller, &request.get_ref().user_id)
+            .await?;
         let user = self.identity.get_user(target).await.or_status()?;
         Ok(Response::new(pb::GetUserResponse {
             user: Some(convert::user_to_proto(user)),
@@ -350,9 +366,7 @@ impl IdentityService for IdentityGrpc {
         let target = UserId::parse("user_id", &req.user_id).or_status()?;
         let status = admin::settable_status(req.status).or_status()?;
         let why = validate::optional_text("reason", &req.reason, admin::REASON_MAX).or_status()?;
-        admin::authorize_change(&caller, target, self.roles.as_ref())
-            .await
-            .or_status()?;
+        self.authorize_change(&caller, target).await?;
         let user = self
             .identity
             .set_user_status(target, status)
@@ -373,9 +387,7 @@ impl IdentityService for IdentityGrpc {
     ) -> Result<Response<pb::DeleteUserResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let target = UserId::parse("user_id", &request.get_ref().user_id).or_status()?;
-        admin::authorize_change(&caller, target, self.roles.as_ref())
-            .await
-            .or_status()?;
+        self.authorize_change(&caller, target).await?;
         self.identity.delete_user(target).await.or_status()?;
         tracing::info!(by = %caller.describe(), user = %target, "user deletion started");
         Ok(Response::new(pb::DeleteUserResponse {}))
@@ -387,15 +399,9 @@ impl IdentityService for IdentityGrpc {
     ) -> Result<Response<pb::ListLoginHistoryResponse>, Status> {
         let caller = Caller::of(&request)?;
         let (size, after) = admin::history_page(request.get_ref()).or_status()?;
-        let target = caller
-            .authorized_target(
-                "user_id",
-                &request.get_ref().user_id,
-                permission::USERS_READ,
-                self.roles.as_ref(),
-            )
-            .await
-            .or_status()?;
+        let target = self
+            .readable_user(caller, &request.get_ref().user_id)
+            .await?;
         let (entries, next) = self
             .identity
             .list_login_history(target, after, size)

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use latch_domain::{
     Error, Result, UserId,
+    events::{Event, EventPayload},
     model::{User, UserStatus, builtin},
 };
 
@@ -59,6 +60,22 @@ impl Identity {
                 self.undo(user.id, attempted).await;
                 Err(err)
             }
+        }
+    }
+
+    /// Publishes `user:created` for an account that is now active. The
+    /// account exists either way, so a failure is logged, not returned:
+    /// subscribers tolerate a lost event.
+    pub(crate) async fn announce_created(&self, user: &User) {
+        let created = Event::new(
+            self.deps.clock.now(),
+            EventPayload::UserCreated {
+                user_id: user.id,
+                email: user.email.clone(),
+            },
+        );
+        if let Err(error) = self.deps.bus.publish(&created).await {
+            tracing::warn!(%error, "user:created not published");
         }
     }
 
