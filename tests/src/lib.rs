@@ -276,6 +276,20 @@ pub fn bad_field(status: &Status) -> Option<String> {
         .and_then(|b| b.field_violations.first().map(|v| v.field.clone()))
 }
 
+/// The code an authenticator shows for `secret` (base32) at `unix_seconds`:
+/// RFC 6238 with SHA-1, 6 digits, 30-second steps.
+pub fn totp_code_at(secret: &str, unix_seconds: i64) -> String {
+    let secret = must(totp_rs::Secret::try_from_base32(secret), "base32 secret");
+    let totp = must(
+        totp_rs::Builder::new()
+            .with_secret(secret.as_bytes().to_vec())
+            .build(),
+        "TOTP",
+    );
+    totp.generate(u64::try_from(unix_seconds).unwrap_or_default())
+        .to_string()
+}
+
 /// Unwraps in the harness, with what failed in the panic message.
 pub fn must<T, E: std::fmt::Debug>(result: Result<T, E>, what: &str) -> T {
     match result {

@@ -22,7 +22,7 @@ use latch_testkit::{ReceivedMail, SmtpSink};
 use latch_tests::{
     PASSWORD, TestLatchd, assert_refused, bad_field, bearer, e2e,
     mail::{mails_where, other_than},
-    must, password_login, reason,
+    must, password_login, reason, totp_code_at as code_at,
 };
 use tonic::{Code, Status, transport::Channel};
 
@@ -35,21 +35,6 @@ e2e!(
     totp_is_turned_off_with_a_code_or_the_password,
     regenerated_recovery_codes_replace_the_old_set,
 );
-
-/// The code an authenticator shows for `secret` (base32) at `unix_seconds`:
-/// RFC 6238 with SHA-1, 6 digits, 30-second steps.
-fn code_at(secret: &str, unix_seconds: i64) -> String {
-    let secret = totp_rs::Secret::try_from_base32(secret)
-        .expect("base32 secret")
-        .as_bytes()
-        .to_vec();
-    totp_rs::Builder::new()
-        .with_secret(secret)
-        .build()
-        .expect("TOTP")
-        .generate(unix_seconds as u64)
-        .to_string()
-}
 
 /// A signed-up user with TOTP on.
 struct Enrolled {

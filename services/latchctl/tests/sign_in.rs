@@ -9,7 +9,7 @@ use chrono::Duration;
 use common::{Ctl, plain_user, user_with_role};
 use latch_domain::Clock;
 use latch_proto::latch::identity::v1::{BeginTotpEnrollmentRequest, ConfirmTotpEnrollmentRequest};
-use latch_tests::{PASSWORD, TestLatchd, bearer, e2e, must};
+use latch_tests::{PASSWORD, TestLatchd, bearer, e2e, must, totp_code_at as code_at};
 
 e2e!(
     the_sign_in_is_kept_owner_only_and_rotated_on_refresh,
@@ -253,18 +253,4 @@ async fn a_server_that_stopped_is_exit_6_and_the_sign_in_stays(latchd: TestLatch
         ])
         .await
         .exits(6);
-}
-
-/// The code an authenticator shows for `secret` (base32) at `unix_seconds`.
-fn code_at(secret: &str, unix_seconds: i64) -> String {
-    let secret = totp_rs::Secret::try_from_base32(secret)
-        .expect("base32 secret")
-        .as_bytes()
-        .to_vec();
-    totp_rs::Builder::new()
-        .with_secret(secret)
-        .build()
-        .expect("TOTP")
-        .generate(unix_seconds as u64)
-        .to_string()
 }
