@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use latch_domain::{Result, UserId, model::TotpRecord, ports::SecondFactorRepository};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, TransactionTrait, sea_query::Expr,
+    QueryFilter, QuerySelect, TransactionTrait, UpdateMany, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -61,6 +61,36 @@ async fn write_codes(
     Ok(())
 }
 
+impl SqlSecondFactors {
+    /// In one transaction: `guarded` (an UPDATE of the user's row that
+    /// matches only in the TOTP state it expects), then the user's
+    /// recovery codes replaced by `codes`. False, writing nothing, when the
+    /// guard did not match. On PostgreSQL the updated row is held until
+    /// commit, so two such changes cannot interleave.
+    async fn change_with_codes(
+        &self,
+        guarded: UpdateMany<users::Entity>,
+        user: UserId,
+        codes: &[[u8; 32]],
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let txn = self.db.connection().begin().await.map_err(db_err)?;
+        let matched = guarded
+            .filter(users::Column::Id.eq(user.0))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?
+            .rows_affected
+            == 1;
+        if !matched {
+            return Ok(false);
+        }
+        write_codes(&txn, user, codes, at).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+}
+
 #[async_trait]
 impl SecondFactorRepository for SqlSecondFactors {
     async fn totp(&self, user: UserId) -> Result<Option<TotpRecord>> {
@@ -92,8 +122,7 @@ impl SecondFactorRepository for SqlSecondFactors {
         recovery_codes: &[[u8; 32]],
         at: DateTime<Utc>,
     ) -> Result<bool> {
-        let txn = self.db.connection().begin().await.map_err(db_err)?;
-        let turned_on = users::Entity::update_many()
+        let turn_on = users::Entity::update_many()
             .col_expr(users::Column::TotpEnabled, Expr::value(true))
             .col_expr(
                 users::Column::TotpSecretEncrypted,
@@ -101,24 +130,13 @@ impl SecondFactorRepository for SqlSecondFactors {
             )
             .col_expr(users::Column::TotpLastStep, Expr::value(last_step))
             .col_expr(users::Column::UpdatedAt, Expr::value(at))
-            .filter(users::Column::Id.eq(user.0))
-            .filter(users::Column::TotpEnabled.eq(false))
-            .exec(&txn)
+            .filter(users::Column::TotpEnabled.eq(false));
+        self.change_with_codes(turn_on, user, recovery_codes, at)
             .await
-            .map_err(db_err)?
-            .rows_affected
-            == 1;
-        if !turned_on {
-            return Ok(false);
-        }
-        write_codes(&txn, user, recovery_codes, at).await?;
-        txn.commit().await.map_err(db_err)?;
-        Ok(true)
     }
 
     async fn disable_totp(&self, user: UserId, at: DateTime<Utc>) -> Result<bool> {
-        let txn = self.db.connection().begin().await.map_err(db_err)?;
-        let turned_off = users::Entity::update_many()
+        let turn_off = users::Entity::update_many()
             .col_expr(users::Column::TotpEnabled, Expr::value(false))
             .col_expr(
                 users::Column::TotpSecretEncrypted,
@@ -129,19 +147,8 @@ impl SecondFactorRepository for SqlSecondFactors {
                 Expr::value(Option::<i64>::None),
             )
             .col_expr(users::Column::UpdatedAt, Expr::value(at))
-            .filter(users::Column::Id.eq(user.0))
-            .filter(users::Column::TotpEnabled.eq(true))
-            .exec(&txn)
-            .await
-            .map_err(db_err)?
-            .rows_affected
-            == 1;
-        if !turned_off {
-            return Ok(false);
-        }
-        write_codes(&txn, user, &[], at).await?;
-        txn.commit().await.map_err(db_err)?;
-        Ok(true)
+            .filter(users::Column::TotpEnabled.eq(true));
+        self.change_with_codes(turn_off, user, &[], at).await
     }
 
     async fn accept_totp_step(&self, user: UserId, step: i64) -> Result<bool> {
@@ -166,24 +173,13 @@ impl SecondFactorRepository for SqlSecondFactors {
         recovery_codes: &[[u8; 32]],
         at: DateTime<Utc>,
     ) -> Result<bool> {
-        let txn = self.db.connection().begin().await.map_err(db_err)?;
-        // Touching the user row checks TOTP is on and, on PostgreSQL, holds
-        // the row until commit, so two regenerations cannot interleave.
-        let on = users::Entity::update_many()
+        // Touching the user row checks TOTP is on and holds the row, so two
+        // regenerations cannot interleave.
+        let still_on = users::Entity::update_many()
             .col_expr(users::Column::UpdatedAt, Expr::value(at))
-            .filter(users::Column::Id.eq(user.0))
-            .filter(users::Column::TotpEnabled.eq(true))
-            .exec(&txn)
+            .filter(users::Column::TotpEnabled.eq(true));
+        self.change_with_codes(still_on, user, recovery_codes, at)
             .await
-            .map_err(db_err)?
-            .rows_affected
-            == 1;
-        if !on {
-            return Ok(false);
-        }
-        write_codes(&txn, user, recovery_codes, at).await?;
-        txn.commit().await.map_err(db_err)?;
-        Ok(true)
     }
 
     async fn use_recovery_code(
