@@ -8,7 +8,8 @@ use futures::future::BoxFuture;
 use latch_client::{GrpcKeySource, Verifier};
 use latch_proto::latch::{
     authorization::v1::{
-        ListUserRolesRequest, authorization_service_client::AuthorizationServiceClient,
+        CheckRequest, ListUserRolesRequest,
+        authorization_service_client::AuthorizationServiceClient,
     },
     identity::v1::{LoginRequest, identity_service_client::IdentityServiceClient, login_response},
     profile::v1::{GetProfileRequest, profile_service_client::ProfileServiceClient},
@@ -79,7 +80,8 @@ pub(crate) fn scenarios() -> Vec<Scenario> {
             )
         },
         latchd("get_profile", ECHO, Target::ratio(0.5), get_profile),
-        latchd("list_user_roles", ECHO, None, list_user_roles),
+        latchd("list_user_roles", ECHO, Target::ratio(0.8), list_user_roles),
+        latchd("check", ECHO, Target::ratio(0.8), check),
         Scenario {
             server: Server::None,
             ..latchd(
@@ -221,6 +223,34 @@ fn list_user_roles(ctx: &Ctx) -> BoxFuture<'_, Result<Call>> {
             );
             async move {
                 client.list_user_roles(request).await?;
+                Ok(())
+            }
+        }))
+    })
+}
+
+/// The permission the `check` scenario asks about. The USER role every
+/// seeded user holds grants none, so the answer is "no", reached through
+/// the same lookups as a "yes".
+const CHECKED_PERMISSION: &str = "profiles.read";
+
+/// A user asking Check about itself (bearer token, session checked): the
+/// question a backend asks before acting for the user.
+fn check(ctx: &Ctx) -> BoxFuture<'_, Result<Call>> {
+    Box::pin(async move {
+        let users = ctx.users().await?;
+        let channels = ctx.latchd.clone();
+        Ok(call(move |w| {
+            let mut client = AuthorizationServiceClient::new(pick(&channels, w));
+            let request = bearer(
+                CheckRequest {
+                    permission: CHECKED_PERMISSION.to_owned(),
+                    ..CheckRequest::default()
+                },
+                &users[w % users.len()].bearer,
+            );
+            async move {
+                client.check(request).await?;
                 Ok(())
             }
         }))

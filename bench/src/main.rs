@@ -11,6 +11,7 @@ mod baselines;
 mod cli;
 mod echo;
 mod error;
+mod ext_authz;
 mod latchd_scenarios;
 mod load;
 mod report;

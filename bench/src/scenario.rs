@@ -11,7 +11,7 @@ use tonic::{Request, metadata::MetadataValue, transport::Channel};
 use crate::{
     baselines,
     error::{Context as _, Result},
-    latchd_scenarios,
+    ext_authz, latchd_scenarios,
     load::Call,
     seed::{self, SeededUser},
 };
@@ -67,6 +67,7 @@ impl Target {
 pub(crate) fn all() -> Vec<Scenario> {
     let mut scenarios = baselines::scenarios();
     scenarios.extend(latchd_scenarios::scenarios());
+    scenarios.push(ext_authz::scenario());
     scenarios
 }
 

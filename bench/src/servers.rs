@@ -94,6 +94,9 @@ pub(crate) async fn start_latchd(env: &[(String, String)], log: &Path) -> Result
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("LATCH_GRPC_ADDR", addr.to_string())
+        // The bench measures gRPC; a fixed HTTP port would collide with
+        // any other latchd on the machine.
+        .env("LATCH_HTTP_ADDR", "off")
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().context("log file")?)
         .stderr(log_file)

@@ -30,6 +30,9 @@ mod m20261201_000008_refresh_salt;
 mod m20261201_000009_identity_verification;
 mod m20261201_000010_second_factor;
 mod m20261201_000011_user_admin;
+mod m20261201_000012_session_revocations;
+mod m20261201_000013_signing_key_schedule;
+mod m20261201_000014_permission_builtin;
 
 /// Applies the history in order; `Migrator::up(&db, None)` brings a
 /// database (PostgreSQL or SQLite) to the current schema.
@@ -50,6 +53,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_identity_verification::Migration),
             Box::new(m20261201_000010_second_factor::Migration),
             Box::new(m20261201_000011_user_admin::Migration),
+            Box::new(m20261201_000012_session_revocations::Migration),
+            Box::new(m20261201_000013_signing_key_schedule::Migration),
+            Box::new(m20261201_000014_permission_builtin::Migration),
         ]
     }
 }

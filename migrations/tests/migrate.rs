@@ -57,6 +57,10 @@ async fn up_down_up(db: &DatabaseConnection) {
         3
     );
     assert_eq!(count(db, "SELECT COUNT(*) FROM permissions").await, 9);
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM permissions WHERE builtin").await,
+        9
+    );
     // SUPERADMIN holds all nine, ADMIN seven, USER none.
     assert_eq!(count(db, "SELECT COUNT(*) FROM role_permissions").await, 16);
     assert_eq!(

@@ -12,7 +12,9 @@ use std::{net::SocketAddr, sync::Arc};
 
 use latch_domain::{Clock, ManualClock};
 use latch_proto::latch::{
-    authorization::v1::authorization_service_client::AuthorizationServiceClient,
+    authorization::v1::{
+        AssignRoleRequest, authorization_service_client::AuthorizationServiceClient,
+    },
     common::v1::AuthResult,
     identity::v1::{
         LoginRequest, LoginResponse, LogoutRequest, SignUpRequest, SignUpResponse,
@@ -23,11 +25,25 @@ use latch_proto::latch::{
     token::v1::token_service_client::TokenServiceClient,
 };
 use latch_runtime::{
-    auth::SERVICE_TOKEN_HEADER, config::MapSource, infra::Infra, secrets::Secrets, server,
+    auth::{SERVICE_TOKEN_HEADER, ServicePolicy},
+    config::MapSource,
+    http::{HttpConfig, HttpListener},
+    infra::Infra,
+    secrets::Secrets,
+    server,
 };
 use latch_testkit::{TestDatabase, TestRedis};
 use tokio::{net::TcpListener, sync::oneshot};
 use tonic::{Code, Request, Response, Status, metadata::MetadataValue, transport::Channel};
+
+/// The policy tables of the five services, as latchd serves them.
+pub const POLICIES: [ServicePolicy; 5] = [
+    latch_identity::grpc::POLICY,
+    latch_token::grpc::POLICY,
+    latch_session::grpc::POLICY,
+    latch_authorization::grpc::POLICY,
+    latch_profile::grpc::POLICY,
+];
 
 /// Which infrastructure a scenario runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,8 +57,14 @@ pub enum Backend {
 /// A running latchd and clients to it.
 pub struct TestLatchd {
     pub addr: SocketAddr,
+    /// The HTTP port (JWKS, discovery), served only when the settings
+    /// name `LATCH_HTTP_ADDR` (e.g. `127.0.0.1:0`).
+    pub http_addr: Option<SocketAddr>,
     pub clock: ManualClock,
     pub infra: Infra,
+    /// On PostgreSQL + Redis, the prefix of this latchd's Redis keys and
+    /// channels (its `LATCH_REDIS_PREFIX`), e.g. to follow its events.
+    pub redis_prefix: Option<String>,
     service_token: String,
     channel: Channel,
     shutdown: Option<oneshot::Sender<()>>,
@@ -67,6 +89,7 @@ impl TestLatchd {
         }
         let clock = ManualClock::starting_now();
         let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
+        let mut redis_prefix = None;
         let (db, infra) = match backend {
             Backend::Embedded => {
                 let db = TestDatabase::sqlite().await;
@@ -79,6 +102,7 @@ impl TestLatchd {
                     panic!("LATCH_TEST_DATABASE_URL is set but LATCH_TEST_REDIS_URL is not")
                 });
                 let url = std::env::var("LATCH_TEST_REDIS_URL").unwrap_or_default();
+                redis_prefix = Some(redis.prefix().to_owned());
                 let infra = must(
                     Infra::with_redis(db.db().clone(), redis, &url, shared_clock.clone()),
                     "redis infra",
@@ -94,10 +118,17 @@ impl TestLatchd {
         let listener = must(TcpListener::bind("127.0.0.1:0").await, "bind");
         let addr = must(listener.local_addr(), "local addr");
         let (tx, rx) = oneshot::channel::<()>();
+        let stop = futures::FutureExt::shared(async {
+            let _ = rx.await;
+        });
+        let http_config = must(HttpConfig::from_source(&settings, None), "http settings");
+        let http_listener = must(HttpListener::bind(&http_config).await, "bind http");
+        let http_addr = http_listener.as_ref().map(HttpListener::local_addr);
+        if let Some(http_listener) = http_listener {
+            let routes = latchd.http_routes(http_listener.public_url());
+            latch_runtime::http::spawn(routes, http_listener, stop.clone());
+        }
         tokio::spawn(async move {
-            let stop = async {
-                let _ = rx.await;
-            };
             if let Err(err) = server::serve(latchd.services, listener, latchd.guard, stop).await {
                 eprintln!("latchd stopped: {err}");
             }
@@ -108,8 +139,10 @@ impl TestLatchd {
         );
         Some(Self {
             addr,
+            http_addr,
             clock,
             infra,
+            redis_prefix,
             service_token: secrets.service_token.expose().clone(),
             channel,
             shutdown: Some(tx),
@@ -161,6 +194,30 @@ impl TestLatchd {
     /// Signs up a user with a strong password and returns the response.
     pub async fn sign_up(&self, email: &str) -> SignUpResponse {
         sign_up(self.identity(), email).await
+    }
+
+    /// Signs up a user and returns their tokens.
+    pub async fn signed_up(&self, email: &str) -> AuthResult {
+        must(
+            self.sign_up(email).await.auth.ok_or("no tokens"),
+            "signed in",
+        )
+    }
+
+    /// Signs `email` up and gives it `role` through the internal
+    /// AssignRole, as a bootstrap would.
+    pub async fn with_role(&self, email: &str, role: &str) -> AuthResult {
+        let auth = self.signed_up(email).await;
+        must(
+            self.authorization()
+                .assign_role(self.internal(AssignRoleRequest {
+                    user_id: auth.user_id.clone(),
+                    role: role.into(),
+                }))
+                .await,
+            "assign",
+        );
+        auth
     }
 
     /// Logs in with [`PASSWORD`] and returns the tokens.

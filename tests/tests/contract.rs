@@ -185,7 +185,7 @@ fn every_rpc_has_exactly_one_policy_entry() {
             .filter(|s| s.name() == service)
             .flat_map(|s| s.method.iter().map(|m| m.name()))
             .collect();
-        let listed: BTreeSet<&str> = policy.methods.iter().map(|(m, _)| *m).collect();
+        let listed: BTreeSet<&str> = policy.methods.iter().map(|(m, _, _)| *m).collect();
         assert!(
             !rpcs.is_empty(),
             "{} is not in the contract",
@@ -199,4 +199,99 @@ fn every_rpc_has_exactly_one_policy_entry() {
             policy.service
         );
     }
+}
+
+/// The `// Caller:` comment above every RPC in the contract, by
+/// `service/method`: what API.md promises its callers.
+fn caller_comments() -> std::collections::BTreeMap<String, String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/latch");
+    let mut comments = std::collections::BTreeMap::new();
+    for package in std::fs::read_dir(&root).expect("proto/latch") {
+        let dir = package.expect("entry").path().join("v1");
+        for file in std::fs::read_dir(&dir).into_iter().flatten() {
+            let text = std::fs::read_to_string(file.expect("file").path()).expect("proto");
+            let package = text
+                .lines()
+                .find_map(|l| l.strip_prefix("package "))
+                .map(|p| p.trim_end_matches(';').to_owned());
+            let (mut service, mut caller) = (String::new(), None::<String>);
+            for line in text.lines().map(str::trim) {
+                if let Some(name) = line.strip_prefix("service ") {
+                    let name = name.trim_end_matches('{').trim();
+                    service = format!("{}.{name}", package.clone().expect("package"));
+                } else if let Some(rest) = line.strip_prefix("// Caller:") {
+                    caller = Some(rest.trim().to_owned());
+                } else if let Some(rest) = line.strip_prefix("rpc ") {
+                    let method = rest.split('(').next().expect("rpc name").trim();
+                    let said = caller
+                        .take()
+                        .unwrap_or_else(|| panic!("{service}/{method} has no // Caller: comment"));
+                    comments.insert(format!("{service}/{method}"), said);
+                }
+            }
+        }
+    }
+    comments
+}
+
+/// Every RPC's whole rule in its POLICY (caller class and permission rule)
+/// says what its `// Caller:` comment says: a forgotten or wrong permission
+/// fails here, not in production.
+#[test]
+fn every_rule_matches_its_caller_comment() {
+    use latch_runtime::auth::Access;
+
+    let comments = caller_comments();
+    let policies = [
+        latch_identity::grpc::POLICY,
+        latch_token::grpc::POLICY,
+        latch_session::grpc::POLICY,
+        latch_authorization::grpc::POLICY,
+        latch_profile::grpc::POLICY,
+    ];
+    let mut checked = 0;
+    for policy in policies {
+        // Every rule's field exists in the contract (else the start fails).
+        latch_runtime::auth::PolicyTable::new(&[policy]).expect("fields resolve");
+        for (method, access, rule) in policy.methods {
+            let rpc = format!("{}/{method}", policy.service);
+            let said = comments
+                .get(&rpc)
+                .unwrap_or_else(|| panic!("{rpc} not in the contract"));
+            let parts: Vec<&str> = said.split(',').map(str::trim).collect();
+            let has = |what: &str| parts.contains(&what);
+            let admin = parts
+                .iter()
+                .find_map(|p| p.strip_prefix("admin [").and_then(|p| p.strip_suffix(']')));
+            let public = has("public");
+            assert_eq!(
+                public,
+                *access == Access::Public,
+                "{rpc}: {said} vs {access:?}"
+            );
+            if public {
+                assert_eq!(rule.permission(), None, "{rpc}");
+                continue;
+            }
+            let users = has("user") || admin.is_some();
+            assert_eq!(users, access.admits_users(), "{rpc}: {said} vs {access:?}");
+            let machines = has("internal") || has("service account");
+            assert_eq!(
+                machines,
+                access.admits_latch(),
+                "{rpc}: {said} vs {access:?}"
+            );
+            assert_eq!(
+                has("service account"),
+                access.grantable(),
+                "{rpc}: {said} vs {access:?}"
+            );
+            assert_eq!(rule.permission(), admin, "{rpc}: {said} vs {rule:?}");
+            if admin.is_some() {
+                assert_eq!(has("user"), rule.owner_may(), "{rpc}: {said} vs {rule:?}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} rules checked");
 }

@@ -10,12 +10,10 @@ use std::{collections::HashSet, path::PathBuf, sync::OnceLock, time::Duration};
 use latch_domain::secret::sha256;
 use latch_proto::latch::identity::v1::LoginRequest;
 use latch_runtime::{
-    auth::{
-        Access, PolicyTable, RateGroup, SERVICE_ACCOUNT_HEADER, SERVICE_ACCOUNTS, ServicePolicy,
-    },
+    auth::{Access, PolicyTable, RateGroup, SERVICE_ACCOUNT_HEADER, SERVICE_ACCOUNTS},
     config::MapSource,
 };
-use latch_tests::{TestLatchd, e2e, must, reason, sign_up_request, with_header};
+use latch_tests::{POLICIES, TestLatchd, e2e, must, reason, sign_up_request, with_header};
 use tonic::{Code, Request, Status, codegen::http::uri::PathAndQuery, transport::Channel};
 use tonic_types::StatusExt;
 
@@ -23,21 +21,13 @@ e2e!(settings = one_an_hour; every_public_rpc_is_limited_and_nothing_else_is);
 e2e!(settings = three_sign_ins_a_minute; limits_are_per_client_and_say_when_to_retry);
 e2e!(settings = gateway_settings; a_gateway_is_limited_per_forwarded_client);
 
-const POLICIES: [ServicePolicy; 5] = [
-    latch_identity::grpc::POLICY,
-    latch_token::grpc::POLICY,
-    latch_session::grpc::POLICY,
-    latch_authorization::grpc::POLICY,
-    latch_profile::grpc::POLICY,
-];
-
 const GATEWAY_SECRET: &str = "gw-Rt5Yu7Io9Pa1Sd3Fg5Hj7Kl9Zx2Cv4Bn6Mq8We0";
 
 /// Every public RPC of every POLICY has a rate group (named, or the
 /// default), and every named group belongs to a public RPC.
 #[test]
 fn every_public_policy_entry_has_a_group() {
-    let table = PolicyTable::new(&POLICIES);
+    let table = PolicyTable::new(&POLICIES).expect("the policies resolve");
     for policy in POLICIES {
         assert!(
             policy.misplaced_rate_groups().is_empty(),
@@ -45,7 +35,7 @@ fn every_public_policy_entry_has_a_group() {
             policy.service,
             policy.misplaced_rate_groups()
         );
-        for (method, access) in policy.methods {
+        for (method, access, _) in policy.methods {
             let path = format!("/{}/{method}", policy.service);
             match access {
                 Access::Public => assert!(table.rate_group(&path).is_some(), "{path}"),
@@ -115,11 +105,11 @@ fn assert_rate_limited(answer: &Result<(), Status>, wait: Duration, what: &str) 
 /// (or the first, when its group was used already) is refused before any
 /// handler with the real wait; no other RPC is limited by the layer.
 async fn every_public_rpc_is_limited_and_nothing_else_is(latchd: TestLatchd) {
-    let table = PolicyTable::new(&POLICIES);
+    let table = PolicyTable::new(&POLICIES).expect("the policies resolve");
     let mut used = HashSet::new();
     let mut limited = 0;
     for policy in POLICIES {
-        for (method, access) in policy.methods {
+        for (method, access, _) in policy.methods {
             let path = format!("/{}/{method}", policy.service);
             if *access != Access::Public {
                 // A user RPC without a token is refused for that, however

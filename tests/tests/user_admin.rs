@@ -55,23 +55,6 @@ fn fast() -> MapSource {
         .with("LATCH_IDENTITY_CLEANUP_INTERVAL", "1s")
 }
 
-/// Signs `email` up and gives it `role` (through the internal AssignRole,
-/// as a bootstrap would).
-async fn with_role(latchd: &TestLatchd, email: &str, role: &str) -> AuthResult {
-    let auth = signed_up(latchd, email).await;
-    must(
-        latchd
-            .authorization()
-            .assign_role(latchd.internal(AssignRoleRequest {
-                user_id: auth.user_id.clone(),
-                role: role.into(),
-            }))
-            .await,
-        "assign",
-    );
-    auth
-}
-
 async fn list(
     latchd: &TestLatchd,
     request: ListUsersRequest,
@@ -130,10 +113,6 @@ fn delete(user: &str) -> DeleteUserRequest {
 }
 
 /// Signs `email` up and returns its tokens.
-async fn signed_up(latchd: &TestLatchd, email: &str) -> AuthResult {
-    latchd.sign_up(email).await.auth.expect("auth")
-}
-
 /// SetUserStatus of `user` to `status` with `token`; the user as it is now.
 async fn set_user_status(
     latchd: &TestLatchd,
@@ -214,10 +193,12 @@ struct Cast {
 impl Cast {
     async fn sign_up(latchd: &TestLatchd) -> Self {
         Self {
-            root: with_role(latchd, "root@example.org", builtin::SUPERADMIN).await,
-            admin: with_role(latchd, "admin@example.org", builtin::ADMIN).await,
-            plain: signed_up(latchd, "plain@example.com").await,
-            other: signed_up(latchd, "other@example.com").await,
+            root: latchd
+                .with_role("root@example.org", builtin::SUPERADMIN)
+                .await,
+            admin: latchd.with_role("admin@example.org", builtin::ADMIN).await,
+            plain: latchd.signed_up("plain@example.com").await,
+            other: latchd.signed_up("other@example.com").await,
         }
     }
 
@@ -236,7 +217,7 @@ async fn assert_untouched(latchd: &TestLatchd, auth: &AuthResult) {
 }
 
 async fn users_are_listed_newest_first_in_pages_with_filters(latchd: TestLatchd) {
-    let admin = with_role(&latchd, "admin@example.org", builtin::ADMIN).await;
+    let admin = latchd.with_role("admin@example.org", builtin::ADMIN).await;
     let mut ids = Vec::new();
     for i in 0..5 {
         latchd.clock.advance(chrono::Duration::seconds(1));
@@ -325,8 +306,8 @@ async fn users_are_listed_newest_first_in_pages_with_filters(latchd: TestLatchd)
 }
 
 async fn listing_refusals_change_nothing(latchd: TestLatchd) {
-    let admin = with_role(&latchd, "admin@example.org", builtin::ADMIN).await;
-    let plain = signed_up(&latchd, "plain@example.com").await;
+    let admin = latchd.with_role("admin@example.org", builtin::ADMIN).await;
+    let plain = latchd.signed_up("plain@example.com").await;
 
     let err = list(&latchd, ListUsersRequest::default(), &plain.access_token)
         .await
@@ -372,8 +353,8 @@ async fn listing_refusals_change_nothing(latchd: TestLatchd) {
 }
 
 async fn suspending_ends_every_session_at_once(latchd: TestLatchd) {
-    let admin = with_role(&latchd, "admin@example.org", builtin::ADMIN).await;
-    let first = signed_up(&latchd, "sus@example.com").await;
+    let admin = latchd.with_role("admin@example.org", builtin::ADMIN).await;
+    let first = latchd.signed_up("sus@example.com").await;
     let second = latchd.login("sus@example.com").await;
 
     let user = must(
@@ -601,9 +582,9 @@ async fn eventually_left(
 }
 
 async fn a_deleted_user_is_gone_everywhere_and_stays_gone(latchd: TestLatchd) {
-    let admin = with_role(&latchd, "admin@example.org", builtin::ADMIN).await;
+    let admin = latchd.with_role("admin@example.org", builtin::ADMIN).await;
     let email = "doomed@example.com";
-    let first = signed_up(&latchd, email).await;
+    let first = latchd.signed_up(email).await;
     let second = latchd.login(email).await;
     let tokens = [first.refresh_token.as_str(), second.refresh_token.as_str()];
     assert_eq!(

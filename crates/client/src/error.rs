@@ -14,6 +14,16 @@ pub enum VerifyError {
     /// The signing keys could not be fetched; the token may well be valid.
     #[error("signing keys unavailable: {0}")]
     KeysUnavailable(String),
+    /// Genuine and unexpired, but its session was revoked (Logout, an
+    /// administrator, a reused refresh token, a deleted user): seen by the
+    /// revocation-aware mode ([`crate::Revocations`]).
+    #[error("the session of this access token was revoked")]
+    SessionRevoked,
+    /// The revocation-aware mode cannot say whether the session was
+    /// revoked (its source is lost) and is set to refuse rather than
+    /// guess; the token may well be valid.
+    #[error("revocations unavailable: {0}")]
+    RevocationsUnavailable(&'static str),
 }
 
 impl VerifyError {
@@ -22,7 +32,8 @@ impl VerifyError {
         match self {
             Self::Expired => "TOKEN_EXPIRED",
             Self::Invalid(_) => "TOKEN_INVALID",
-            Self::KeysUnavailable(_) => "UNAVAILABLE",
+            Self::SessionRevoked => "SESSION_REVOKED",
+            Self::KeysUnavailable(_) | Self::RevocationsUnavailable(_) => "UNAVAILABLE",
         }
     }
 }

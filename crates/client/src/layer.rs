@@ -21,11 +21,13 @@ const ERROR_DOMAIN: &str = "latch.dev";
 /// it, and puts the token's [`crate::Claims`] into the request extensions,
 /// where a handler reads them with `request.extensions().get::<Claims>()`.
 ///
-/// A missing, malformed, forged or expired token is answered at once with
-/// `UNAUTHENTICATED` carrying a `google.rpc.ErrorInfo` reason
-/// (`TOKEN_INVALID`, `TOKEN_EXPIRED`); when the keys cannot be fetched the
-/// answer is `UNAVAILABLE` instead, so that clients retry rather than drop a
-/// token that may be good.
+/// A missing, malformed, forged or expired token, or one of a revoked
+/// session (with [`crate::Verifier::with_revocations`]), is answered at once
+/// with `UNAUTHENTICATED` carrying a `google.rpc.ErrorInfo` reason
+/// (`TOKEN_INVALID`, `TOKEN_EXPIRED`, `SESSION_REVOKED`); when the keys
+/// cannot be fetched, or the revocation list is not current and set to
+/// refuse, the answer is `UNAVAILABLE` instead, so that clients retry
+/// rather than drop a token that may be good.
 #[derive(Debug, Clone)]
 pub struct ClientAuthLayer {
     verifier: Arc<Verifier>,
@@ -129,8 +131,12 @@ fn bearer(headers: &http::HeaderMap) -> Option<&str> {
 
 fn refusal(err: &VerifyError) -> Status {
     let code = match err {
-        VerifyError::KeysUnavailable(_) => Code::Unavailable,
-        VerifyError::Expired | VerifyError::Invalid(_) => Code::Unauthenticated,
+        VerifyError::KeysUnavailable(_) | VerifyError::RevocationsUnavailable(_) => {
+            Code::Unavailable
+        }
+        VerifyError::Expired | VerifyError::Invalid(_) | VerifyError::SessionRevoked => {
+            Code::Unauthenticated
+        }
     };
     let details =
         ErrorDetails::with_error_info(err.reason(), ERROR_DOMAIN, HashMap::<String, String>::new());
@@ -170,6 +176,14 @@ mod tests {
             Some("TOKEN_EXPIRED")
         );
         let status = refusal(&VerifyError::KeysUnavailable("down".into()));
+        assert_eq!(status.code(), Code::Unavailable);
+        let status = refusal(&VerifyError::SessionRevoked);
+        assert_eq!(status.code(), Code::Unauthenticated);
+        assert_eq!(
+            status.get_details_error_info().map(|i| i.reason).as_deref(),
+            Some("SESSION_REVOKED")
+        );
+        let status = refusal(&VerifyError::RevocationsUnavailable("lost"));
         assert_eq!(status.code(), Code::Unavailable);
     }
 }

@@ -13,7 +13,7 @@ use jsonwebtoken::{Validation, errors::ErrorKind, jwk::JwkSet};
 use tokio::{sync::Mutex, time::Instant};
 
 use crate::{
-    ACCESS_TOKEN_TYPE, Claims, KeySource, VerifyError,
+    ACCESS_TOKEN_TYPE, Claims, KeySource, Revocations, VerifyError,
     keys::{TrustedKey, trusted_key},
 };
 
@@ -47,6 +47,10 @@ type UnixClock = Arc<dyn Fn() -> i64 + Send + Sync>;
 /// their exact text, so a token presented again costs a lookup instead of a
 /// signature check; `exp` is still checked on every call.
 ///
+/// With [`Verifier::with_revocations`], a token whose session is on the
+/// revocation list is refused (`SESSION_REVOKED`) after every other check,
+/// on every call, cached or not.
+///
 /// Keys are cached by `kid`. An unknown `kid` refetches the key set, at most
 /// once per refetch interval (default 30 s), so a flood of made-up key ids
 /// costs the token service one call per interval; a rotated key is picked up
@@ -67,6 +71,8 @@ pub struct Verifier {
     /// Serializes fetches: concurrent misses wait for one fetch, then read
     /// the cache it filled.
     fetch: Mutex<FetchState>,
+    /// The revoked sessions to refuse, in the revocation-aware mode.
+    revocations: Option<Arc<Revocations>>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -105,6 +111,7 @@ impl Verifier {
             verified: None,
             key_generation: AtomicU64::new(0),
             fetch: Mutex::new(FetchState::default()),
+            revocations: None,
         }
     }
 
@@ -136,6 +143,15 @@ impl Verifier {
         self
     }
 
+    /// The revocation-aware mode: tokens of the sessions on `revocations`
+    /// are refused (`SESSION_REVOKED`), and while its list is not current
+    /// every token is refused with `UNAVAILABLE` or accepted, as its
+    /// [`crate::OnSourceLost`] says. Entries end on the system clock.
+    pub fn with_revocations(mut self, revocations: Arc<Revocations>) -> Self {
+        self.revocations = Some(revocations);
+        self
+    }
+
     /// Verifies `token` against the verifier's clock.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         self.verify_at(token, (self.now)()).await
@@ -154,6 +170,9 @@ impl Verifier {
         };
         if now >= claims.exp.saturating_add(self.leeway) {
             return Err(VerifyError::Expired);
+        }
+        if let Some(revocations) = &self.revocations {
+            revocations.check(&claims.sid, now)?;
         }
         Ok(Claims::clone(&claims))
     }

@@ -76,6 +76,11 @@ reasons! {
     // Not a refusal: the login-history reason of a right password whose
     // second factor is still awaited (Login answers a challenge).
     SecondFactorRequired => "SECOND_FACTOR_REQUIRED", Unauthenticated;
+    // Role administration: a built-in role or permission cannot be
+    // deleted, nor a built-in role lose its built-in grants; a role users
+    // hold is deleted only when forced.
+    BuiltinProtected => "BUILTIN_PROTECTED", FailedPrecondition;
+    RoleInUse => "ROLE_IN_USE", FailedPrecondition;
     AccessDenied => "ACCESS_DENIED", PermissionDenied;
     NotFound => "NOT_FOUND", NotFound;
     RateLimited => "RATE_LIMITED", ResourceExhausted;

@@ -37,6 +37,22 @@ pub enum EventPayload {
     UserDeleted {
         user_id: UserId,
     },
+    /// Roles, grants or assignments changed: drop cached authorization
+    /// decisions of the user (an assignment) or of every holder of the role
+    /// (a grant, a role's permissions or its deletion).
+    AuthzChanged {
+        scope: AuthzScope,
+    },
+}
+
+/// Whose cached authorization an [`EventPayload::AuthzChanged`] voids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthzScope {
+    /// One user's roles changed.
+    User(UserId),
+    /// A role's permissions changed (or the role or a permission was
+    /// deleted): every holder is affected. Named by the role's name.
+    Role(String),
 }
 
 /// The pub/sub channels; the names are the contract.
@@ -47,15 +63,17 @@ pub enum Channel {
     SessionCreated,
     SessionRevoked,
     UserDeleted,
+    AuthzChanged,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 5] = [
+    pub const ALL: [Channel; 6] = [
         Channel::UserCreated,
         Channel::UserUpdated,
         Channel::SessionCreated,
         Channel::SessionRevoked,
         Channel::UserDeleted,
+        Channel::AuthzChanged,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +83,7 @@ impl Channel {
             Self::SessionCreated => "session:created",
             Self::SessionRevoked => "session:revoked",
             Self::UserDeleted => "user:deleted",
+            Self::AuthzChanged => "authz:changed",
         }
     }
 }
@@ -85,6 +104,7 @@ impl Event {
             EventPayload::SessionCreated { .. } => Channel::SessionCreated,
             EventPayload::SessionRevoked { .. } => Channel::SessionRevoked,
             EventPayload::UserDeleted { .. } => Channel::UserDeleted,
+            EventPayload::AuthzChanged { .. } => Channel::AuthzChanged,
         }
     }
 }

@@ -93,6 +93,64 @@ pub fn phone(field: &str, raw: &str) -> Result<String> {
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
+/// Longest role or permission name (the columns are `VARCHAR(64)`).
+pub const RBAC_NAME_MAX: usize = 64;
+/// Longest role or permission description.
+pub const RBAC_DESCRIPTION_MAX: usize = 255;
+
+/// A role name: trimmed, 1 to [`RBAC_NAME_MAX`] ASCII letters, digits,
+/// '_', '-' and '.', e.g. `SUPPORT` or `billing.viewer`.
+pub fn role_name(field: &str, raw: &str) -> Result<String> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err(Error::invalid_field(field, "is required"));
+    }
+    if value.len() > RBAC_NAME_MAX
+        || !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(Error::invalid_field(
+            field,
+            format!("must be at most {RBAC_NAME_MAX} letters, digits, '_', '-' or '.'"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// A permission name, `resource.action` (e.g. `invoices.read`): at most
+/// [`RBAC_NAME_MAX`] characters, exactly one dot, each part lowercase
+/// letters, digits and '_', starting with a letter, '_' only inside. Not
+/// lowercased for the caller: `Users.Read` is refused, not renamed.
+pub fn permission_name(field: &str, raw: &str) -> Result<String> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err(Error::invalid_field(field, "is required"));
+    }
+    let part_ok = |part: &str| {
+        part.starts_with(|c: char| c.is_ascii_lowercase())
+            && !part.ends_with('_')
+            && part
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    let well_formed = value.len() <= RBAC_NAME_MAX
+        && value
+            .split_once('.')
+            .is_some_and(|(resource, action)| part_ok(resource) && part_ok(action));
+    if !well_formed {
+        return Err(Error::invalid_field(
+            field,
+            format!(
+                "must be resource.action (at most {RBAC_NAME_MAX} characters): two parts of \
+                 lowercase letters, digits and '_', each starting with a letter, joined by one \
+                 dot, e.g. invoices.read"
+            ),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
 /// The password policy of sign-up, reset and change: 8–128 characters,
 /// not a known breached password (the 100,000 most common in breach dumps,
 /// whatever the case; see `latch-breached`), and a zxcvbn score of at least
@@ -161,6 +219,65 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert!(email("email", &long).is_err());
+    }
+
+    #[test]
+    fn permission_names_are_resource_dot_action() -> Result<()> {
+        assert_eq!(permission_name("name", " invoices.read ")?, "invoices.read");
+        assert_eq!(
+            permission_name("name", "api_v2.bulk_export")?,
+            "api_v2.bulk_export"
+        );
+        for bad in [
+            "",
+            "invoices",
+            "invoices.",
+            ".read",
+            "a.b.c",
+            "Invoices.read",
+            "invoices.READ",
+            "_invoices.read",
+            "invoices_.read",
+            "invoices.read_",
+            "2fa.read",
+            "invoices.re-ad",
+            "invoices .read",
+            "ïnvoices.read",
+        ] {
+            let err = permission_name("name", bad).unwrap_err();
+            assert_eq!(
+                err.violation().map(|v| v.field.as_str()),
+                Some("name"),
+                "{bad:?}"
+            );
+        }
+        let long = format!("{}.read", "a".repeat(RBAC_NAME_MAX));
+        assert!(permission_name("name", &long).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn role_names_are_letters_digits_and_three_marks() -> Result<()> {
+        assert_eq!(
+            role_name("name", " billing.viewer-2_x ")?,
+            "billing.viewer-2_x"
+        );
+        for bad in [
+            "",
+            "  ",
+            "a b",
+            "role:x",
+            "rôle",
+            &"R".repeat(RBAC_NAME_MAX + 1),
+        ] {
+            let err = role_name("name", bad).unwrap_err();
+            assert_eq!(
+                err.violation().map(|v| v.field.as_str()),
+                Some("name"),
+                "{bad:?}"
+            );
+        }
+        Ok(())
     }
 
     #[test]

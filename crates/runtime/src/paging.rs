@@ -1,8 +1,8 @@
 //! Paged listings at the gRPC edge: the page size a request may ask for,
-//! and opaque page tokens that carry a keyset cursor (a time and an id).
-//! A token is base64url of `<microseconds>.<id>`: clients must not build
-//! or read it, and one not made here is `INVALID_ARGUMENT` on
-//! `page_token`.
+//! and opaque page tokens that carry a keyset cursor (a time and an id,
+//! or a name for listings by name). A token is base64url of
+//! `<microseconds>.<id>` (or `n:<name>`): clients must not build or read
+//! it, and one not made here is `INVALID_ARGUMENT` on `page_token`.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
@@ -56,6 +56,34 @@ pub fn cursor<T>(
     Ok(Some((at, id)))
 }
 
+/// What starts a name token, so that no time token reads as one.
+const NAME_TAG: &str = "n:";
+
+/// The token of the page that resumes after the row named `name`, for
+/// listings by name (roles, permissions).
+pub fn name_token(name: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{NAME_TAG}{name}"))
+}
+
+/// The name a [`name_token`] carries; `None` for an empty token (the
+/// first page). A token not made by [`name_token`] is `INVALID_ARGUMENT`
+/// on `page_token`.
+pub fn name_cursor(token: &str) -> Result<Option<String>> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let refused = || Error::invalid_field("page_token", "is not a token this server issued");
+    if token.len() > TOKEN_MAX_LEN {
+        return Err(refused());
+    }
+    let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| refused())?;
+    let raw = String::from_utf8(raw).map_err(|_| refused())?;
+    match raw.strip_prefix(NAME_TAG) {
+        Some(name) if !name.is_empty() => Ok(Some(name.to_owned())),
+        _ => Err(refused()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use latch_domain::{Clock, ManualClock, Reason, UserId};
@@ -84,6 +112,24 @@ mod tests {
         assert!(!token.contains(&id.to_string()));
         assert_eq!(cursor(&token, user_id)?, Some((at, id)));
         assert_eq!(cursor("", user_id)?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn name_tokens_carry_a_name_and_refuse_time_tokens() -> Result<()> {
+        let token = name_token("billing.viewer");
+        assert!(!token.contains("billing"));
+        assert_eq!(name_cursor(&token)?, Some("billing.viewer".to_owned()));
+        assert_eq!(name_cursor("")?, None);
+        let time_token = page_token(ManualClock::starting_now().now(), "x");
+        for forged in [time_token, URL_SAFE_NO_PAD.encode("n:"), "%%%".to_owned()] {
+            let err = name_cursor(&forged).unwrap_err();
+            assert_eq!(
+                err.violation().map(|v| v.field.as_str()),
+                Some("page_token"),
+                "{forged}"
+            );
+        }
         Ok(())
     }
 

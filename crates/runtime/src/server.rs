@@ -4,7 +4,7 @@
 
 use std::{convert::Infallible, future::Future, sync::Arc, time::Duration};
 
-use latch_domain::{Error, Result};
+use latch_domain::{Error, Result, ports::RoleDirectory};
 use tokio::net::TcpListener;
 use tonic::{
     body::Body,
@@ -62,6 +62,9 @@ pub struct Guard {
     /// The limiter and the groups' rates (`LATCH_RATE_LIMIT_*`), applied to
     /// every public RPC of every service served.
     pub rate_limits: PublicRateLimits,
+    /// Where a user's permissions are read for the policies' rules (a
+    /// per-process cache in front of the authorization service).
+    pub roles: Arc<dyn RoleDirectory>,
 }
 
 /// Serves `services` on `listener` until `shutdown` resolves, under the
@@ -107,7 +110,7 @@ pub async fn serve_with_limits(
     routes.add_service(health);
     add_reflection(&mut routes)?;
 
-    let table = PolicyTable::new(&policies);
+    let table = PolicyTable::new(&policies)?;
     tracing::info!(
         rates = %guard.rate_limits.describe(),
         "public RPCs are rate limited per client address"
@@ -117,6 +120,7 @@ pub async fn serve_with_limits(
         guard.authenticator,
         guard.machines,
         guard.rate_limits,
+        guard.roles,
     )?;
     let routes: Routes = routes.routes();
     // Bounded load: timeout and server-wide limit, outside the auth layer.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use latch_domain::{
     Clock, Error, Result,
-    ports::{RateLimiter, SessionDirectory},
+    ports::{RateLimiter, RoleDirectory, SessionDirectory},
     secret::Secret,
 };
 
@@ -101,6 +101,7 @@ impl<'a> Siblings<'a> {
         clock: Arc<dyn Clock>,
         sessions: Arc<dyn SessionDirectory>,
         limiter: Arc<dyn RateLimiter>,
+        roles: Arc<dyn RoleDirectory>,
     ) -> Result<Guard> {
         let verifier = remote_verifier(self.source, &self.token_url()?, clock.clone())?;
         Ok(Guard {
@@ -112,6 +113,7 @@ impl<'a> Siblings<'a> {
             )?,
             machines: MachineCallers::from_source(self.source, &self.token)?,
             rate_limits: PublicRateLimits::from_source(self.source, limiter)?,
+            roles,
         })
     }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use latch_domain::{
     Error, Result, SessionId, UserId,
-    events::{Channel, Event, EventPayload},
+    events::{AuthzScope, Channel, Event, EventPayload},
 };
 use latch_proto::latch::events::v1 as pb;
 use prost::Message;
@@ -66,6 +66,15 @@ pub fn encode(event: &Event) -> Vec<u8> {
             event_id,
             time,
             user_id: user_id.to_string(),
+        }
+        .encode_to_vec(),
+        EventPayload::AuthzChanged { scope } => pb::AuthzChanged {
+            event_id,
+            time,
+            scope: Some(match scope {
+                AuthzScope::User(user) => pb::authz_changed::Scope::UserId(user.to_string()),
+                AuthzScope::Role(role) => pb::authz_changed::Scope::Role(role.clone()),
+            }),
         }
         .encode_to_vec(),
     }
@@ -143,6 +152,16 @@ pub fn decode(channel: Channel, bytes: &[u8]) -> Result<Event> {
                 user_id: user_id(&m.user_id)?,
             };
             (id, at, payload)
+        }
+        Channel::AuthzChanged => {
+            let m: pb::AuthzChanged = decode_message(bytes)?;
+            let (id, at) = header(&m.event_id, m.time)?;
+            let scope = match m.scope {
+                Some(pb::authz_changed::Scope::UserId(user)) => AuthzScope::User(user_id(&user)?),
+                Some(pb::authz_changed::Scope::Role(role)) => AuthzScope::Role(role),
+                None => return Err(malformed("scope missing")),
+            };
+            (id, at, EventPayload::AuthzChanged { scope })
         }
     };
     Ok(Event { id, at, payload })

@@ -72,6 +72,9 @@ on_every_backend!(profiles, |db| conformance::profiles::run(Arc::new(
 on_every_backend!(roles, |db| conformance::roles::run(Arc::new(
     SqlRoles::new(db)
 )));
+on_every_backend!(role_admin, |db| conformance::role_admin::run(Arc::new(
+    SqlRoles::new(db)
+)));
 on_every_backend!(sessions, |db| conformance::sessions::run(Arc::new(
     SqlSessions::new(db)
 )));

@@ -17,7 +17,12 @@ impl LogCapture {
             .with_max_level(tracing::Level::TRACE)
             .with_writer(move || sink.clone())
             .finish();
-        tracing::subscriber::set_default(subscriber)
+        let guard = tracing::subscriber::set_default(subscriber);
+        // A callsite first reached by another test's thread (no subscriber
+        // there) may have cached "never": ask every callsite again now that
+        // this one listens.
+        tracing::callsite::rebuild_interest_cache();
+        guard
     }
 
     pub fn text(&self) -> String {

@@ -1,13 +1,18 @@
 //! Role and permission queries and role assignment.
 
+mod cache;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use latch_domain::{
     Clock, Error, Result, UserId,
+    events::{AuthzScope, Event, EventPayload},
     model::{Role, builtin},
-    ports::{RoleDirectory, RoleRepository, UserDataEraser},
+    ports::{EventBus, RoleDirectory, RoleRepository, UserDataEraser},
 };
+
+pub use cache::RoleCache;
 
 /// A role together with the names of the permissions it grants, sorted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,33 +33,72 @@ pub struct Decision {
 /// tables. The built-in roles (SUPERADMIN, ADMIN, USER) and the permissions
 /// Latch checks are seeded by migration.
 pub struct Roles {
-    repo: Arc<dyn RoleRepository>,
-    clock: Arc<dyn Clock>,
+    pub(crate) repo: Arc<dyn RoleRepository>,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Where every committed change of roles, grants or assignments is
+    /// announced (`authz:changed`).
+    bus: Arc<dyn EventBus>,
+    /// Where the reads below are served from, when configured.
+    cache: Option<Arc<RoleCache>>,
 }
 
 impl Roles {
-    pub fn new(repo: Arc<dyn RoleRepository>, clock: Arc<dyn Clock>) -> Arc<Self> {
-        Arc::new(Self { repo, clock })
+    /// Every read goes to the store.
+    pub fn new(
+        repo: Arc<dyn RoleRepository>,
+        bus: Arc<dyn EventBus>,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            repo,
+            clock,
+            bus,
+            cache: None,
+        })
+    }
+
+    /// Reads are served from `cache` while its listener is subscribed.
+    pub fn with_cache(
+        repo: Arc<dyn RoleRepository>,
+        bus: Arc<dyn EventBus>,
+        clock: Arc<dyn Clock>,
+        cache: Arc<RoleCache>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            repo,
+            clock,
+            bus,
+            cache: Some(cache),
+        })
+    }
+
+    /// Announces a committed change on `authz:changed`. The change is
+    /// stored already and caches also expire, so a bus that is down is
+    /// logged, not returned: the write must not look failed.
+    pub(crate) async fn publish_authz_changed(&self, scope: AuthzScope) {
+        // Own writes show here at once, not when the event comes back.
+        self.forget_scope(&scope);
+        let event = Event::new(self.clock.now(), EventPayload::AuthzChanged { scope });
+        if let Err(error) = self.bus.publish(&event).await {
+            tracing::warn!(?event, %error, "authz:changed not published");
+        }
     }
 
     /// The roles the user holds, each with its permissions; empty for a user
     /// without roles (or one this service has never heard of).
     pub async fn user_roles(&self, user: UserId) -> Result<Vec<RoleWithPermissions>> {
-        let mut roles = self.repo.roles_of_user(user).await?;
-        roles.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut out = Vec::with_capacity(roles.len());
-        for role in roles {
-            let mut permissions = self.repo.permissions_of_role(role.id).await?;
-            sort_dedup(&mut permissions);
-            out.push(RoleWithPermissions { role, permissions });
-        }
-        Ok(out)
+        Ok(self.held(user).await?.to_vec())
     }
 
     /// Every permission granted through any of the user's roles, sorted and
     /// without duplicates.
     pub async fn user_permissions(&self, user: UserId) -> Result<Vec<String>> {
-        let mut permissions = self.repo.permissions_of_user(user).await?;
+        let mut permissions: Vec<String> = self
+            .held(user)
+            .await?
+            .iter()
+            .flat_map(|r| r.permissions.iter().cloned())
+            .collect();
         sort_dedup(&mut permissions);
         Ok(permissions)
     }
@@ -72,11 +116,10 @@ impl Roles {
     /// SUPERADMIN out or take it away.
     pub async fn is_superadmin(&self, user: UserId) -> Result<bool> {
         Ok(self
-            .repo
-            .roles_of_user(user)
+            .held(user)
             .await?
             .iter()
-            .any(|r| r.name == builtin::SUPERADMIN))
+            .any(|r| r.role.name == builtin::SUPERADMIN))
     }
 
     async fn role_named(&self, name: &str) -> Result<Role> {
@@ -91,34 +134,41 @@ impl Roles {
 impl RoleDirectory for Roles {
     async fn role_names(&self, user: UserId) -> Result<Vec<String>> {
         let mut names: Vec<String> = self
-            .repo
-            .roles_of_user(user)
+            .held(user)
             .await?
-            .into_iter()
-            .map(|r| r.name)
+            .iter()
+            .map(|r| r.role.name.clone())
             .collect();
         sort_dedup(&mut names);
         Ok(names)
     }
 
-    /// One query: the permissions of the user's roles, joined in the store.
     async fn has_permission(&self, user: UserId, permission: &str) -> Result<bool> {
         Ok(self
-            .repo
-            .permissions_of_user(user)
+            .held(user)
             .await?
             .iter()
-            .any(|p| p == permission))
+            .any(|r| r.permissions.iter().any(|p| p == permission)))
     }
 
     async fn assign(&self, user: UserId, role: &str) -> Result<bool> {
         let role = self.role_named(role).await?;
-        self.repo.assign(user, role.id, self.clock.now()).await
+        let assigned = self.repo.assign(user, role.id, self.clock.now()).await?;
+        self.forget(user);
+        if assigned {
+            self.publish_authz_changed(AuthzScope::User(user)).await;
+        }
+        Ok(assigned)
     }
 
     async fn unassign(&self, user: UserId, role: &str) -> Result<bool> {
         let role = self.role_named(role).await?;
-        self.repo.unassign(user, role.id).await
+        let unassigned = self.repo.unassign(user, role.id).await?;
+        self.forget(user);
+        if unassigned {
+            self.publish_authz_changed(AuthzScope::User(user)).await;
+        }
+        Ok(unassigned)
     }
 }
 
@@ -127,7 +177,12 @@ impl RoleDirectory for Roles {
 #[async_trait]
 impl UserDataEraser for Roles {
     async fn erase_user(&self, user: UserId) -> Result<u64> {
-        self.repo.unassign_all(user).await
+        let erased = self.repo.unassign_all(user).await?;
+        self.forget(user);
+        if erased > 0 {
+            self.publish_authz_changed(AuthzScope::User(user)).await;
+        }
+        Ok(erased)
     }
 }
 

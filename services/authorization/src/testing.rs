@@ -1,15 +1,23 @@
-//! Roles over a freshly migrated SQLite database (roles seeded), and a
-//! repository wrapper that grants one user an extra permission, standing in
-//! for custom roles until they can be created.
+//! Roles over a freshly migrated SQLite database (roles seeded), with a bus
+//! that keeps what was published and can be made to fail, and identity's
+//! directory of users standing in as a set.
 
-use std::sync::Arc;
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use latch_domain::{
-    Clock, ManualClock, Result, RoleId, UserId, model::Role, ports::RoleRepository,
+    Clock, Error, ManualClock, Result, UserId,
+    events::{AuthzScope, Channel, Event, EventPayload},
+    model::UserStatus,
+    ports::{EventBus, EventStream, UserDirectory},
 };
-use latch_store::sql::SqlRoles;
+use latch_store::{memory::MemoryEventBus, sql::SqlRoles};
 use latch_testkit::TestDatabase;
 
 use crate::Roles;
@@ -17,7 +25,8 @@ use crate::Roles;
 pub(crate) struct Harness {
     pub(crate) roles: Arc<Roles>,
     pub(crate) repo: Arc<SqlRoles>,
-    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) bus: Arc<RecordingBus>,
+    pub(crate) users: Arc<Users>,
     _db: TestDatabase,
 }
 
@@ -26,61 +35,87 @@ impl Harness {
         let db = TestDatabase::new().await;
         let repo = Arc::new(SqlRoles::new(db.db().clone()));
         let clock: Arc<dyn Clock> = Arc::new(ManualClock::starting_now());
+        let bus = Arc::new(RecordingBus::default());
         Harness {
-            roles: Roles::new(repo.clone(), clock.clone()),
+            roles: Roles::new(repo.clone(), bus.clone(), clock),
             repo,
-            clock,
+            bus,
+            users: Arc::new(Users::default()),
             _db: db,
         }
     }
-
-    /// Roles where `user` also holds `permission`, whatever its roles.
-    pub(crate) fn granting(&self, user: UserId, permission: &'static str) -> Arc<Roles> {
-        Roles::new(
-            Arc::new(ExtraPermission {
-                inner: self.repo.clone(),
-                user,
-                permission,
-            }),
-            self.clock.clone(),
-        )
-    }
 }
 
-struct ExtraPermission {
-    inner: Arc<SqlRoles>,
-    user: UserId,
-    permission: &'static str,
+/// Identity as the authorization service sees it: every user exists but
+/// those marked gone (never signed up, or deleted).
+#[derive(Default)]
+pub(crate) struct Users {
+    gone: Mutex<HashSet<UserId>>,
+}
+
+impl Users {
+    pub(crate) fn gone(&self, user: UserId) {
+        self.gone
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(user);
+    }
 }
 
 #[async_trait]
-impl RoleRepository for ExtraPermission {
-    async fn list_roles(&self) -> Result<Vec<Role>> {
-        self.inner.list_roles().await
+impl UserDirectory for Users {
+    async fn status(&self, user: UserId) -> Result<Option<UserStatus>> {
+        let gone = self
+            .gone
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&user);
+        Ok((!gone).then_some(UserStatus::Active))
     }
-    async fn find_role(&self, name: &str) -> Result<Option<Role>> {
-        self.inner.find_role(name).await
+}
+
+/// A real in-process bus that also keeps every event published through it;
+/// while `failing`, publishing fails as a bus that is down does.
+#[derive(Default)]
+pub(crate) struct RecordingBus {
+    inner: MemoryEventBus,
+    published: Mutex<Vec<Event>>,
+    failing: AtomicBool,
+}
+
+impl RecordingBus {
+    /// The scopes of the `authz:changed` events published since the last
+    /// call, in order.
+    pub(crate) fn take_authz(&self) -> Vec<AuthzScope> {
+        let mut published = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        published
+            .drain(..)
+            .filter_map(|event| match event.payload {
+                EventPayload::AuthzChanged { scope } => Some(scope),
+                _ => None,
+            })
+            .collect()
     }
-    async fn roles_of_user(&self, user: UserId) -> Result<Vec<Role>> {
-        self.inner.roles_of_user(user).await
+
+    pub(crate) fn fail(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
     }
-    async fn permissions_of_user(&self, user: UserId) -> Result<Vec<String>> {
-        let mut permissions = self.inner.permissions_of_user(user).await?;
-        if user == self.user {
-            permissions.push(self.permission.to_owned());
+}
+
+#[async_trait]
+impl EventBus for RecordingBus {
+    async fn publish(&self, event: &Event) -> Result<()> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(Error::unavailable(std::io::Error::other("bus down")));
         }
-        Ok(permissions)
+        self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(event.clone());
+        self.inner.publish(event).await
     }
-    async fn permissions_of_role(&self, role: RoleId) -> Result<Vec<String>> {
-        self.inner.permissions_of_role(role).await
-    }
-    async fn assign(&self, user: UserId, role: RoleId, at: DateTime<Utc>) -> Result<bool> {
-        self.inner.assign(user, role, at).await
-    }
-    async fn unassign(&self, user: UserId, role: RoleId) -> Result<bool> {
-        self.inner.unassign(user, role).await
-    }
-    async fn unassign_all(&self, user: UserId) -> Result<u64> {
-        self.inner.unassign_all(user).await
+
+    async fn subscribe(&self, channel: Channel) -> Result<EventStream> {
+        self.inner.subscribe(channel).await
     }
 }

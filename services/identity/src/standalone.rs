@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use latch_domain::{Result, ports::OutboxRepository};
 use latch_runtime::{
+    authz_cache::AuthzCache,
     binary::{Assembled, Context},
     outbox::{OutboxConfig, OutboxWorker},
     server::ServiceSet,
@@ -25,14 +26,18 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
     let bootstrap_admin = bootstrap::BootstrapAdmin::from_source(source)?;
     let siblings = Siblings::new(source, ctx.secrets.service_token.clone());
     let sessions = siblings.session()?;
-    let roles = siblings.authorization()?;
+    let role_client = siblings.authorization()?;
+    // Admin checks ask for roles on every call: served from this process
+    // while events keep the copy coherent.
+    let roles = AuthzCache::start(source, ctx.infra.bus.clone(), ctx.clock.clone())?
+        .roles(role_client.clone());
     let secrets = IdentitySecrets::derive(ctx.secrets.encryption_key.clone());
     let outbound = Outbound::from_source(source, &secrets, ctx.clock.clone()).await?;
     let outbox: Arc<dyn OutboxRepository> = Arc::new(SqlOutbox::new(ctx.infra.db.clone()));
     let erasers = UserErasers {
         sessions: sessions.clone(),
         tokens: siblings.token()?,
-        roles: roles.clone(),
+        roles: role_client,
         profiles: siblings.profile()?,
     };
     let mut handlers = outbound.handlers;
@@ -83,9 +88,9 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
         bootstrap::spawn_at_start(identity.clone(), admin);
     }
     let mut services = ServiceSet::new();
-    services.add(grpc::server(identity, roles), grpc::POLICY);
+    services.add(grpc::server(identity), grpc::POLICY);
     Ok(Assembled {
         services,
-        guard: siblings.guard(ctx.clock, sessions, ctx.infra.rate_limiter.clone())?,
+        guard: siblings.guard(ctx.clock, sessions, ctx.infra.rate_limiter.clone(), roles)?,
     })
 }

@@ -299,7 +299,11 @@ impl Harness {
             fail: AtomicBool::new(false),
         });
         let bus = Arc::new(MemoryEventBus::new());
-        let roles = Roles::new(Arc::new(SqlRoles::new(db.db().clone())), clock_port.clone());
+        let roles = Roles::new(
+            Arc::new(SqlRoles::new(db.db().clone())),
+            bus.clone(),
+            clock_port.clone(),
+        );
         let profiles = Profiles::new(
             Arc::new(SqlProfiles::new(db.db().clone())),
             bus.clone(),

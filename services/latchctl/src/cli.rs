@@ -223,7 +223,7 @@ pub(crate) struct RoleArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeysCommand {
-    /// Sign with a new key from now on; old keys stay published until their tokens expire.
+    /// Publish a new signing key now; it signs once backends caching the JWKS have seen it, and old keys stay published until their tokens expire.
     Rotate,
 }
 

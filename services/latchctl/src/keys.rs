@@ -18,7 +18,7 @@ pub(crate) async fn run(api: &mut Api, command: &KeysCommand, out: Output) -> Re
                 .await?;
             out.show(&serde_json::json!({ "kid": answer.kid }), || {
                 format!(
-                    "Signing with key {} from now on; older keys stay published until their tokens expire",
+                    "Key {} is published now and signs from one JWKS cache period on; older keys stay published until their tokens expire",
                     answer.kid
                 )
             })

@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use latch_authorization::Roles;
+use latch_authorization::{
+    RoleCache, Roles,
+    ext_authz::{self, ExtAuthz},
+};
 use latch_domain::{
     Clock, Result,
     ports::{
@@ -19,6 +22,7 @@ use latch_identity::{
 use latch_profile::Profiles;
 use latch_runtime::{
     auth::{AccessTokenAuthenticator, MachineCallers, PublicRateLimits},
+    authz_cache::{AuthzCache, AuthzCacheConfig},
     config::ConfigSource,
     infra::Infra,
     outbox::{OutboxConfig, OutboxWorker},
@@ -45,6 +49,14 @@ pub struct Latchd {
     pub identity: Arc<Identity>,
 }
 
+impl Latchd {
+    /// What latchd serves on its HTTP port (`LATCH_HTTP_ADDR`): the token
+    /// service's JWKS and discovery documents, which name `public_url`.
+    pub fn http_routes(&self, public_url: &str) -> latch_runtime::http::Router {
+        latch_token::http::routes(self.tokens.clone(), public_url)
+    }
+}
+
 pub async fn assemble(
     source: &dyn ConfigSource,
     secrets: &Secrets,
@@ -54,8 +66,22 @@ pub async fn assemble(
     let db = &infra.db;
     // Read (and its password judged) before anything starts.
     let bootstrap_admin = BootstrapAdmin::from_source(source)?;
+    let ext_authz_rules = ext_authz::Rules::from_source(source)?;
 
-    let roles = Roles::new(Arc::new(SqlRoles::new(db.clone())), clock.clone());
+    // Every Check, admin check and refresh reads a user's roles: served
+    // from this process while events keep the copy coherent.
+    let authz_cache = AuthzCacheConfig::from_source(source)?;
+    let role_cache = RoleCache::new(infra.bus.clone(), authz_cache);
+    role_cache.spawn_listener();
+    let roles = Roles::with_cache(
+        Arc::new(SqlRoles::new(db.clone())),
+        infra.bus.clone(),
+        clock.clone(),
+        role_cache,
+    );
+    // A refresh reads the user's status too.
+    let status_cache = AuthzCache::new(infra.bus.clone(), clock.clone(), authz_cache);
+    status_cache.spawn_listener();
     let profiles = Profiles::new(
         Arc::new(SqlProfiles::new(db.clone())),
         infra.bus.clone(),
@@ -80,12 +106,14 @@ pub async fn assemble(
 
     let sql_users = Arc::new(SqlUsers::new(db.clone()));
     let users: Arc<dyn UserRepository> = sql_users.clone();
+    // An administrator's AssignRole names a user who exists.
+    let users_for_roles = users.clone();
     let tokens = Tokens::start(
         TokenDeps {
             refresh_tokens: refresh_tokens.clone(),
             signing_keys: Arc::new(SqlSigningKeys::new(db.clone())),
             sessions: sessions.clone(),
-            users: UserStatusReader::new(users.clone()),
+            users: status_cache.users(UserStatusReader::new(users.clone())),
             roles: roles.clone(),
             clock: clock.clone(),
         },
@@ -98,6 +126,7 @@ pub async fn assemble(
     )
     .await?;
     tokens.spawn_cleanup();
+    tokens.spawn_key_schedule();
 
     // Every service's follow-up work in one worker, their siblings in
     // process: revocations, and identity's mail and SMS.
@@ -178,7 +207,7 @@ pub async fn assemble(
     let mut services = ServiceSet::new();
     services
         .add(
-            latch_identity::grpc::server(identity.clone(), role_directory.clone()),
+            latch_identity::grpc::server(identity.clone()),
             latch_identity::grpc::POLICY,
         )
         .add(
@@ -190,11 +219,11 @@ pub async fn assemble(
             latch_session::grpc::POLICY,
         )
         .add(
-            latch_authorization::grpc::server(roles),
+            latch_authorization::grpc::server(roles, UserStatusReader::new(users_for_roles)),
             latch_authorization::grpc::POLICY,
         )
         .add(
-            latch_profile::grpc::server(profiles, role_directory),
+            latch_profile::grpc::server(profiles),
             latch_profile::grpc::POLICY,
         );
 
@@ -207,7 +236,16 @@ pub async fn assemble(
         ),
         machines: MachineCallers::from_source(source, &secrets.service_token)?,
         rate_limits: PublicRateLimits::from_source(source, infra.rate_limiter.clone())?,
+        roles: role_directory,
     };
+    // Envoy's check trusts a token and a permission exactly as Latch's own
+    // RPCs do: the guard's authenticator and role directory.
+    let check = ExtAuthz::new(
+        guard.authenticator.clone(),
+        guard.roles.clone(),
+        ext_authz_rules,
+    );
+    services.add(ext_authz::server(check), ext_authz::POLICY);
     Ok(Latchd {
         services,
         guard,

@@ -1,4 +1,5 @@
-//! `latchd [serve]` runs every service on `LATCH_GRPC_ADDR`;
+//! `latchd [serve]` runs every service on `LATCH_GRPC_ADDR`, and the JWKS
+//! and discovery documents on `LATCH_HTTP_ADDR`;
 //! `latchd migrate` applies the migrations to `LATCH_DATABASE_URL` and exits;
 //! `latchd service-account NAME` prints a new service account's credential
 //! and the `LATCH_SERVICE_ACCOUNTS` stanza that holds its hash;
@@ -10,6 +11,7 @@ use std::{process::ExitCode, sync::Arc};
 use latch_domain::{Clock, Result, SystemClock};
 use latch_runtime::{
     config::{ConfigSource, EnvSource, parse_or},
+    http::{self, HttpConfig, HttpListener},
     infra::{Infra, RedisRequirement},
     secrets::Secrets,
     server,
@@ -70,6 +72,12 @@ async fn serve(source: &dyn ConfigSource) -> Result<()> {
     let secrets = Secrets::load(source, &common).await?;
     let infra = Infra::connect(&common, clock.clone(), RedisRequirement::Optional, migrate).await?;
     let latchd = latchd::assemble(source, &secrets, &infra, clock).await?;
+    // JWKS and discovery for gateways (default 127.0.0.1:8080; `off` for none).
+    let http_config = HttpConfig::from_source(source, HttpConfig::latchd_default())?;
+    if let Some(listener) = HttpListener::bind(&http_config).await? {
+        let routes = latchd.http_routes(listener.public_url());
+        http::spawn(routes, listener, server::shutdown_signal());
+    }
     let listener = tokio::net::TcpListener::bind(common.grpc_addr)
         .await
         .map_err(|e| {

@@ -52,9 +52,13 @@ fn latchd(dir: &Path) -> Command {
 async fn serves_with_no_configuration() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
+    // The HTTP port is on by default (127.0.0.1:8080); a free one here so
+    // the test never meets something else on 8080.
+    let http_port = free_port();
     let _server = Running(
         latchd(dir.path())
             .env("LATCH_GRPC_ADDR", format!("127.0.0.1:{port}"))
+            .env("LATCH_HTTP_ADDR", format!("127.0.0.1:{http_port}"))
             .spawn()
             .expect("start latchd"),
     );
@@ -88,6 +92,9 @@ async fn serves_with_no_configuration() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(status, ServingStatus::Serving);
+    let jwks = http_get(http_port, "/.well-known/jwks.json").await;
+    assert!(jwks.starts_with("HTTP/1.1 200"), "{jwks}");
+    assert!(jwks.contains(r#""kty":"OKP""#), "{jwks}");
 
     let data = dir.path().join("data");
     assert!(data.join("latch.db").exists(), "SQLite file under ./data");
@@ -102,6 +109,20 @@ async fn serves_with_no_configuration() {
         );
         assert_eq!(mode(&data), 0o700, "the data directory is owner-only");
     }
+}
+
+/// A plain HTTP/1.1 GET, the whole response as text.
+async fn http_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.unwrap();
+    response
 }
 
 #[test]

@@ -35,7 +35,7 @@ impl Follower for Profiles {
     fn event(&self, event: &Event) {
         match &event.payload {
             EventPayload::UserUpdated { user_id, .. } | EventPayload::UserDeleted { user_id } => {
-                self.cache.invalidate(*user_id);
+                self.cache.invalidate(user_id);
             }
             _ => {}
         }

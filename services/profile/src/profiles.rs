@@ -12,7 +12,7 @@ use latch_domain::{
 };
 
 use crate::{
-    cache::ProfileCache,
+    cache::{CAPACITY, ProfileCache},
     update::{self, ProfileUpdate},
 };
 
@@ -37,25 +37,20 @@ impl Profiles {
         clock: Arc<dyn Clock>,
         cache_ttl: std::time::Duration,
     ) -> Arc<Self> {
-        let ttl = chrono::Duration::from_std(cache_ttl).unwrap_or(chrono::Duration::MAX);
         Arc::new(Self {
             repo,
             bus,
             clock,
-            cache: ProfileCache::new(ttl),
+            cache: ProfileCache::new(cache_ttl, CAPACITY),
         })
     }
 
     /// The user's profile, or `NOT_FOUND`; from memory when a copy read at
     /// most the cache TTL ago is held.
     pub async fn get(&self, user: UserId) -> Result<Profile> {
-        if let Some(profile) = self.cache.get(user, self.clock.now()) {
-            return Ok(profile);
-        }
-        let generation = self.cache.generation();
-        let profile = self.load(user).await?;
-        self.cache.keep(&profile, generation, self.clock.now());
-        Ok(profile)
+        self.cache
+            .get_or_load(user, self.clock.as_ref(), || self.load(user))
+            .await
     }
 
     /// The stored profile, never a cached copy.
@@ -91,7 +86,7 @@ impl Profiles {
         let now = self.clock.now();
         next.updated_at = now;
         let stored = self.repo.update(&next).await;
-        self.cache.invalidate(user);
+        self.cache.invalidate(&user);
         if !stored? {
             return Err(Error::not_found("profile"));
         }
@@ -125,7 +120,7 @@ impl ProfileDirectory for Profiles {
     /// Idempotent: false when there was no profile.
     async fn delete(&self, user: UserId) -> Result<bool> {
         let deleted = self.repo.delete(user).await;
-        self.cache.invalidate(user);
+        self.cache.invalidate(&user);
         deleted
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use latch_domain::Result;
 use latch_runtime::{
+    authz_cache::AuthzCache,
     binary::{Assembled, Context},
     config::{ConfigSource, duration_in},
     server::ServiceSet,
@@ -24,16 +25,16 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
     );
     profiles.spawn_update_listener();
     let mut services = ServiceSet::new();
-    services.add(
-        grpc::server(profiles, siblings.authorization()?),
-        grpc::POLICY,
-    );
+    services.add(grpc::server(profiles), grpc::POLICY);
+    let roles = AuthzCache::start(source, ctx.infra.bus.clone(), ctx.clock.clone())?
+        .roles(siblings.authorization()?);
     Ok(Assembled {
         services,
         guard: siblings.guard(
             ctx.clock,
             siblings.session()?,
             ctx.infra.rate_limiter.clone(),
+            roles,
         )?,
     })
 }

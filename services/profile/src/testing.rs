@@ -34,7 +34,11 @@ impl Harness {
                 clock_port.clone(),
                 Profiles::DEFAULT_CACHE_TTL,
             ),
-            roles: Roles::new(Arc::new(SqlRoles::new(db.db().clone())), clock_port),
+            roles: Roles::new(
+                Arc::new(SqlRoles::new(db.db().clone())),
+                bus.clone(),
+                clock_port,
+            ),
             bus,
             clock,
             _db: db,

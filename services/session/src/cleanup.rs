@@ -3,7 +3,8 @@
 //! bounded batches. Every replica may run it: the delete is idempotent, and
 //! a session is gone for all once one replica removed it. Keeping ended
 //! sessions a while leaves GetSession and incident work something to read;
-//! deleting them keeps ListSessions and RevokeAllSessions bounded.
+//! deleting them keeps ListSessions and RevokeAllSessions bounded. The
+//! same run prunes the revocation list ([`crate::revocation_list`]).
 
 use std::sync::{Arc, Weak};
 
@@ -61,6 +62,10 @@ async fn clean(sessions: Weak<Sessions>, interval: std::time::Duration) {
             Err(error) => {
                 tracing::warn!(%error, "session cleanup failed; retrying next interval")
             }
+        }
+        // Revocation-list entries no token needs any more.
+        if let Err(error) = sessions.prune_revocations().await {
+            tracing::warn!(%error, "revocation list cleanup failed; retrying next interval");
         }
     }
 }

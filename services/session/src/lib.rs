@@ -20,6 +20,7 @@ pub mod follow_up;
 pub mod grpc;
 mod listener;
 mod local_cache;
+mod revocation_list;
 mod revoke;
 mod sessions;
 pub mod standalone;
@@ -31,5 +32,6 @@ mod testing;
 
 pub use config::SessionConfig;
 pub use erase::ACCOUNT_DELETED;
+pub use revocation_list::{ListPosition, REVOCATION_HORIZON, RevokedPage, SETTLE};
 pub use sessions::{SessionDeps, Sessions};
 pub use validate::Validation;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use latch_domain::Result;
 use latch_runtime::{
+    authz_cache::AuthzCache,
     binary::{Assembled, Context},
     outbox::{OutboxConfig, OutboxWorker},
     server::ServiceSet,
@@ -37,12 +38,11 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
     )?
     .spawn();
     let mut services = ServiceSet::new();
-    services.add(
-        grpc::server(sessions.clone(), siblings.authorization()?),
-        grpc::POLICY,
-    );
+    let roles = AuthzCache::start(source, ctx.infra.bus.clone(), ctx.clock.clone())?
+        .roles(siblings.authorization()?);
+    services.add(grpc::server(sessions.clone(), roles.clone()), grpc::POLICY);
     Ok(Assembled {
         services,
-        guard: siblings.guard(ctx.clock, sessions, ctx.infra.rate_limiter.clone())?,
+        guard: siblings.guard(ctx.clock, sessions, ctx.infra.rate_limiter.clone(), roles)?,
     })
 }

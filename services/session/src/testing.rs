@@ -19,7 +19,7 @@ use latch_domain::{
     Clock, Error, ManualClock, Result, SessionId, UserId,
     events::Event,
     model::SessionQuery,
-    model::{ClientInfo, Session},
+    model::{ClientInfo, RevocationCursor, Session, SessionRevocation},
     ports::{
         CachedSession, EventBus, EventStream, FollowUp, OutboxRepository, SessionCache,
         SessionRepository, TokenRevoker,
@@ -250,6 +250,17 @@ impl SessionRepository for CountingRepo {
     }
     async fn delete_for_user(&self, user: UserId, limit: u64) -> Result<u64> {
         self.inner.delete_for_user(user, limit).await
+    }
+    async fn list_revocations(
+        &self,
+        since: DateTime<Utc>,
+        after: Option<&RevocationCursor>,
+        limit: u64,
+    ) -> Result<Vec<SessionRevocation>> {
+        self.inner.list_revocations(since, after, limit).await
+    }
+    async fn delete_revocations(&self, before: DateTime<Utc>, limit: u64) -> Result<u64> {
+        self.inner.delete_revocations(before, limit).await
     }
 }
 

@@ -82,8 +82,11 @@ fn refusal(err: VerifyError) -> Error {
         VerifyError::Invalid(why) => {
             Error::new(Reason::TokenInvalid, format!("invalid access token: {why}"))
         }
-        // The in-process key source never fails; keep the cause for logs.
-        VerifyError::KeysUnavailable(_) => Error::internal(err),
+        // The in-process key source never fails, and the in-process
+        // verifier is not revocation-aware; keep the cause for logs.
+        VerifyError::KeysUnavailable(_)
+        | VerifyError::SessionRevoked
+        | VerifyError::RevocationsUnavailable(_) => Error::internal(err),
     }
 }
 

@@ -36,12 +36,22 @@ pub struct TokenConfig {
     /// (`LATCH_TOKEN_RETENTION`, default 7d): long enough to tell a reused
     /// token from a random one, and to look into an incident.
     pub retention: Duration,
+    /// How long a verifier may cache the JWKS (`LATCH_JWKS_CACHE_TTL`,
+    /// default 10m, 30s to 1d): the `max-age` of the JWKS served over
+    /// HTTP, and how long a new signing key is published before it signs
+    /// (plus [`TokenConfig::KEY_PUBLICATION_MARGIN`]).
+    pub jwks_cache_ttl: Duration,
+    /// How often a new signing key is made on schedule
+    /// (`LATCH_SIGNING_KEY_ROTATION`, default 30d, `0` = only on request;
+    /// otherwise 1h to 365d, and longer than the JWKS cache TTL plus the
+    /// margin, so a key signs before the next one is made).
+    pub key_rotation: Duration,
 }
 
 impl TokenConfig {
     /// The longest access-token lifetime Latch accepts: revocation reaches
     /// a token checked without its session only when it expires.
-    pub const MAX_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+    pub const MAX_ACCESS_TTL: Duration = latch_domain::model::MAX_ACCESS_TOKEN_TTL;
     /// The longest grace for a duplicate refresh: a stolen token replayed
     /// this soon after the rightful refresh passes for a retry.
     pub const MAX_REUSE_GRACE: Duration = Duration::from_secs(60);
@@ -50,6 +60,17 @@ impl TokenConfig {
     pub const MAX_LIFETIME: Duration = Duration::from_secs(365 * 86_400);
     /// The longest pause between two cleanups.
     pub const MAX_CLEANUP_INTERVAL: Duration = Duration::from_secs(86_400);
+    /// The shortest JWKS cache TTL: Latch's own verifier refetches the keys
+    /// for an unknown `kid` at most this often.
+    pub const MIN_JWKS_CACHE_TTL: Duration = latch_client::Verifier::DEFAULT_REFETCH_INTERVAL;
+    /// The longest JWKS cache TTL, and so the longest wait of a new key.
+    pub const MAX_JWKS_CACHE_TTL: Duration = Duration::from_secs(86_400);
+    /// What a new key waits beyond the JWKS cache TTL before it signs: a
+    /// replica's view of the keys (and so the JWKS it serves) may be a
+    /// minute old, and clocks may disagree by another.
+    pub const KEY_PUBLICATION_MARGIN: Duration = Duration::from_secs(120);
+    /// The shortest scheduled rotation period.
+    pub const MIN_KEY_ROTATION: Duration = Duration::from_secs(3600);
 
     /// Reads the `LATCH_*` keys above; a malformed or out-of-range value
     /// stops the start.
@@ -68,6 +89,8 @@ impl TokenConfig {
                 defaults.cleanup_interval,
             )?,
             retention: duration_or(source, "LATCH_TOKEN_RETENTION", defaults.retention)?,
+            jwks_cache_ttl: duration_or(source, "LATCH_JWKS_CACHE_TTL", defaults.jwks_cache_ttl)?,
+            key_rotation: duration_or(source, "LATCH_SIGNING_KEY_ROTATION", defaults.key_rotation)?,
         };
         config.validate()?;
         Ok(config)
@@ -114,6 +137,11 @@ impl TokenConfig {
                 self.retention,
                 Duration::ZERO..=Self::MAX_LIFETIME,
             ),
+            (
+                "LATCH_JWKS_CACHE_TTL",
+                self.jwks_cache_ttl,
+                Self::MIN_JWKS_CACHE_TTL..=Self::MAX_JWKS_CACHE_TTL,
+            ),
         ];
         for (key, value, range) in ranges {
             check_duration(key, value, range)?;
@@ -123,7 +151,24 @@ impl TokenConfig {
                 "LATCH_REFRESH_REUSE_GRACE must be shorter than LATCH_REFRESH_TOKEN_TTL",
             );
         }
+        if !self.key_rotation.is_zero() {
+            check_duration(
+                "LATCH_SIGNING_KEY_ROTATION",
+                self.key_rotation,
+                Self::MIN_KEY_ROTATION..=Self::MAX_LIFETIME,
+            )?;
+            if self.key_rotation <= self.key_lead() {
+                return refuse(
+                    "LATCH_SIGNING_KEY_ROTATION must be longer than LATCH_JWKS_CACHE_TTL plus 2m (the wait of a new key before it signs)",
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// How long after it is published a rotated key starts signing.
+    pub fn key_lead(&self) -> Duration {
+        self.jwks_cache_ttl + Self::KEY_PUBLICATION_MARGIN
     }
 }
 
@@ -138,6 +183,9 @@ impl Default for TokenConfig {
             reuse_grace: Duration::from_secs(10),
             cleanup_interval: Duration::from_secs(3600),
             retention: Duration::from_secs(7 * 86_400),
+            // Envoy's jwt_authn caches remote JWKS 10 minutes by default.
+            jwks_cache_ttl: Duration::from_secs(600),
+            key_rotation: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -186,6 +234,43 @@ mod tests {
         assert_eq!(config.access_ttl, Duration::from_secs(900));
         assert_eq!(config.family_ttl, Duration::from_secs(14 * 86_400));
         assert_eq!(config.reuse_grace, Duration::from_secs(10));
+        assert_eq!(config.jwks_cache_ttl, Duration::from_secs(600));
+        assert_eq!(config.key_rotation, Duration::from_secs(30 * 86_400));
+        assert_eq!(config.key_lead(), Duration::from_secs(720));
+        Ok(())
+    }
+
+    #[test]
+    fn key_schedule_keys_are_read_and_ranged() -> Result<()> {
+        let source = MapSource::new()
+            .with("LATCH_JWKS_CACHE_TTL", "5m")
+            .with("LATCH_SIGNING_KEY_ROTATION", "7d");
+        let config = TokenConfig::from_source(&source)?;
+        assert_eq!(config.jwks_cache_ttl, Duration::from_secs(300));
+        assert_eq!(config.key_rotation, Duration::from_secs(7 * 86_400));
+        let off = MapSource::new().with("LATCH_SIGNING_KEY_ROTATION", "0");
+        assert_eq!(TokenConfig::from_source(&off)?.key_rotation, Duration::ZERO);
+        for (key, raw) in [
+            ("LATCH_JWKS_CACHE_TTL", "29s"),
+            ("LATCH_JWKS_CACHE_TTL", "2d"),
+            ("LATCH_SIGNING_KEY_ROTATION", "59m"),
+            ("LATCH_SIGNING_KEY_ROTATION", "366d"),
+            ("LATCH_SIGNING_KEY_ROTATION", "monthly"),
+        ] {
+            let source = MapSource::new().with(key, raw);
+            let err = TokenConfig::from_source(&source)
+                .expect_err("an out-of-range value must stop the start");
+            assert!(format!("{err}").contains(key), "{key}={raw}: {err}");
+        }
+        // A key must sign before the next one is made.
+        let source = MapSource::new()
+            .with("LATCH_JWKS_CACHE_TTL", "1d")
+            .with("LATCH_SIGNING_KEY_ROTATION", "1d");
+        let err = TokenConfig::from_source(&source).unwrap_err();
+        assert!(
+            format!("{err}").contains("LATCH_SIGNING_KEY_ROTATION"),
+            "{err}"
+        );
         Ok(())
     }
 

@@ -1,6 +1,16 @@
 //! The signing-key ring: Ed25519 keys generated here, persisted with the
-//! private half encrypted (AES-256-GCM), the newest live key signing, and
-//! every key whose tokens may still be valid published in the JWKS.
+//! private half encrypted (AES-256-GCM), published in the JWKS as soon as
+//! they are stored, signing one JWKS cache period later, and published
+//! until the tokens they signed have expired.
+//!
+//! Why the wait: a verifier that fetched the keys just before a rotation
+//! keeps that set for its cache period (`max-age` of the HTTP JWKS, a
+//! gateway's cache duration); a token signed at once by the new key would
+//! be refused there until then. So a rotated key records when it may sign
+//! (`signs_from` = stored + JWKS cache TTL + a margin for stale views and
+//! clock skew), its predecessors are retired at that same time (ahead),
+//! and every replica picks, per signature, the newest key whose time has
+//! come. Only the first key of a fresh database signs at once.
 //!
 //! A stored record is believed only when its halves belong together: the
 //! public key derived from its decrypted private key must be the stored
@@ -9,81 +19,75 @@
 //! else holds the private half of). Keys are ordered by (`created_at`,
 //! `kid`), the same order on every replica, and a rotation retires only the
 //! keys before its own, so replicas rotating at once never retire the
-//! newest key: at least one stays live.
+//! newest key: at least one stays unretired.
 
 use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
-use jsonwebtoken::{
-    EncodingKey,
-    jwk::{Jwk, JwkSet},
-};
+use chrono::TimeDelta;
+use jsonwebtoken::jwk::JwkSet;
 use latch_client::{KeySource, VerifyError};
 use latch_domain::{
     Clock, Error, Result, model::SigningKeyRecord, ports::SigningKeyRepository, secret::Secret,
 };
 
 mod record;
+mod schedule;
 mod seal;
+mod state;
 
-use record::{Soundness, check, generate, public_jwk};
+use record::generate;
+pub(crate) use state::ActiveKey;
+use state::{RingState, read_state};
 
 /// The only algorithm this ring generates and signs with.
 pub(crate) const ALGORITHM: &str = "EdDSA";
 
-/// How stale a replica's view of the keys may grow before signing reloads
-/// it, so a rotation made by another replica is followed within this time.
+/// How stale a replica's view of the keys may grow before signing or
+/// serving the JWKS reloads it, so a rotation made by another replica is
+/// followed within this time.
 const RELOAD_AFTER: TimeDelta = TimeDelta::seconds(60);
 /// Slack for clocks that disagree a little.
 const CLOCK_SLACK: TimeDelta = TimeDelta::seconds(60);
 
-/// The key that signs new tokens.
-pub(crate) struct ActiveKey {
-    pub(crate) kid: String,
-    pub(crate) key: EncodingKey,
-    created_at: DateTime<Utc>,
-}
-
-/// A public key and when it stopped signing.
-struct PublishedKey {
-    jwk: Jwk,
-    retired_at: Option<DateTime<Utc>>,
-}
-
-struct RingState {
-    active: Arc<ActiveKey>,
-    published: Vec<PublishedKey>,
-    loaded_at: DateTime<Utc>,
+/// When keys are published and sign, from the token configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyTimes {
+    /// Access-token lifetime: a retired key stays published this long (a
+    /// replica may sign with it until it reloads, and its tokens live one
+    /// access-token lifetime), plus the reload and clock margins.
+    pub(crate) access_ttl: TimeDelta,
+    /// From publication to signing: the JWKS cache TTL plus the margin.
+    pub(crate) lead: TimeDelta,
 }
 
 pub(crate) struct KeyRing {
     repository: Arc<dyn SigningKeyRepository>,
     clock: Arc<dyn Clock>,
     encryption_key: Secret<[u8; 32]>,
-    /// A retired key stays published this long: a replica may sign with it
-    /// until it reloads, and its tokens live one access-token lifetime.
     publish_after_retirement: TimeDelta,
+    lead: TimeDelta,
     state: RwLock<RingState>,
     /// Serializes reloads and rotations of this replica.
     writer: tokio::sync::Mutex<()>,
 }
 
 impl KeyRing {
-    /// Loads the keys, generating and persisting the first one when no live
-    /// key exists. Fails when a stored key does not decrypt (a wrong
-    /// encryption key must stop the start, not mint a new key).
+    /// Loads the keys, generating and persisting one that signs at once
+    /// when no unretired key exists. Fails when a stored key does not
+    /// decrypt (a wrong encryption key must stop the start, not mint a new
+    /// key).
     pub(crate) async fn load(
         repository: Arc<dyn SigningKeyRepository>,
         clock: Arc<dyn Clock>,
         encryption_key: Secret<[u8; 32]>,
-        access_ttl: TimeDelta,
+        times: KeyTimes,
     ) -> Result<Arc<Self>> {
-        let publish_after_retirement = access_ttl + RELOAD_AFTER + CLOCK_SLACK;
+        let publish_after_retirement = times.access_ttl + RELOAD_AFTER + CLOCK_SLACK;
         let read = || {
             read_state(
                 repository.as_ref(),
-                clock.as_ref(),
+                clock.now(),
                 &encryption_key,
                 publish_after_retirement,
             )
@@ -91,7 +95,9 @@ impl KeyRing {
         let state = match read().await? {
             Some(state) => state,
             None => {
-                let record = generate(clock.now(), &encryption_key)?;
+                // Nothing can sign, so nothing is worth waiting for.
+                let now = clock.now();
+                let record = generate(now, now, &encryption_key)?;
                 repository.insert(&record).await?;
                 tracing::info!(kid = %record.kid, "generated the first signing key");
                 read()
@@ -104,26 +110,40 @@ impl KeyRing {
             clock,
             encryption_key,
             publish_after_retirement,
+            lead: times.lead,
             state: RwLock::new(state),
             writer: tokio::sync::Mutex::new(()),
         }))
     }
 
-    /// The key to sign with now, reloaded first when this view is stale.
+    /// The key to sign with now, the view reloaded first when stale.
     pub(crate) async fn active(&self) -> Arc<ActiveKey> {
-        let (active, loaded_at) = {
-            let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
-            (state.active.clone(), state.loaded_at)
-        };
+        self.reload_if_stale().await;
+        let now = self.clock.now();
+        self.read(|state| state.signer_at(now))
+    }
+
+    /// The public keys whose tokens may verify now or soon, the view
+    /// reloaded first when stale (what a replica serves over HTTP).
+    pub(crate) async fn current_jwks(&self) -> JwkSet {
+        self.reload_if_stale().await;
+        self.jwks()
+    }
+
+    /// The public keys of this view: those that sign, those waiting to,
+    /// and retired ones while tokens they signed may be valid.
+    pub(crate) fn jwks(&self) -> JwkSet {
+        let now = self.clock.now();
+        self.read(|state| state.jwks_at(now, self.publish_after_retirement))
+    }
+
+    async fn reload_if_stale(&self) {
+        let loaded_at = self.read(|state| state.loaded_at);
         if self.clock.now() - loaded_at < RELOAD_AFTER {
-            return active;
+            return;
         }
-        match self.reload().await {
-            Ok(()) => self.read(|state| state.active.clone()),
-            Err(err) => {
-                tracing::warn!(error = %err, "reloading signing keys failed; signing with the cached key");
-                active
-            }
+        if let Err(err) = self.reload().await {
+            tracing::warn!(error = %err, "reloading signing keys failed; using the cached ones");
         }
     }
 
@@ -136,58 +156,79 @@ impl KeyRing {
     async fn reload_locked(&self) -> Result<()> {
         let state = read_state(
             self.repository.as_ref(),
-            self.clock.as_ref(),
+            self.clock.now(),
             &self.encryption_key,
             self.publish_after_retirement,
         )
         .await?
-        .ok_or_else(|| Error::internal_msg("no sound live signing key in the repository"))?;
+        .ok_or_else(|| Error::internal_msg("no sound unretired signing key in the repository"))?;
         *self.state.write().unwrap_or_else(PoisonError::into_inner) = state;
         Ok(())
     }
 
-    /// Generates a key that signs from now on and retires the older ones;
-    /// they stay published until tokens they signed have expired. Returns
-    /// the id of the key that signs afterwards: this one, unless another
-    /// replica rotated at the same moment and its key came out newer.
+    /// Generates a key, published at once, that signs one lead later, and
+    /// retires the older ones at that time; they stay published until
+    /// tokens they signed have expired. Returns the id of the key that will
+    /// sign: this one, unless another replica rotated at the same moment
+    /// and its key came out newer.
     pub(crate) async fn rotate(&self) -> Result<String> {
         let _writer = self.writer.lock().await;
         if let Err(err) = self.reload_locked().await {
-            tracing::warn!(error = %err, "reloading signing keys before a rotation failed; ordering after the cached key");
+            tracing::warn!(error = %err, "reloading signing keys before a rotation failed; ordering after the cached keys");
         }
-        // After the key signing now in the (created_at, kid) order, even on
-        // a clock that lags the replica that made it (or a test clock that
-        // stands still), so the retirement below keeps this one.
-        let after_active = self.read(|state| state.active.created_at) + TimeDelta::microseconds(1);
-        let now = self.clock.now();
-        let record = generate(now.max(after_active), &self.encryption_key)?;
-        // Insert before retiring: a crash in between leaves two live keys,
-        // of which the newest signs, never none.
+        let record = self.successor()?;
+        // Insert before retiring: a crash in between leaves two unretired
+        // keys, of which the newest signs in its time, never none.
         self.repository.insert(&record).await?;
-        let retired = self.repository.retire_older_than(&record, now).await?;
-        self.reload_locked().await?;
-        let active = self.read(|state| state.active.kid.clone());
-        if active != record.kid {
-            tracing::warn!(kid = %record.kid, active = %active, "another replica rotated at the same moment and its key is newer: that one signs");
-        }
-        tracing::info!(kid = %active, retired, "rotated the signing key");
-        Ok(active)
+        self.finish_rotation(&record).await
     }
 
-    /// The public keys whose tokens may still verify.
-    pub(crate) fn jwks(&self) -> JwkSet {
+    /// The scheduled rotation: when the newest key is `period` old, makes
+    /// its successor as [`Self::rotate`] does, unless another replica just
+    /// did (the insert is conditional on no key newer than the period).
+    /// Returns the new key's id when this call rotated.
+    pub(crate) async fn rotate_if_due(&self, period: TimeDelta) -> Result<Option<String>> {
+        let _writer = self.writer.lock().await;
+        self.reload_locked().await?;
         let now = self.clock.now();
-        self.read(|state| JwkSet {
-            keys: state
-                .published
-                .iter()
-                .filter(|key| {
-                    key.retired_at
-                        .is_none_or(|at| now < at + self.publish_after_retirement)
-                })
-                .map(|key| key.jwk.clone())
-                .collect(),
-        })
+        let newest = self.read(|state| state.newest.0);
+        if now < newest + period {
+            return Ok(None);
+        }
+        let record = self.successor()?;
+        if !self
+            .repository
+            .insert_if_none_since(&record, now - period)
+            .await?
+        {
+            tracing::debug!("another replica made the scheduled signing key");
+            self.reload_locked().await?;
+            return Ok(None);
+        }
+        self.finish_rotation(&record).await.map(Some)
+    }
+
+    /// A new key after the newest in the (`created_at`, `kid`) order, even
+    /// on a clock that lags the replica that made that one (or a test
+    /// clock that stands still), so the retirement keeps this one.
+    fn successor(&self) -> Result<SigningKeyRecord> {
+        let after_newest = self.read(|state| state.newest.0) + TimeDelta::microseconds(1);
+        let created_at = self.clock.now().max(after_newest);
+        generate(created_at, created_at + self.lead, &self.encryption_key)
+    }
+
+    async fn finish_rotation(&self, record: &SigningKeyRecord) -> Result<String> {
+        let retired = self
+            .repository
+            .retire_older_than(record, record.signs_from)
+            .await?;
+        self.reload_locked().await?;
+        let newest = self.read(|state| state.newest.1.clone());
+        if newest != record.kid {
+            tracing::warn!(kid = %record.kid, newest = %newest, "another replica rotated at the same moment and its key is newer: that one will sign");
+        }
+        tracing::info!(kid = %newest, signs_from = %record.signs_from, retired, "rotated the signing key: published now, signing from then");
+        Ok(newest)
     }
 
     fn read<T>(&self, f: impl FnOnce(&RingState) -> T) -> T {
@@ -207,82 +248,6 @@ impl KeySource for RingKeySource {
         }
         Ok(self.0.jwks())
     }
-}
-
-/// Reads the keys that may be published and checks each; `None` when no
-/// sound live EdDSA key exists. Fails when no live key is sound and one of
-/// them does not decrypt: a wrong encryption key must stop the start, not
-/// mint a new key.
-async fn read_state(
-    repository: &dyn SigningKeyRepository,
-    clock: &dyn Clock,
-    encryption_key: &Secret<[u8; 32]>,
-    publish_after_retirement: TimeDelta,
-) -> Result<Option<RingState>> {
-    let now = clock.now();
-    let records = repository.list().await?;
-    let mut published = Vec::with_capacity(records.len());
-    let mut signer: Option<(&SigningKeyRecord, Vec<u8>)> = None;
-    let mut undecryptable = None;
-    for record in &records {
-        if record.algorithm != ALGORITHM {
-            tracing::warn!(kid = %record.kid, algorithm = %record.algorithm, "ignoring a signing key of an unsupported algorithm");
-            continue;
-        }
-        if record
-            .retired_at
-            .is_some_and(|at| now >= at + publish_after_retirement)
-        {
-            continue;
-        }
-        let der = match check(record, encryption_key) {
-            Soundness::Sound(der) => der,
-            Soundness::Mismatched => {
-                tracing::error!(kid = %record.kid, "a stored signing key's public half does not match its private key: neither published nor used");
-                continue;
-            }
-            Soundness::Undecryptable(err) => {
-                tracing::error!(kid = %record.kid, error = %err, "a stored signing key does not decrypt: neither published nor used");
-                if record.retired_at.is_none() {
-                    undecryptable.get_or_insert(err);
-                }
-                continue;
-            }
-        };
-        published.push(PublishedKey {
-            jwk: public_jwk(&record.kid, &record.public_key)?,
-            retired_at: record.retired_at,
-        });
-        // Two live keys exist after a crash mid-rotation or two replicas
-        // generating at once; the newest signs, both stay published.
-        if record.retired_at.is_none()
-            && signer
-                .as_ref()
-                .is_none_or(|(newest, _)| newer(record, newest))
-        {
-            signer = Some((record, der));
-        }
-    }
-    let Some((newest, der)) = signer else {
-        return match undecryptable {
-            Some(err) => Err(err),
-            None => Ok(None),
-        };
-    };
-    Ok(Some(RingState {
-        active: Arc::new(ActiveKey {
-            kid: newest.kid.clone(),
-            key: EncodingKey::from_ed_der(&der),
-            created_at: newest.created_at,
-        }),
-        published,
-        loaded_at: now,
-    }))
-}
-
-/// The order of keys every replica and the repository agree on.
-fn newer(a: &SigningKeyRecord, b: &SigningKeyRecord) -> bool {
-    (a.created_at, &a.kid) > (b.created_at, &b.kid)
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ mod config;
 mod erase;
 pub mod follow_up;
 pub mod grpc;
+pub mod http;
 mod introspect;
 mod keys;
 mod refresh;
@@ -37,7 +38,7 @@ pub use config::{TokenConfig, TokenSecrets};
 pub use introspect::{Introspection, RefreshClaims};
 pub use revoke::FamilyRevoker;
 
-use keys::{KeyRing, RingKeySource};
+use keys::{KeyRing, KeyTimes, RingKeySource};
 
 /// What the token service needs from the world.
 #[derive(Clone)]
@@ -58,6 +59,10 @@ pub struct Tokens {
     keys: Arc<KeyRing>,
     key_source: Arc<RingKeySource>,
     verifier: Arc<Verifier>,
+    /// When this process last recorded each session's activity on a refresh.
+    activity: latch_runtime::activity_notes::ActivityNotes,
+    /// The refresh tokens this process issued and has not seen back.
+    issued: refresh::IssuedTokens,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -86,7 +91,10 @@ impl Tokens {
             deps.signing_keys.clone(),
             deps.clock.clone(),
             secrets.encryption_key.clone(),
-            span(config.access_ttl),
+            KeyTimes {
+                access_ttl: span(config.access_ttl),
+                lead: span(config.key_lead()),
+            },
         )
         .await?;
         let key_source = Arc::new(RingKeySource(keys.clone()));
@@ -102,6 +110,8 @@ impl Tokens {
             keys,
             key_source,
             verifier: Arc::new(verifier),
+            activity: latch_runtime::activity_notes::ActivityNotes::new(refresh::ACTIVITY_INTERVAL),
+            issued: refresh::IssuedTokens::default(),
         }))
     }
 
@@ -109,17 +119,26 @@ impl Tokens {
         &self.config
     }
 
-    /// The public keys as a JWKS document (RFC 7517), retired keys included
-    /// while tokens they signed may be valid.
+    /// The public keys as a JWKS document (RFC 7517): the keys that sign,
+    /// those published ahead of signing, and retired keys while tokens
+    /// they signed may be valid.
     pub fn jwks_json(&self) -> String {
-        serde_json::to_string(&self.keys.jwks()).unwrap_or_else(|_| r#"{"keys":[]}"#.to_owned())
+        jwks_json(&self.keys.jwks())
     }
 
-    /// Generates a new signing key that signs from now on; returns its `kid`.
+    /// As [`Self::jwks_json`], the keys reread first when this replica's
+    /// view is over a minute old (the HTTP JWKS: no signing need keep it
+    /// fresh).
+    pub async fn current_jwks_json(&self) -> String {
+        jwks_json(&self.keys.current_jwks().await)
+    }
+
+    /// Generates a new signing key, published at once, that signs one JWKS
+    /// cache TTL (plus a 2-minute margin) later; the current key signs
+    /// until then. Returns the new key's `kid`.
     pub async fn rotate_signing_key(&self) -> Result<String> {
         let kid = self.keys.rotate().await?;
-        // Tokens signed with the new key must verify here at once, whatever
-        // the verifier's refetch interval.
+        // The in-process verifier holds the new key before it signs.
         if let Err(err) = self.verifier.refresh().await {
             tracing::warn!(error = %err, "refreshing the in-process verifier failed");
         }
@@ -148,6 +167,10 @@ impl TokenIssuer for Tokens {
     ) -> Result<TokenPair> {
         self.issue_tokens(user, session, client).await
     }
+}
+
+fn jwks_json(set: &jsonwebtoken::jwk::JwkSet) -> String {
+    serde_json::to_string(set).unwrap_or_else(|_| r#"{"keys":[]}"#.to_owned())
 }
 
 /// A configured duration as a chrono span; durations beyond chrono's range

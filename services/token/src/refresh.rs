@@ -16,13 +16,18 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use latch_domain::{
     Error, FamilyId, Reason, Result, SessionId, TokenId, UserId, client_fields,
-    model::{ClientInfo, RefreshFamily, RefreshToken, TokenPair, UserStatus},
+    model::{ClientInfo, RefreshFamily, RefreshToken, Session, TokenPair, UserStatus},
     secret::{Secret, hmac_sha256, random_bytes, random_token, sha256},
 };
 
 use crate::{Tokens, revoke, span};
 
+mod activity;
+mod issued;
 mod replay;
+
+pub(crate) use activity::INTERVAL as ACTIVITY_INTERVAL;
+pub(crate) use issued::IssuedTokens;
 
 /// Refresh tokens Latch issues are 43 characters; anything much longer is
 /// not one of them.
@@ -67,6 +72,7 @@ impl Tokens {
             .refresh_tokens
             .create_family(&family, &first)
             .await?;
+        self.issued.remember(&first, &family);
         tracing::debug!(family = %family.id, "issued a refresh family");
         self.pair(&family, value, first.expires_at).await
     }
@@ -86,27 +92,57 @@ impl Tokens {
         if token.len() > TOKEN_MAX_LEN {
             return Err(unknown_token());
         }
-        let (current, family) = self.find(token).await?;
-        let now = self.deps.clock.now();
-        refuse_ended(&family, now)?;
+        let hash = sha256(token);
+        // A token this process issued skips the lookup (see `issued`). When
+        // anything refuses it before the rotation, the answer comes from
+        // the database instead, which also knows why (a revoked family
+        // says whether the token or the session was ended).
+        if let Some((current, family)) = self.issued.take(&hash)
+            && self.admit(&current, &family).await.is_ok()
+        {
+            return self.rotate(token, &current, &family, client).await;
+        }
+        let (current, family) = self.find(&hash).await?;
+        refuse_ended(&family, self.deps.clock.now())?;
         if let Some(spent_at) = current.spent_at {
             return self
                 .replay(token, &current, &family, spent_at, client)
                 .await;
         }
+        self.admit(&current, &family).await?;
+        self.rotate(token, &current, &family, client).await
+    }
+
+    /// Whether the unspent `current`, as read, may rotate now: it and its
+    /// family have not ended, the session is live and its user active.
+    /// Records the activity, so a refusal spends nothing.
+    async fn admit(&self, current: &RefreshToken, family: &RefreshFamily) -> Result<()> {
+        let now = self.deps.clock.now();
+        refuse_ended(family, now)?;
         if now >= current.expires_at {
             return Err(expired());
         }
-        self.require_live(&family).await?;
-        self.record_activity(&family).await?;
+        let session = self.require_live(family).await?;
+        self.record_activity(&session).await
+    }
 
+    /// Spends `current` and stores its successor in one statement, or,
+    /// when that writes nothing, answers from the database why.
+    async fn rotate(
+        &self,
+        token: &str,
+        current: &RefreshToken,
+        family: &RefreshFamily,
+        client: &ClientInfo,
+    ) -> Result<TokenPair> {
+        let now = self.deps.clock.now();
         let successor_value = match &current.successor_salt {
             Some(salt) => self.successor_of(salt, token),
             // A row from before salts: its successor cannot be recomputed,
             // so it is random and a duplicate of it is reuse (no grace).
             None => random_token(32)?,
         };
-        let successor = self.token_row(&family, &successor_value, Some(current.id), client, now)?;
+        let successor = self.token_row(family, &successor_value, Some(current.id), client, now)?;
         match self
             .deps
             .refresh_tokens
@@ -114,8 +150,9 @@ impl Tokens {
             .await
         {
             Ok(true) => {
+                self.issued.remember(&successor, family);
                 return self
-                    .pair(&family, successor_value, successor.expires_at)
+                    .pair(family, successor_value, successor.expires_at)
                     .await;
             }
             Ok(false) => {}
@@ -129,7 +166,7 @@ impl Tokens {
         // spent it just now (this one is its duplicate), or the family was
         // revoked or ended since it was read. Read again to answer which; a
         // revoked family never yields a pair.
-        let (current, family) = self.find(token).await?;
+        let (current, family) = self.find(&sha256(token)).await?;
         refuse_ended(&family, now)?;
         match current.spent_at {
             Some(spent_at) => {
@@ -142,36 +179,22 @@ impl Tokens {
         }
     }
 
-    async fn find(&self, token: &str) -> Result<(RefreshToken, RefreshFamily)> {
+    async fn find(&self, hash: &[u8; 32]) -> Result<(RefreshToken, RefreshFamily)> {
         self.deps
             .refresh_tokens
-            .find_by_hash(&sha256(token))
+            .find_by_hash(hash)
             .await?
             .ok_or_else(unknown_token)
     }
 
-    /// The session behind the family is live and its user active.
-    pub(super) async fn require_live(&self, family: &RefreshFamily) -> Result<()> {
-        match self.deps.sessions.validate(&family.session_id).await? {
-            Some(session) if session.user_id == family.user_id => {}
+    /// The session behind the family, when it is live and its user active.
+    pub(super) async fn require_live(&self, family: &RefreshFamily) -> Result<Session> {
+        let session = match self.deps.sessions.validate(&family.session_id).await? {
+            Some(session) if session.user_id == family.user_id => session,
             _ => return Err(session_revoked()),
-        }
-        self.require_active(family.user_id).await
-    }
-
-    /// A refresh is activity: the session's idle expiry moves, so a client
-    /// that only refreshes is not logged out as idle. Done before the
-    /// rotation, so a failure here leaves the token unspent for a retry;
-    /// the session service writes at most once per touch interval.
-    async fn record_activity(&self, family: &RefreshFamily) -> Result<()> {
-        match self.deps.sessions.touch(&family.session_id).await {
-            Ok(()) => Ok(()),
-            // Ended (or vanished) since `require_live` saw it.
-            Err(err) if err.is(Reason::SessionRevoked) || err.is(Reason::NotFound) => {
-                Err(session_revoked())
-            }
-            Err(err) => Err(err),
-        }
+        };
+        self.require_active(family.user_id).await?;
+        Ok(session)
     }
 
     async fn require_active(&self, user: UserId) -> Result<()> {

@@ -1,14 +1,18 @@
-//! The token binary's wiring: its own tables, siblings over gRPC, and the
-//! outbox worker that ends the sessions of families revoked for reuse.
+//! The token binary's wiring: its own tables, siblings over gRPC, the
+//! outbox worker that ends the sessions of families revoked for reuse, the
+//! signing-key schedule, and the JWKS over HTTP when `LATCH_HTTP_ADDR` is
+//! set.
 
 use std::sync::Arc;
 
 use latch_domain::Result;
 use latch_runtime::{
     auth::{AccessTokenAuthenticator, MachineCallers, PublicRateLimits},
+    authz_cache::AuthzCache,
     binary::{Assembled, Context},
+    http::{HttpConfig, HttpListener},
     outbox::{OutboxConfig, OutboxWorker},
-    server::{Guard, ServiceSet},
+    server::{self, Guard, ServiceSet},
     siblings::Siblings,
 };
 use latch_store::sql::{SqlOutbox, SqlRefreshTokens, SqlSigningKeys};
@@ -19,13 +23,16 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
     let source = ctx.source.as_ref();
     let siblings = Siblings::new(source, ctx.secrets.service_token.clone());
     let sessions = siblings.session()?;
-    let roles = siblings.authorization()?;
+    // Every refresh reads the user's status and roles: served from this
+    // process while events keep the copy coherent.
+    let authz = AuthzCache::start(source, ctx.infra.bus.clone(), ctx.clock.clone())?;
+    let roles = authz.roles(siblings.authorization()?);
     let tokens = Tokens::start(
         TokenDeps {
             refresh_tokens: Arc::new(SqlRefreshTokens::new(ctx.infra.db.clone())),
             signing_keys: Arc::new(SqlSigningKeys::new(ctx.infra.db.clone())),
             sessions: sessions.clone(),
-            users: siblings.identity()?,
+            users: authz.users(siblings.identity()?),
             roles: roles.clone(),
             clock: ctx.clock.clone(),
         },
@@ -38,6 +45,13 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
     )
     .await?;
     tokens.spawn_cleanup();
+    tokens.spawn_key_schedule();
+    // JWKS and discovery for gateways, only where LATCH_HTTP_ADDR is set.
+    let http_config = HttpConfig::from_source(source, None)?;
+    if let Some(listener) = HttpListener::bind(&http_config).await? {
+        let routes = crate::http::routes(tokens.clone(), listener.public_url());
+        latch_runtime::http::spawn(routes, listener, server::shutdown_signal());
+    }
     OutboxWorker::new(
         Arc::new(SqlOutbox::new(ctx.infra.db.clone())),
         ctx.clock.clone(),
@@ -46,7 +60,7 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
     )?
     .spawn();
     let mut services = ServiceSet::new();
-    services.add(grpc::server(tokens.clone(), roles), grpc::POLICY);
+    services.add(grpc::server(tokens.clone(), roles.clone()), grpc::POLICY);
     Ok(Assembled {
         services,
         guard: Guard {
@@ -59,6 +73,7 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
             )?,
             machines: MachineCallers::from_source(source, &ctx.secrets.service_token)?,
             rate_limits: PublicRateLimits::from_source(source, ctx.infra.rate_limiter.clone())?,
+            roles,
         },
     })
 }

@@ -12,8 +12,13 @@ mod user;
 pub use login::{LoginCursor, LoginEvent};
 pub use password_reset::PasswordResetToken;
 pub use profile::{Address, Profile};
-pub use role::{Role, builtin, permission};
+pub use role::{Permission, Role, RoleDeletion, RoleUpdate, builtin, permission};
 pub use second_factor::TotpRecord;
-pub use session::{ClientInfo, DeviceInfo, Session, SessionCursor, SessionQuery};
-pub use token::{AccessClaims, RefreshFamily, RefreshToken, SigningKeyRecord, TokenPair};
+pub use session::{
+    ClientInfo, DeviceInfo, RevocationCursor, Session, SessionCursor, SessionQuery,
+    SessionRevocation,
+};
+pub use token::{
+    AccessClaims, MAX_ACCESS_TOKEN_TTL, RefreshFamily, RefreshToken, SigningKeyRecord, TokenPair,
+};
 pub use user::{NewUser, StatusChange, Tombstoning, User, UserCursor, UserQuery, UserStatus};

@@ -74,3 +74,31 @@ pub struct SessionQuery {
     pub after: Option<SessionCursor>,
     pub limit: u64,
 }
+
+/// An entry of the revocation list: a session revoked at `revoked_at`.
+/// Kept apart from the session row, with nothing personal in it, so that a
+/// deleted user's sessions stay on the list (and retention does not shorten
+/// it) while their access tokens may still verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRevocation {
+    pub session_id: SessionId,
+    pub revoked_at: DateTime<Utc>,
+}
+
+/// Where a read of the revocation list resumes: strictly after this entry,
+/// in the order oldest first (`revoked_at`, then the session id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationCursor {
+    pub revoked_at: DateTime<Utc>,
+    pub session_id: SessionId,
+}
+
+impl RevocationCursor {
+    /// The cursor that resumes after `entry`.
+    pub fn after(entry: &SessionRevocation) -> Self {
+        Self {
+            revoked_at: entry.revoked_at,
+            session_id: entry.session_id.clone(),
+        }
+    }
+}

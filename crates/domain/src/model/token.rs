@@ -45,9 +45,15 @@ pub struct SigningKeyRecord {
     pub public_key: Vec<u8>,
     /// AES-256-GCM nonce || ciphertext of the PKCS#8 private key.
     pub private_key_encrypted: Vec<u8>,
+    /// When it was stored, which is when it is published (in the JWKS).
     pub created_at: DateTime<Utc>,
-    /// After this the key signs nothing new; it stays published until
-    /// tokens it signed have expired.
+    /// When it may start signing: one JWKS cache period after it was
+    /// published, so a verifier that cached the keys just before holds it
+    /// by then (the first key of a fresh database signs at once).
+    pub signs_from: DateTime<Utc>,
+    /// After this the key signs nothing new (set ahead, to the time its
+    /// successor starts signing); it stays published until tokens it
+    /// signed have expired.
     pub retired_at: Option<DateTime<Utc>>,
 }
 
@@ -85,3 +91,8 @@ impl std::fmt::Debug for TokenPair {
             .finish_non_exhaustive()
     }
 }
+
+/// The longest an access token may live (`LATCH_ACCESS_TOKEN_TTL`'s upper
+/// bound): how long a revoked session's tokens may still verify locally,
+/// so how long anything that tells verifiers about revocations must last.
+pub const MAX_ACCESS_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);

@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use crate::{
     FamilyId, Result, RoleId, SessionId, TokenId, UserId,
     model::{
-        LoginCursor, LoginEvent, NewUser, PasswordResetToken, Profile, RefreshFamily, RefreshToken,
-        Role, Session, SessionQuery, SigningKeyRecord, User, UserStatus,
+        LoginCursor, LoginEvent, NewUser, PasswordResetToken, Permission, Profile, RefreshFamily,
+        RefreshToken, RevocationCursor, Role, RoleDeletion, RoleUpdate, Session, SessionQuery,
+        SessionRevocation, SigningKeyRecord, User, UserStatus,
     },
     ports::{FollowUp, NewOutboxMessage},
 };
@@ -138,6 +139,52 @@ pub trait RoleRepository: Send + Sync + 'static {
     async fn unassign(&self, user: UserId, role: RoleId) -> Result<bool>;
     /// Removes every role assignment of the user; returns how many.
     async fn unassign_all(&self, user: UserId) -> Result<u64>;
+
+    // Administration. Each write is one transaction: it completes or
+    // leaves no trace.
+
+    /// At most `limit` roles by name, after the role named `after`.
+    async fn list_roles_after(&self, after: Option<&str>, limit: u64) -> Result<Vec<Role>>;
+    /// `(role, permission)` for every grant of `roles`, by permission name.
+    async fn grants_of_roles(&self, roles: &[RoleId]) -> Result<Vec<(RoleId, String)>>;
+    /// Inserts `role` (its name unique, else `ALREADY_EXISTS`) granting
+    /// `permissions` (each existing, else `NOT_FOUND`).
+    async fn create_role(&self, role: &Role, permissions: &[String]) -> Result<()>;
+    /// Applies `update` to the role; false when it does not exist. A new
+    /// permission set replaces the old one whole (`NOT_FOUND` for an
+    /// unknown permission).
+    async fn update_role(
+        &self,
+        role: RoleId,
+        update: &RoleUpdate,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Deletes a custom role (never a built-in one: `NotFound`). Without
+    /// `force`, a role some user holds stays (`InUse`); with it, the role
+    /// is taken from its holders. Decided under a lock on the role, so an
+    /// assignment racing the deletion is counted or fails `NOT_FOUND`.
+    async fn delete_role(&self, role: RoleId, force: bool) -> Result<RoleDeletion>;
+    /// Idempotent: false when the role already grants the permission;
+    /// `NOT_FOUND` when either does not exist.
+    async fn grant(&self, role: RoleId, permission: &str) -> Result<bool>;
+    /// Idempotent: false when the role did not grant the permission.
+    async fn revoke(&self, role: RoleId, permission: &str) -> Result<bool>;
+
+    /// The permissions among `names` that exist, by name.
+    async fn find_permissions(&self, names: &[String]) -> Result<Vec<Permission>>;
+    /// At most `limit` permissions by name, after the one named `after`.
+    async fn list_permissions_after(
+        &self,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<Permission>>;
+    /// Inserts `permission` (`ALREADY_EXISTS` when the name is taken) and
+    /// grants it to `grant_to` in the same transaction.
+    async fn create_permission(&self, permission: &Permission, grant_to: &[RoleId]) -> Result<()>;
+    /// Deletes a custom permission and every grant of it; the names of the
+    /// roles that granted it, or `None` when there is no such custom
+    /// permission (absent, or built in).
+    async fn delete_permission(&self, name: &str) -> Result<Option<Vec<String>>>;
 }
 
 /// `sessions`, owned by session.
@@ -151,7 +198,9 @@ pub trait SessionRepository: Send + Sync + 'static {
     async fn touch(&self, id: &SessionId, at: DateTime<Utc>) -> Result<bool>;
     /// Revokes if not yet revoked; returns the session when this call
     /// revoked it. In the same transaction, writes the outbox rows
-    /// `follow_up` builds from the session, only when this call revoked it.
+    /// `follow_up` builds from the session, and its entry of the
+    /// revocation list ([`Self::list_revocations`]), only when this call
+    /// revoked it.
     async fn revoke(
         &self,
         id: &SessionId,
@@ -160,8 +209,9 @@ pub trait SessionRepository: Send + Sync + 'static {
         follow_up: FollowUp<'_, Session>,
     ) -> Result<Option<Session>>;
     /// Revokes at most `limit` unrevoked sessions of the user but `except`,
-    /// with the outbox rows `follow_up` builds from each, in one
-    /// transaction; returns those revoked. Call again until it returns none.
+    /// with the outbox rows `follow_up` builds from each and their entries
+    /// of the revocation list, in one transaction; returns those revoked.
+    /// Call again until it returns none.
     async fn revoke_all_for_user(
         &self,
         user: UserId,
@@ -182,7 +232,22 @@ pub trait SessionRepository: Send + Sync + 'static {
     ) -> Result<u64>;
     /// Deletes at most `limit` sessions of the user, revoked or not;
     /// returns how many. Call again until it returns less than `limit`.
+    /// Their entries of the revocation list stay.
     async fn delete_for_user(&self, user: UserId, limit: u64) -> Result<u64>;
+    /// At most `limit` entries of the revocation list revoked at or after
+    /// `since` and after `after`, oldest first (`revoked_at`, then the
+    /// session id). Entries outlive their session row (retention, a
+    /// deleted user) until [`Self::delete_revocations`] removes them.
+    async fn list_revocations(
+        &self,
+        since: DateTime<Utc>,
+        after: Option<&RevocationCursor>,
+        limit: u64,
+    ) -> Result<Vec<SessionRevocation>>;
+    /// Deletes at most `limit` entries of the revocation list revoked
+    /// before `before`; returns how many. Call again until it returns less
+    /// than `limit`.
+    async fn delete_revocations(&self, before: DateTime<Utc>, limit: u64) -> Result<u64>;
 }
 
 /// `refresh_token_families` and `refresh_tokens`, owned by token.
@@ -240,7 +305,19 @@ pub trait RefreshTokenRepository: Send + Sync + 'static {
 pub trait SigningKeyRepository: Send + Sync + 'static {
     /// Oldest first.
     async fn list(&self) -> Result<Vec<SigningKeyRecord>>;
+    /// `ALREADY_EXISTS` when the kid is taken.
     async fn insert(&self, key: &SigningKeyRecord) -> Result<()>;
+    /// Inserts `key` unless a key created after `since` exists, in one
+    /// statement; false (nothing written) when one does. Scheduled rotation
+    /// on every replica: the first replica past the period rotates, the
+    /// others see its key. Two replicas inserting at the very same moment
+    /// may both succeed on PostgreSQL (read committed); the ring tolerates
+    /// that (the newer key signs, the other is retired and stays published).
+    async fn insert_if_none_since(
+        &self,
+        key: &SigningKeyRecord,
+        since: DateTime<Utc>,
+    ) -> Result<bool>;
     async fn retire(&self, kid: &str, at: DateTime<Utc>) -> Result<bool>;
     /// Retires, at `at`, every live key older than `newest` in the order
     /// (`created_at`, `kid`); returns how many. The newest key in that

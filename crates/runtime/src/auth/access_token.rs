@@ -7,12 +7,14 @@
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use latch_client::{Claims, Verifier, VerifyError};
 use latch_domain::{Clock, Error, Reason, Result, SessionId, UserId, ports::SessionDirectory};
 
 use super::{Authenticator, UserPrincipal};
-use crate::config::{ConfigSource, duration_in};
+use crate::{
+    activity_notes::ActivityNotes,
+    config::{ConfigSource, duration_in},
+};
 
 /// The session service's key, default and range
 /// (`latch_session::SessionConfig`): this process asks for a touch as
@@ -21,9 +23,6 @@ const TOUCH_INTERVAL_KEY: &str = "LATCH_SESSION_TOUCH_INTERVAL";
 const DEFAULT_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 const TOUCH_INTERVAL_RANGE: std::ops::RangeInclusive<Duration> =
     Duration::ZERO..=Duration::from_secs(3600);
-/// Sessions whose last touch this process remembers (a few MB at most);
-/// one forgotten costs one early touch, nothing else.
-const REMEMBERED_SESSIONS: usize = 50_000;
 
 pub struct AccessTokenAuthenticator {
     verifier: Arc<Verifier>,
@@ -85,8 +84,7 @@ impl Authenticator for AccessTokenAuthenticator {
 struct Activity {
     sessions: Arc<dyn SessionDirectory>,
     clock: Arc<dyn Clock>,
-    interval: chrono::Duration,
-    last_asked: quick_cache::sync::Cache<SessionId, DateTime<Utc>>,
+    notes: ActivityNotes,
 }
 
 impl Activity {
@@ -94,8 +92,7 @@ impl Activity {
         Self {
             sessions,
             clock,
-            interval: chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX),
-            last_asked: quick_cache::sync::Cache::new(REMEMBERED_SESSIONS),
+            notes: ActivityNotes::new(interval),
         }
     }
 
@@ -104,14 +101,10 @@ impl Activity {
     /// service still writes at most once per interval.
     fn record(&self, session: &SessionId) {
         let now = self.clock.now();
-        if self
-            .last_asked
-            .get(session)
-            .is_some_and(|at| now - at < self.interval)
-        {
+        if !self.notes.due(session, None, now) {
             return;
         }
-        self.last_asked.insert(session.clone(), now);
+        self.notes.note(session, now);
         let sessions = self.sessions.clone();
         let session = session.clone();
         tokio::spawn(async move {
@@ -160,6 +153,13 @@ pub fn verify_error(err: VerifyError) -> Error {
             format!("the access token is invalid: {why}"),
         ),
         VerifyError::KeysUnavailable(cause) => Error::unavailable(KeysUnavailable(cause)),
+        VerifyError::SessionRevoked => Error::new(
+            Reason::SessionRevoked,
+            "the session has ended; sign in again",
+        ),
+        VerifyError::RevocationsUnavailable(why) => {
+            Error::unavailable(KeysUnavailable(format!("revocations unavailable: {why}")))
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use latch_domain::{
 };
 use tonic::{Request, Status};
 
+use super::{Rule, rule::is_write};
 use crate::status::IntoStatus;
 
 /// A user proven by an access token whose session is live.
@@ -41,6 +42,10 @@ pub struct Caller {
     pub peer_ip: Option<String>,
     /// The caller's own `user-agent` header.
     pub user_agent: Option<String>,
+    /// The rule of the RPC being called, as the auth layer applied it; a
+    /// handler whose rule is [`Rule::Loaded`] finishes it with
+    /// [`Caller::authorize_loaded`].
+    pub rule: Rule,
 }
 
 impl Caller {
@@ -63,6 +68,7 @@ impl Caller {
             }),
             peer_ip: None,
             user_agent: None,
+            rule: Rule::None,
         }
     }
 
@@ -74,6 +80,7 @@ impl Caller {
             principal: Principal::Service,
             peer_ip: None,
             user_agent: None,
+            rule: Rule::None,
         }
     }
 
@@ -82,6 +89,7 @@ impl Caller {
             principal: Principal::Anonymous,
             peer_ip,
             user_agent,
+            rule: Rule::None,
         }
     }
 
@@ -95,7 +103,15 @@ impl Caller {
             }),
             peer_ip: None,
             user_agent: None,
+            rule: Rule::None,
         }
+    }
+
+    /// This caller on an RPC whose rule is `rule` (what the auth layer
+    /// leaves), for harnesses and tests that call handlers directly.
+    pub fn with_rule(mut self, rule: Rule) -> Self {
+        self.rule = rule;
+        self
     }
 
     /// A machine caller: one of Latch's services, or a service account
@@ -142,20 +158,6 @@ impl Caller {
         Ok(self.user()?.user_id)
     }
 
-    /// [`Caller::target_user`], then [`Caller::authorize_for`] on it: the
-    /// user a request is about, once the caller may act on that user's data.
-    pub async fn authorized_target(
-        &self,
-        field: &str,
-        value: &str,
-        permission: &str,
-        roles: &dyn RoleDirectory,
-    ) -> Result<UserId> {
-        let target = self.target_user(field, value)?;
-        self.authorize_for(target, permission, roles).await?;
-        Ok(target)
-    }
-
     /// The client as the request claims it when the caller is one of
     /// Latch's services or a gateway account (passing on what it saw), else
     /// as seen here: anyone else could claim any address.
@@ -174,50 +176,84 @@ impl Caller {
         }
     }
 
-    /// Lets the call act on `target`'s data when the caller is that user, a
-    /// machine caller (the layer held it to its RPCs), or a user holding
-    /// `permission` (for a `*.write` permission on a SUPERADMIN's data, a
-    /// SUPERADMIN); otherwise `ACCESS_DENIED`.
-    pub async fn authorize_for(
+    /// The auth layer's check of `rule` for this caller; `named` is the
+    /// value of the rule's request field (empty when absent). Machine
+    /// callers pass: their class and RPC list already decided.
+    pub(super) async fn enforce(
         &self,
-        target: UserId,
-        permission: &str,
+        rule: Rule,
+        named: &str,
         roles: &dyn RoleDirectory,
     ) -> Result<()> {
-        match &self.principal {
-            Principal::Service | Principal::Account(_) => Ok(()),
-            Principal::User(user) if user.user_id == target => Ok(()),
-            Principal::User(user) => {
-                if !roles.has_permission(user.user_id, permission).await? {
-                    return Err(Error::access_denied());
-                }
-                if is_write(permission) {
-                    Self::protect_superadmin(user.user_id, target, roles).await?;
+        let user = match &self.principal {
+            Principal::Service | Principal::Account(_) => return Ok(()),
+            Principal::Anonymous if rule == Rule::None => return Ok(()),
+            Principal::Anonymous => return Err(authentication_required()),
+            Principal::User(user) => user.user_id,
+        };
+        // The user the request names, parsed before anything is decided so
+        // a malformed id is INVALID_ARGUMENT for everyone, as before.
+        let target = match rule.field() {
+            Some(field) if !named.trim().is_empty() => UserId::parse(field, named)?,
+            _ => user,
+        };
+        match rule {
+            Rule::None => Ok(()),
+            Rule::Loaded {
+                owner_may: true, ..
+            } => Ok(()),
+            Rule::SelfOnly { .. } if target == user => Ok(()),
+            Rule::SelfOnly { .. } => Err(Error::access_denied()),
+            Rule::OwnerOr { .. } if target == user => Ok(()),
+            Rule::OwnerOr { permission, .. } | Rule::PermissionOver { permission, .. } => {
+                Self::holds(user, permission, roles).await?;
+                if is_write(permission) && target != user {
+                    Self::protect_superadmin(user, target, roles).await?;
                 }
                 Ok(())
             }
-            Principal::Anonymous => Err(Error::new(
-                Reason::AuthenticationRequired,
-                "a user access token is required",
-            )),
+            Rule::Permission(permission)
+            | Rule::Loaded {
+                owner_may: false,
+                permission,
+            } => Self::holds(user, permission, roles).await,
         }
     }
 
-    /// [`Caller::require_permission`] for a change to `target`'s data: a
-    /// user acting on another user needs `permission`, and SUPERADMIN too
-    /// when `target` is a SUPERADMIN.
-    pub async fn require_permission_over(
-        &self,
-        target: UserId,
-        permission: &str,
-        roles: &dyn RoleDirectory,
-    ) -> Result<()> {
-        self.require_permission(permission, roles).await?;
-        match &self.principal {
-            Principal::User(user) if user.user_id != target => {
-                Self::protect_superadmin(user.user_id, target, roles).await
-            }
-            _ => Ok(()),
+    /// The one call a handler makes when its RPC's rule is
+    /// [`Rule::Loaded`]: `owner` owns the resource it loaded. The owner
+    /// passes when the rule lets them; anyone else needs the permission,
+    /// and a SUPERADMIN's resource a SUPERADMIN for a `*.write`.
+    pub async fn authorize_loaded(&self, owner: UserId, roles: &dyn RoleDirectory) -> Result<()> {
+        let user = match &self.principal {
+            Principal::Service | Principal::Account(_) => return Ok(()),
+            Principal::Anonymous => return Err(authentication_required()),
+            Principal::User(user) => user.user_id,
+        };
+        let Rule::Loaded {
+            owner_may,
+            permission,
+        } = self.rule
+        else {
+            return Err(Error::internal_msg(
+                "authorize_loaded called on an RPC whose rule is not Loaded",
+            ));
+        };
+        if owner_may && owner == user {
+            return Ok(());
+        }
+        Self::holds(user, permission, roles).await?;
+        if is_write(permission) && owner != user {
+            Self::protect_superadmin(user, owner, roles).await?;
+        }
+        Ok(())
+    }
+
+    async fn holds(user: UserId, permission: &str, roles: &dyn RoleDirectory) -> Result<()> {
+        if roles.has_permission(user, permission).await? {
+            Ok(())
+        } else {
+            Err(Error::access_denied())
         }
     }
 
@@ -244,31 +280,13 @@ impl Caller {
         }
         Ok(())
     }
-
-    /// Requires `permission` itself (admin-only RPCs); services pass.
-    pub async fn require_permission(
-        &self,
-        permission: &str,
-        roles: &dyn RoleDirectory,
-    ) -> Result<()> {
-        match &self.principal {
-            Principal::Service | Principal::Account(_) => Ok(()),
-            Principal::User(user) if roles.has_permission(user.user_id, permission).await? => {
-                Ok(())
-            }
-            Principal::User(_) => Err(Error::access_denied()),
-            Principal::Anonymous => Err(Error::new(
-                Reason::AuthenticationRequired,
-                "a user access token is required",
-            )),
-        }
-    }
 }
 
-/// Permissions that change data (`users.write`, `sessions.write`, …), as
-/// opposed to reading it: these are the ones a SUPERADMIN is shielded from.
-fn is_write(permission: &str) -> bool {
-    permission.ends_with(".write")
+fn authentication_required() -> Error {
+    Error::new(
+        Reason::AuthenticationRequired,
+        "a user access token is required",
+    )
 }
 
 /// `message` as a request that passed the auth layer as `caller` (the
@@ -278,6 +296,37 @@ pub fn request_as<T>(caller: Caller, message: T) -> Request<T> {
     let mut request = Request::new(message);
     request.extensions_mut().insert(caller);
     request
+}
+
+/// `message` from `caller` to `method` of `policy` as the auth layer would
+/// pass it on: the RPC's rule applied (its field read from `message`) and
+/// the caller, marked with the rule, in the extensions; or the layer's
+/// refusal. Public API for harnesses and tests that call handlers directly
+/// and want the permission rules too.
+pub async fn request_through<M: prost::Message>(
+    policy: &super::ServicePolicy,
+    method: &str,
+    caller: Caller,
+    message: M,
+    roles: &dyn RoleDirectory,
+) -> Result<Request<M>, Status> {
+    let Some((_, _, rule)) = policy.methods.iter().find(|(name, _, _)| *name == method) else {
+        return Err(Error::internal_msg(format!("{method} is not in the policy")).into_status());
+    };
+    let named = match rule.field() {
+        Some(field) => {
+            let number = super::request_field::field_number(policy.service, method, field)
+                .map_err(IntoStatus::into_status)?;
+            super::request_field::field_of(&message.encode_to_vec(), number)
+                .map_err(IntoStatus::into_status)?
+        }
+        None => String::new(),
+    };
+    caller
+        .enforce(*rule, &named, roles)
+        .await
+        .map_err(IntoStatus::into_status)?;
+    Ok(request_as(caller.with_rule(*rule), message))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! The tower layer that enforces each RPC's [`Access`] and limits every
-//! public RPC ([`PublicRateLimits`]): one place where callers are
-//! authenticated and rate limited, so a handler never forgets to.
+//! The tower layer that enforces each RPC's whole rule (its [`Access`] and
+//! its [`Rule`](super::Rule)) and limits every public RPC ([`PublicRateLimits`]): one
+//! place where callers are authenticated, authorized and rate limited, so a
+//! handler never forgets to.
 
 use std::{
     pin::Pin,
@@ -10,13 +11,14 @@ use std::{
 
 use async_trait::async_trait;
 use http::{HeaderMap, Request, Response};
-use latch_domain::{Error, Kind, Reason, Result};
+use latch_domain::{Error, Kind, Reason, Result, ports::RoleDirectory};
 use tonic::{body::Body, transport::server::TcpConnectInfo};
 use tower::{Layer, Service};
 
 use super::{
     Access, AccountPrincipal, Caller, MachineCallers, PolicyTable, Principal, PublicRateLimits,
     RateGroup, Route, SERVICE_ACCOUNT_HEADER, SERVICE_TOKEN_HEADER, ServiceAccount, UserPrincipal,
+    request_field,
 };
 use crate::status::IntoStatus;
 
@@ -32,6 +34,9 @@ struct Gate {
     authenticator: Arc<dyn Authenticator>,
     machines: MachineCallers,
     limits: PublicRateLimits,
+    /// Where a user's permissions are read (a per-process cache in front of
+    /// the authorization service).
+    roles: Arc<dyn RoleDirectory>,
 }
 
 /// Checks every request against the server's [`PolicyTable`] and leaves a
@@ -44,12 +49,14 @@ pub struct AuthLayer {
 impl AuthLayer {
     /// Fails when an account is granted an RPC of this server that it may
     /// not hold (see [`ServiceAccounts::check_against`]). Every public RPC
-    /// of `table` is limited by `limits`.
+    /// of `table` is limited by `limits`; a user's permissions are read
+    /// from `roles`.
     pub fn new(
         table: PolicyTable,
         authenticator: Arc<dyn Authenticator>,
         machines: MachineCallers,
         limits: PublicRateLimits,
+        roles: Arc<dyn RoleDirectory>,
     ) -> Result<Self> {
         machines.accounts().check_against(&table)?;
         Ok(Self {
@@ -58,6 +65,7 @@ impl AuthLayer {
                 authenticator,
                 machines,
                 limits,
+                roles,
             }),
         })
     }
@@ -96,7 +104,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
         // The service that was polled ready is the one to call.
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
@@ -108,7 +116,7 @@ where
             let path = facts.path.clone();
             let (group, forwarded_for) = (facts.rate_group, facts.forwarded_for.clone());
             match gate.admit(facts).await {
-                Ok(caller) => {
+                Ok(mut caller) => {
                     // After admission, which says whose address counts (a
                     // gateway's client, or no one for Latch's services).
                     if let Some(group) = group
@@ -117,6 +125,17 @@ where
                         return Ok(err.into_status().into_http());
                     }
                     let who = caller.describe();
+                    let (parts, body) = request.into_parts();
+                    let body = match gate.authorize(&mut caller, &path, body).await {
+                        Ok(body) => body,
+                        Err(err) => {
+                            if err.reason().kind() == Kind::PermissionDenied {
+                                log_denied(&who, &path);
+                            }
+                            return Ok(err.into_status().into_http());
+                        }
+                    };
+                    let mut request = Request::from_parts(parts, body);
                     request.extensions_mut().insert(caller);
                     let response = inner.call(request).await?;
                     if is_permission_denied(&response) {
@@ -200,6 +219,26 @@ impl Gate {
         self.limits
             .check(group, caller, forwarded_for.as_deref())
             .await
+    }
+
+    /// Applies the RPC's [`super::Rule`] to an admitted caller, reading the one
+    /// request field it names only when a user's call depends on it; the
+    /// body goes on to the handler unchanged.
+    async fn authorize(&self, caller: &mut Caller, path: &str, body: Body) -> Result<Body> {
+        let Some(entry) = self.table.entry(path) else {
+            return Ok(body);
+        };
+        caller.rule = entry.rule;
+        let (body, named) = match entry.field_number {
+            Some(number) if matches!(caller.principal, Principal::User(_)) => {
+                request_field::read(body, number).await?
+            }
+            _ => (body, String::new()),
+        };
+        caller
+            .enforce(entry.rule, &named, self.roles.as_ref())
+            .await?;
+        Ok(body)
     }
 
     async fn admit(&self, facts: Facts) -> Result<Caller> {
@@ -316,11 +355,18 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>> {
     let value = value
         .to_str()
         .map_err(|_| Error::new(Reason::TokenInvalid, "malformed authorization header"))?;
-    match value.split_once(' ') {
+    bearer_token(value).map(Some)
+}
+
+/// The token of an `authorization` header value: scheme `Bearer` in any
+/// case and a non-empty token, else `TOKEN_INVALID`. The one rule for every
+/// place Latch reads a bearer token (the layer, Envoy's ext_authz).
+pub fn bearer_token(value: &str) -> Result<&str> {
+    match value.trim().split_once(' ') {
         Some((scheme, token))
             if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
         {
-            Ok(Some(token.trim()))
+            Ok(token.trim())
         }
         _ => Err(Error::new(
             Reason::TokenInvalid,

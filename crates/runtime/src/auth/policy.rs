@@ -1,10 +1,11 @@
 use std::collections::HashMap;
 
-use super::RateGroup;
+use latch_domain::Result;
 
-/// Who may call an RPC (API.md's caller classes). Admin access is a user
-/// whose roles grant the permission the handler names; the handler checks
-/// ownership-or-permission with [`super::Caller::authorize_for`].
+use super::{RateGroup, Rule, request_field};
+
+/// Who may call an RPC (API.md's caller classes). What a user caller must
+/// also hold is the RPC's [`Rule`], beside it in the same policy entry.
 ///
 /// Two kinds of machine caller exist: Latch's own services
 /// (`LATCH_SERVICE_TOKEN`, never leaves Latch's pods) and service accounts
@@ -49,13 +50,13 @@ impl Access {
     }
 }
 
-/// The caller class of every RPC of one gRPC service, written once beside
-/// its handlers.
+/// The whole rule of every RPC of one gRPC service, written once beside its
+/// handlers: its caller class and what a user caller must hold.
 #[derive(Debug, Clone, Copy)]
 pub struct ServicePolicy {
     /// Full service name, e.g. `latch.token.v1.TokenService`.
     pub service: &'static str,
-    pub methods: &'static [(&'static str, Access)],
+    pub methods: &'static [(&'static str, Access, Rule)],
     /// The rate-limit group of public RPCs that do not count against
     /// [`RateGroup::Default`]; the auth layer limits every public RPC.
     pub rate_groups: &'static [(&'static str, RateGroup)],
@@ -68,7 +69,7 @@ impl ServicePolicy {
         let public = self
             .methods
             .iter()
-            .any(|(name, access)| *name == method && *access == Access::Public);
+            .any(|(name, access, _)| *name == method && *access == Access::Public);
         public.then(|| {
             self.rate_groups
                 .iter()
@@ -106,36 +107,58 @@ const OPEN_SERVICES: &[&str] = &[
     "grpc.reflection.v1alpha.ServerReflection",
 ];
 
+/// One RPC's rule as the auth layer applies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub access: Access,
+    pub rule: Rule,
+    /// The protobuf number of the rule's field, found in the contract.
+    pub field_number: Option<u32>,
+}
+
 /// All policies served by one server, by request path.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyTable {
-    methods: HashMap<String, Access>,
+    methods: HashMap<String, Entry>,
     groups: HashMap<String, RateGroup>,
     services: Vec<&'static str>,
 }
 
 impl PolicyTable {
-    pub fn new(policies: &[ServicePolicy]) -> Self {
+    /// Fails when a rule names a request field the contract does not have
+    /// (or that is not a string): such a rule could never be enforced.
+    pub fn new(policies: &[ServicePolicy]) -> Result<Self> {
         let mut table = Self::default();
         for policy in policies {
             table.services.push(policy.service);
-            for (method, access) in policy.methods {
+            for (method, access, rule) in policy.methods {
                 let path = format!("/{}/{}", policy.service, method);
                 if let Some(group) = policy.rate_group(method) {
                     table.groups.insert(path.clone(), group);
                 }
-                table.methods.insert(path, *access);
+                let field_number = rule
+                    .field()
+                    .map(|field| request_field::field_number(policy.service, method, field))
+                    .transpose()?;
+                table.methods.insert(
+                    path,
+                    Entry {
+                        access: *access,
+                        rule: *rule,
+                        field_number,
+                    },
+                );
             }
         }
-        table
+        Ok(table)
     }
 
     /// A Latch method missing from its policy is internal: closed by
     /// default. A path outside Latch's services, health and reflection is
     /// unknown.
     pub fn route(&self, path: &str) -> Route {
-        if let Some(access) = self.methods.get(path) {
-            return Route::Rpc(*access);
+        if let Some(entry) = self.methods.get(path) {
+            return Route::Rpc(entry.access);
         }
         let service = path.trim_start_matches('/').split('/').next().unwrap_or("");
         if self.services.contains(&service) {
@@ -149,6 +172,11 @@ impl PolicyTable {
 
     /// The caller class of `path` when it is a Latch RPC served here.
     pub fn access(&self, path: &str) -> Option<Access> {
+        self.methods.get(path).map(|entry| entry.access)
+    }
+
+    /// The whole rule of `path` when it is a Latch RPC served here.
+    pub fn entry(&self, path: &str) -> Option<Entry> {
         self.methods.get(path).copied()
     }
 
@@ -170,16 +198,16 @@ mod tests {
     const POLICY: ServicePolicy = ServicePolicy {
         service: "latch.x.v1.X",
         methods: &[
-            ("Open", Access::Public),
-            ("SignIn", Access::Public),
-            ("Mine", Access::User),
+            ("Open", Access::Public, Rule::None),
+            ("SignIn", Access::Public, Rule::None),
+            ("Mine", Access::User, Rule::None),
         ],
         rate_groups: &[("SignIn", RateGroup::SignIn), ("Mine", RateGroup::SignUp)],
     };
 
     #[test]
     fn lookup_is_by_path_and_closed_by_default() {
-        let table = PolicyTable::new(&[POLICY]);
+        let table = PolicyTable::new(&[POLICY]).unwrap();
         assert_eq!(
             table.route("/latch.x.v1.X/Open"),
             Route::Rpc(Access::Public)
@@ -210,7 +238,7 @@ mod tests {
 
     #[test]
     fn every_public_rpc_has_a_rate_group_and_nothing_else_does() {
-        let table = PolicyTable::new(&[POLICY]);
+        let table = PolicyTable::new(&[POLICY]).unwrap();
         assert_eq!(
             table.rate_group("/latch.x.v1.X/SignIn"),
             Some(RateGroup::SignIn)

@@ -34,6 +34,7 @@ impl MemoryEventBus {
             Channel::SessionCreated => 2,
             Channel::SessionRevoked => 3,
             Channel::UserDeleted => 4,
+            Channel::AuthzChanged => 5,
         };
         &self.senders[index]
     }

@@ -44,6 +44,8 @@ impl SqlRefreshTokens {
     /// lock waits for it, then rechecks the row) and the rotation writes
     /// nothing; one that comes later waits for this statement, so it
     /// revokes the successor too. Either way no live token survives it.
+    /// The lock costs no write of its own: the INSERT's foreign-key check
+    /// locks the same family row (`FOR KEY SHARE`) in any case.
     async fn rotate_in_one_statement(
         &self,
         spent: TokenId,

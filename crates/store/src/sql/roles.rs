@@ -1,8 +1,15 @@
-//! `roles`, `role_permissions` and `user_roles` behind [`RoleRepository`].
+//! `roles`, `permissions`, `role_permissions` and `user_roles` behind
+//! [`RoleRepository`]; the administration writes are in [`admin`].
+
+mod admin;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use latch_domain::{Result, RoleId, UserId, model::Role, ports::RoleRepository};
+use latch_domain::{
+    Result, RoleId, UserId,
+    model::{Permission, Role, RoleDeletion, RoleUpdate},
+    ports::RoleRepository,
+};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
     TryInsertResult,
@@ -10,7 +17,7 @@ use sea_orm::{
 
 use super::{
     db_err,
-    entity::{role_permissions, roles, user_roles},
+    entity::{permissions, role_permissions, roles, user_roles},
 };
 use crate::Database;
 
@@ -29,6 +36,15 @@ impl SqlRoles {
 fn to_role(row: roles::Model) -> Role {
     Role {
         id: RoleId(row.id),
+        name: row.name,
+        description: row.description,
+        builtin: row.builtin,
+        created_at: row.created_at,
+    }
+}
+
+fn to_permission(row: permissions::Model) -> Permission {
+    Permission {
         name: row.name,
         description: row.description,
         builtin: row.builtin,
@@ -138,5 +154,116 @@ impl RoleRepository for SqlRoles {
             .await
             .map_err(db_err)?;
         Ok(result.rows_affected)
+    }
+
+    /// By name (the database's collation); keyset after `after`.
+    async fn list_roles_after(&self, after: Option<&str>, limit: u64) -> Result<Vec<Role>> {
+        let mut query = roles::Entity::find();
+        if let Some(after) = after {
+            query = query.filter(roles::Column::Name.gt(after));
+        }
+        let rows = query
+            .order_by_asc(roles::Column::Name)
+            .limit(limit)
+            .all(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(rows.into_iter().map(to_role).collect())
+    }
+
+    async fn grants_of_roles(&self, ids: &[RoleId]) -> Result<Vec<(RoleId, String)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = role_permissions::Entity::find()
+            .filter(role_permissions::Column::RoleId.is_in(ids.iter().map(|id| id.0)))
+            .order_by_asc(role_permissions::Column::Permission)
+            .all(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (RoleId(row.role_id), row.permission))
+            .collect())
+    }
+
+    async fn create_role(&self, role: &Role, permissions: &[String]) -> Result<()> {
+        admin::create_role(&self.db, role, permissions).await
+    }
+
+    async fn update_role(
+        &self,
+        role: RoleId,
+        update: &RoleUpdate,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        admin::update_role(&self.db, role, update, at).await
+    }
+
+    async fn delete_role(&self, role: RoleId, force: bool) -> Result<RoleDeletion> {
+        admin::delete_role(&self.db, role, force).await
+    }
+
+    async fn grant(&self, role: RoleId, permission: &str) -> Result<bool> {
+        let row = role_permissions::ActiveModel {
+            role_id: Set(role.0),
+            permission: Set(permission.to_owned()),
+        };
+        let result = role_permissions::Entity::insert(row)
+            .on_conflict_do_nothing()
+            .exec_without_returning(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(matches!(result, TryInsertResult::Inserted(n) if n > 0))
+    }
+
+    async fn revoke(&self, role: RoleId, permission: &str) -> Result<bool> {
+        let result = role_permissions::Entity::delete_many()
+            .filter(role_permissions::Column::RoleId.eq(role.0))
+            .filter(role_permissions::Column::Permission.eq(permission))
+            .exec(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(result.rows_affected > 0)
+    }
+
+    async fn find_permissions(&self, names: &[String]) -> Result<Vec<Permission>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = permissions::Entity::find()
+            .filter(permissions::Column::Name.is_in(names.iter().cloned()))
+            .order_by_asc(permissions::Column::Name)
+            .all(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(rows.into_iter().map(to_permission).collect())
+    }
+
+    /// By name (the database's collation); keyset after `after`.
+    async fn list_permissions_after(
+        &self,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<Permission>> {
+        let mut query = permissions::Entity::find();
+        if let Some(after) = after {
+            query = query.filter(permissions::Column::Name.gt(after));
+        }
+        let rows = query
+            .order_by_asc(permissions::Column::Name)
+            .limit(limit)
+            .all(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(rows.into_iter().map(to_permission).collect())
+    }
+
+    async fn create_permission(&self, permission: &Permission, grant_to: &[RoleId]) -> Result<()> {
+        admin::create_permission(&self.db, permission, grant_to).await
+    }
+
+    async fn delete_permission(&self, name: &str) -> Result<Option<Vec<String>>> {
+        admin::delete_permission(&self.db, name).await
     }
 }

@@ -1,11 +1,12 @@
 //! `sessions` behind [`SessionRepository`]. Revocations write their
-//! follow-up (the outbox rows) in the transaction of the revoking UPDATE.
+//! follow-up (the outbox rows) and their entries of the revocation list
+//! (`session_revocations`) in the transaction of the revoking UPDATE.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use latch_domain::{
     Result, SessionId, UserId,
-    model::{ClientInfo, DeviceInfo, Session, SessionQuery},
+    model::{ClientInfo, DeviceInfo, RevocationCursor, Session, SessionQuery, SessionRevocation},
     ports::{FollowUp, SessionRepository},
 };
 use sea_orm::{
@@ -13,7 +14,11 @@ use sea_orm::{
     QueryTrait, TransactionTrait, UpdateMany, sea_query::Expr,
 };
 
-use super::{db_err, entity::sessions, outbox};
+use super::{
+    db_err,
+    entity::{session_revocations, sessions},
+    outbox,
+};
 use crate::Database;
 
 /// Sessions on the SQL database.
@@ -51,9 +56,35 @@ impl SqlSessions {
             messages.extend(follow_up(session)?);
         }
         outbox::write(&txn, &messages).await?;
+        list_revoked(&txn, &revoked, at).await?;
         txn.commit().await.map_err(db_err)?;
         Ok(revoked)
     }
+}
+
+/// The revocation-list entries of `revoked`. A session is revoked once,
+/// so its id is new to the list; should it not be, the entry already says
+/// the same, and the revocation must not fail over it.
+async fn list_revoked(
+    txn: &sea_orm::DatabaseTransaction,
+    revoked: &[Session],
+    at: DateTime<Utc>,
+) -> Result<()> {
+    if revoked.is_empty() {
+        return Ok(());
+    }
+    let rows = revoked
+        .iter()
+        .map(|session| session_revocations::ActiveModel {
+            session_id: Set(session.id.as_str().to_owned()),
+            revoked_at: Set(at),
+        });
+    session_revocations::Entity::insert_many(rows)
+        .on_conflict_do_nothing()
+        .exec_without_returning(txn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }
 
 fn to_session(row: sessions::Model) -> Session {
@@ -238,6 +269,60 @@ impl SessionRepository for SqlSessions {
             .into_query();
         let deleted = sessions::Entity::delete_many()
             .filter(sessions::Column::Id.in_subquery(batch))
+            .exec(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(deleted.rows_affected)
+    }
+
+    async fn list_revocations(
+        &self,
+        since: DateTime<Utc>,
+        after: Option<&RevocationCursor>,
+        limit: u64,
+    ) -> Result<Vec<SessionRevocation>> {
+        let mut select = session_revocations::Entity::find()
+            .filter(session_revocations::Column::RevokedAt.gte(since));
+        if let Some(after) = after {
+            // Keyset paging in (revoked_at, session_id) order, on the index.
+            select = select.filter(
+                Condition::any()
+                    .add(session_revocations::Column::RevokedAt.gt(after.revoked_at))
+                    .add(
+                        Condition::all()
+                            .add(session_revocations::Column::RevokedAt.eq(after.revoked_at))
+                            .add(
+                                session_revocations::Column::SessionId
+                                    .gt(after.session_id.as_str()),
+                            ),
+                    ),
+            );
+        }
+        let rows = select
+            .order_by_asc(session_revocations::Column::RevokedAt)
+            .order_by_asc(session_revocations::Column::SessionId)
+            .limit(limit)
+            .all(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| SessionRevocation {
+                session_id: SessionId::from_stored(row.session_id),
+                revoked_at: row.revoked_at,
+            })
+            .collect())
+    }
+
+    async fn delete_revocations(&self, before: DateTime<Utc>, limit: u64) -> Result<u64> {
+        let batch = session_revocations::Entity::find()
+            .select_only()
+            .column(session_revocations::Column::SessionId)
+            .filter(session_revocations::Column::RevokedAt.lt(before))
+            .limit(limit)
+            .into_query();
+        let deleted = session_revocations::Entity::delete_many()
+            .filter(session_revocations::Column::SessionId.in_subquery(batch))
             .exec(self.db.connection())
             .await
             .map_err(db_err)?;

@@ -2,10 +2,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use latch_domain::{Result, model::SigningKeyRecord, ports::SigningKeyRepository};
+use latch_domain::{Error, Result, model::SigningKeyRecord, ports::SigningKeyRepository};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     sea_query::{Expr, ExprTrait, Query},
 };
 
@@ -31,6 +31,7 @@ fn to_record(row: signing_keys::Model) -> SigningKeyRecord {
         public_key: row.public_key,
         private_key_encrypted: row.private_key_encrypted,
         created_at: row.created_at,
+        signs_from: row.signs_from.unwrap_or(row.created_at),
         retired_at: row.retired_at,
     }
 }
@@ -42,6 +43,7 @@ fn to_row(key: &SigningKeyRecord) -> signing_keys::ActiveModel {
         public_key: Set(key.public_key.clone()),
         private_key_encrypted: Set(key.private_key_encrypted.clone()),
         created_at: Set(key.created_at),
+        signs_from: Set(Some(key.signs_from)),
         retired_at: Set(key.retired_at),
     }
 }
@@ -65,6 +67,56 @@ impl SigningKeyRepository for SqlSigningKeys {
             .await
             .map_err(db_err)?;
         Ok(())
+    }
+
+    /// `INSERT … SELECT <values> WHERE NOT EXISTS (a newer key)`: atomic
+    /// on SQLite (writes are serialized); on PostgreSQL two statements at
+    /// the same instant may both insert, which the port allows.
+    async fn insert_if_none_since(
+        &self,
+        key: &SigningKeyRecord,
+        since: DateTime<Utc>,
+    ) -> Result<bool> {
+        use signing_keys::Column;
+
+        let newer = Query::select()
+            .expr(Expr::val(1))
+            .from(signing_keys::Entity)
+            .and_where(Column::CreatedAt.gt(since))
+            .to_owned();
+        let values = Query::select()
+            .exprs([
+                Expr::val(key.kid.as_str()),
+                Expr::val(key.algorithm.as_str()),
+                Expr::val(key.public_key.clone()),
+                Expr::val(key.private_key_encrypted.clone()),
+                Expr::val(key.created_at),
+                Expr::val(Some(key.signs_from)),
+                Expr::val(key.retired_at),
+            ])
+            .and_where(Expr::not_exists(newer))
+            .to_owned();
+        let insert = Query::insert()
+            .into_table(signing_keys::Entity)
+            .columns([
+                Column::Kid,
+                Column::Algorithm,
+                Column::PublicKey,
+                Column::PrivateKeyEncrypted,
+                Column::CreatedAt,
+                Column::SignsFrom,
+                Column::RetiredAt,
+            ])
+            .select_from(values)
+            .map_err(|e| Error::internal_msg(format!("signing key insert: {e}")))?
+            .to_owned();
+        let result = self
+            .db
+            .connection()
+            .execute(&insert)
+            .await
+            .map_err(db_err)?;
+        Ok(result.rows_affected() == 1)
     }
 
     /// Retires a key once: false when unknown or already retired.

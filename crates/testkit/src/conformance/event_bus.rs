@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 use futures::StreamExt;
 use latch_domain::{
     SessionId, UserId,
-    events::{Channel, Event, EventPayload},
+    events::{AuthzScope, Channel, Event, EventPayload},
     ports::{EventBus, EventStream},
 };
 
@@ -50,6 +50,18 @@ pub fn every_kind() -> Vec<Event> {
             },
         ),
         Event::new(now(), EventPayload::UserDeleted { user_id: user }),
+        Event::new(
+            now(),
+            EventPayload::AuthzChanged {
+                scope: AuthzScope::User(user),
+            },
+        ),
+        Event::new(
+            now(),
+            EventPayload::AuthzChanged {
+                scope: AuthzScope::Role("AUDITOR".into()),
+            },
+        ),
     ]
 }
 

@@ -16,6 +16,7 @@ pub mod password_resets;
 pub mod profiles;
 pub mod rate_limiter;
 pub mod refresh_tokens;
+pub mod role_admin;
 pub mod roles;
 pub mod second_factors;
 pub mod session_cache;

@@ -1,5 +1,6 @@
 //! [`SessionRepository`]: records, paged listing, activity, revocation once
-//! (alone and in batches), deletion of ended sessions in batches.
+//! (alone and in batches), deletion of ended sessions in batches, the
+//! revocation list.
 //! The outbox rows written with revocations are [`super::outbox`]'s.
 
 use std::sync::Arc;
@@ -7,7 +8,10 @@ use std::sync::Arc;
 use chrono::Duration;
 use latch_domain::{
     Reason, SessionId, UserId,
-    model::{ClientInfo, DeviceInfo, Session, SessionCursor, SessionQuery},
+    model::{
+        ClientInfo, DeviceInfo, RevocationCursor, Session, SessionCursor, SessionQuery,
+        SessionRevocation,
+    },
     ports::{SessionRepository, no_follow_up},
 };
 
@@ -53,7 +57,9 @@ pub async fn run(repo: Arc<dyn SessionRepository>) {
     records_touches_and_revokes_once(&*repo).await;
     lists_live_ones_in_pages(&*repo).await;
     revokes_all_but_one_in_batches(&*repo).await;
-    one_of_racing_revocations_wins(repo).await;
+    one_of_racing_revocations_wins(repo.clone()).await;
+    // Last: its pruning counts every entry the others left.
+    lists_revocations_until_pruned(&*repo).await;
 }
 
 async fn records_touches_and_revokes_once(repo: &dyn SessionRepository) {
@@ -374,5 +380,80 @@ async fn deletes_what_ended_in_batches(repo: &dyn SessionRepository) {
             .expect("again"),
         0,
         "idempotent"
+    );
+}
+
+/// Every revocation enters the list once, with its time; the list reads
+/// oldest first from a time on, in pages; an entry outlives its session
+/// row and goes when pruned, a bounded batch at a time.
+async fn lists_revocations_until_pruned(repo: &dyn SessionRepository) {
+    // After every revocation the other checks made.
+    let base = now() + Duration::days(1000);
+    let later = base + Duration::minutes(1);
+    let user = UserId::new();
+    let sessions: Vec<Session> = (0..3).map(|i| new_session(user, i)).collect();
+    for session in &sessions {
+        repo.create(session).await.expect("create");
+    }
+    repo.revoke(&sessions[0].id, base, "logout", &no_follow_up)
+        .await
+        .expect("revoke");
+    let batch = repo
+        .revoke_all_for_user(user, None, later, "admin", 10, &no_follow_up)
+        .await
+        .expect("revoke all");
+    assert_eq!(batch.len(), 2);
+    let again = repo
+        .revoke(&sessions[0].id, later, "logout", &no_follow_up)
+        .await
+        .expect("revoke again");
+    assert_eq!(again, None, "revoked once, listed once");
+
+    let entry = |session: &Session, at| SessionRevocation {
+        session_id: session.id.clone(),
+        revoked_at: at,
+    };
+    let mut together = vec![entry(&sessions[1], later), entry(&sessions[2], later)];
+    together.sort_by(|a, b| a.session_id.cmp(&b.session_id));
+    let mut expected = vec![entry(&sessions[0], base)];
+    expected.extend(together);
+    let list = |since, after: Option<RevocationCursor>, limit| async move {
+        repo.list_revocations(since, after.as_ref(), limit)
+            .await
+            .expect("list revocations")
+    };
+    assert_eq!(list(base, None, 10).await, expected);
+    assert_eq!(list(later, None, 10).await, expected[1..], "from a time on");
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = list(base, after, 1).await;
+        assert!(page.len() <= 1, "a page is bounded");
+        let Some(last) = page.last() else { break };
+        after = Some(RevocationCursor::after(last));
+        paged.extend(page);
+    }
+    assert_eq!(paged, expected, "pages neither repeat nor skip");
+
+    assert_eq!(repo.delete_for_user(user, 100).await.expect("delete"), 3);
+    assert_eq!(
+        list(base, None, 10).await,
+        expected,
+        "the list outlives the rows"
+    );
+
+    loop {
+        let deleted = repo
+            .delete_revocations(later, 2)
+            .await
+            .expect("delete revocations");
+        assert!(deleted <= 2, "a batch is bounded");
+        if deleted < 2 {
+            break;
+        }
+    }
+    assert_eq!(
+        list(now() - Duration::days(1), None, 10).await,
+        expected[1..]
     );
 }

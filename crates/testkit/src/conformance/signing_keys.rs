@@ -1,5 +1,7 @@
-//! [`SigningKeyRepository`]: keys listed oldest first, retired once, and
-//! retired by age so that concurrent rotations keep the newest key live.
+//! [`SigningKeyRepository`]: keys listed oldest first with their signing
+//! time, inserted only when none is newer (scheduled rotation), retired
+//! once, and retired by age so that concurrent rotations keep the newest
+//! key live.
 
 use std::sync::Arc;
 
@@ -15,6 +17,8 @@ fn key(kid: &str, minutes: i64) -> SigningKeyRecord {
         public_key: vec![7; 32],
         private_key_encrypted: (0..=255).collect(),
         created_at: now() + Duration::minutes(minutes),
+        // Published ahead: signs ten minutes after it is stored.
+        signs_from: now() + Duration::minutes(minutes + 10),
         retired_at: None,
     }
 }
@@ -61,7 +65,57 @@ pub async fn run(repo: Arc<dyn SigningKeyRepository>) {
     );
 
     retires_older_keys(&*repo, &newer).await;
-    racing_rotations_keep_the_newest_live(repo).await;
+    racing_rotations_keep_the_newest_live(repo.clone()).await;
+    inserts_only_when_none_is_newer(&*repo).await;
+}
+
+/// A scheduled rotation inserts its key only when no key was created after
+/// the threshold: a second replica past the same period finds the first's.
+async fn inserts_only_when_none_is_newer(repo: &dyn SigningKeyRepository) {
+    // The newest key so far was created at +1007 minutes.
+    let early = key("kid-scheduled-early", 2_000);
+    assert!(
+        !repo
+            .insert_if_none_since(&early, now() + Duration::minutes(1_000))
+            .await
+            .expect("conditional insert"),
+        "a key created after the threshold exists"
+    );
+    assert!(
+        repo.list()
+            .await
+            .expect("list")
+            .iter()
+            .all(|r| r.kid != early.kid),
+        "nothing written"
+    );
+    let due = key("kid-scheduled", 2_000);
+    assert!(
+        repo.insert_if_none_since(&due, now() + Duration::minutes(1_010))
+            .await
+            .expect("conditional insert"),
+        "no key is newer than the threshold"
+    );
+    let second = key("kid-scheduled-second", 2_000);
+    assert!(
+        !repo
+            .insert_if_none_since(&second, now() + Duration::minutes(1_010))
+            .await
+            .expect("conditional insert"),
+        "the first replica's key is newer than the threshold"
+    );
+    let listed = repo.list().await.expect("list");
+    assert_eq!(
+        listed.iter().find(|r| r.kid == due.kid),
+        Some(&due),
+        "stored as given, signing time included"
+    );
+    assert!(listed.iter().all(|r| r.kid != second.kid));
+    assert_reason(
+        repo.insert_if_none_since(&due, now() + Duration::days(365))
+            .await,
+        Reason::AlreadyExists,
+    );
 }
 
 /// Live keys before `newest` in the (`created_at`, `kid`) order are

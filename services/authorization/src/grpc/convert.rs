@@ -1,7 +1,7 @@
 //! Free converters between domain values and `latch.authorization.v1`
 //! messages, so protobuf types stop at the handler.
 
-use latch_domain::{Error, Result, validate};
+use latch_domain::{Error, Result, model::Permission, validate};
 use latch_proto::latch::authorization::v1 as pb;
 use latch_runtime::convert::timestamp;
 
@@ -19,6 +19,14 @@ pub(crate) fn role_to_proto(role: RoleWithPermissions) -> pb::Role {
         builtin: role.builtin,
         permissions,
         created_at: Some(timestamp(role.created_at)),
+    }
+}
+
+pub(crate) fn permission_to_proto(permission: Permission) -> pb::Permission {
+    pb::Permission {
+        name: permission.name,
+        description: permission.description.unwrap_or_default(),
+        builtin: permission.builtin,
     }
 }
 

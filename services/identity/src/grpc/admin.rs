@@ -1,12 +1,12 @@
 //! Converters and checks of the administration RPCs (ListUsers,
 //! SetUserStatus, DeleteUser, ListLoginHistory): the request's filters,
 //! page and status, the refusal of acting on oneself, and history entries.
+//! Their permissions are in the policy, applied by the auth layer.
 
 use latch_domain::{
     Error, Result, UserId,
     device::parse_user_agent,
     model::{LoginCursor, LoginEvent, UserCursor, UserQuery, UserStatus},
-    ports::RoleDirectory,
     validate,
 };
 use latch_proto::latch::{common::v1 as common, identity::v1 as pb};
@@ -87,19 +87,12 @@ pub(super) fn settable_status(raw: i32) -> Result<UserStatus> {
 /// The most a SetUserStatus reason may hold (it goes to the log).
 pub(super) const REASON_MAX: usize = 256;
 
-/// Lets `caller` change `target`'s account (SetUserStatus, DeleteUser):
-/// [users.write], and SUPERADMIN for a SUPERADMIN. Nobody does it to
-/// themselves here: an administrator suspending or deleting their own
-/// account by mistake would lock themselves out (and the last one,
-/// everyone); a user closes their own account another way.
-pub(super) async fn authorize_change(
-    caller: &Caller,
-    target: UserId,
-    roles: &dyn RoleDirectory,
-) -> Result<()> {
-    caller
-        .require_permission_over(target, latch_domain::model::permission::USERS_WRITE, roles)
-        .await?;
+/// Refuses a change of one's own account (SetUserStatus, DeleteUser; the
+/// policy already required [users.write], and SUPERADMIN for a
+/// SUPERADMIN): an administrator suspending or deleting their own account
+/// by mistake would lock themselves out (and the last one, everyone); a
+/// user closes their own account another way.
+pub(super) fn refuse_self_change(caller: &Caller, target: UserId) -> Result<()> {
     if let Principal::User(user) = &caller.principal
         && user.user_id == target
     {

@@ -1,5 +1,5 @@
-//! `latch.identity.v1.IdentityService`: thin handlers that check the caller,
-//! convert the request, call [`crate::Identity`] and convert back. RPCs not
+//! `latch.identity.v1.IdentityService`: thin handlers (the auth layer already
+//! applied [`POLICY`]) that convert the request, call [`crate::Identity`] and convert back. RPCs not
 //! built yet (passkeys, OAuth) answer UNIMPLEMENTED through the generated
 //! defaults.
 
@@ -10,7 +10,7 @@ mod second_factor;
 
 use std::sync::Arc;
 
-use latch_domain::{UserId, model::permission, ports::RoleDirectory, secret::Secret, validate};
+use latch_domain::{UserId, secret::Secret, validate};
 use latch_proto::latch::identity::v1::{
     self as pb,
     identity_service_server::{IdentityService, IdentityServiceServer},
@@ -27,43 +27,17 @@ use crate::{Credentials, Identity, LoginOutcome, SecondFactor, SignUp};
 pub use policy::POLICY;
 
 /// The tonic service; wrap it with the auth layer and [`POLICY`].
-pub fn server(
-    identity: Arc<Identity>,
-    roles: Arc<dyn RoleDirectory>,
-) -> IdentityServiceServer<IdentityGrpc> {
-    IdentityServiceServer::new(IdentityGrpc::new(identity, roles))
+pub fn server(identity: Arc<Identity>) -> IdentityServiceServer<IdentityGrpc> {
+    IdentityServiceServer::new(IdentityGrpc::new(identity))
 }
 
 pub struct IdentityGrpc {
     identity: Arc<Identity>,
-    roles: Arc<dyn RoleDirectory>,
 }
 
 impl IdentityGrpc {
-    pub fn new(identity: Arc<Identity>, roles: Arc<dyn RoleDirectory>) -> Self {
-        Self { identity, roles }
-    }
-
-    /// The user a read RPC names in `user_id`, once the caller may read it:
-    /// themselves, or with `users:read`.
-    async fn readable_user(&self, caller: &Caller, user_id: &str) -> Result<UserId, Status> {
-        caller
-            .authorized_target(
-                "user_id",
-                user_id,
-                permission::USERS_READ,
-                self.roles.as_ref(),
-            )
-            .await
-            .or_status()
-    }
-
-    /// Refuses unless the caller may change `target` (see
-    /// [`admin::authorize_change`]).
-    async fn authorize_change(&self, caller: &Caller, target: UserId) -> Result<(), Status> {
-        admin::authorize_change(caller, target, self.roles.as_ref())
-            .await
-            .or_status()
+    pub fn new(identity: Arc<Identity>) -> Self {
+        Self { identity }
     }
 }
 
@@ -331,9 +305,9 @@ impl IdentityService for IdentityGrpc {
         request: Request<pb::GetUserRequest>,
     ) -> Result<Response<pb::GetUserResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let target = self
-            .readable_user(caller, &request.get_ref().user_id)
-            .await?;
+        let target = caller
+            .target_user("user_id", &request.get_ref().user_id)
+            .or_status()?;
         let user = self.identity.get_user(target).await.or_status()?;
         Ok(Response::new(pb::GetUserResponse {
             user: Some(convert::user_to_proto(user)),
@@ -344,12 +318,7 @@ impl IdentityService for IdentityGrpc {
         &self,
         request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
-        let caller = Caller::of(&request)?;
         let query = admin::user_query(request.get_ref()).or_status()?;
-        caller
-            .require_permission(permission::USERS_READ, self.roles.as_ref())
-            .await
-            .or_status()?;
         let (users, next) = self.identity.list_users(query).await.or_status()?;
         Ok(Response::new(pb::ListUsersResponse {
             users: users.into_iter().map(convert::user_to_proto).collect(),
@@ -366,7 +335,7 @@ impl IdentityService for IdentityGrpc {
         let target = UserId::parse("user_id", &req.user_id).or_status()?;
         let status = admin::settable_status(req.status).or_status()?;
         let why = validate::optional_text("reason", &req.reason, admin::REASON_MAX).or_status()?;
-        self.authorize_change(&caller, target).await?;
+        admin::refuse_self_change(&caller, target).or_status()?;
         let user = self
             .identity
             .set_user_status(target, status)
@@ -387,7 +356,7 @@ impl IdentityService for IdentityGrpc {
     ) -> Result<Response<pb::DeleteUserResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let target = UserId::parse("user_id", &request.get_ref().user_id).or_status()?;
-        self.authorize_change(&caller, target).await?;
+        admin::refuse_self_change(&caller, target).or_status()?;
         self.identity.delete_user(target).await.or_status()?;
         tracing::info!(by = %caller.describe(), user = %target, "user deletion started");
         Ok(Response::new(pb::DeleteUserResponse {}))
@@ -399,9 +368,9 @@ impl IdentityService for IdentityGrpc {
     ) -> Result<Response<pb::ListLoginHistoryResponse>, Status> {
         let caller = Caller::of(&request)?;
         let (size, after) = admin::history_page(request.get_ref()).or_status()?;
-        let target = self
-            .readable_user(caller, &request.get_ref().user_id)
-            .await?;
+        let target = caller
+            .target_user("user_id", &request.get_ref().user_id)
+            .or_status()?;
         let (entries, next) = self
             .identity
             .list_login_history(target, after, size)

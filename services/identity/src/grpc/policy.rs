@@ -2,48 +2,81 @@
 //! RPC in `proto/latch/identity/v1/identity.proto`. Admin access is `User`
 //! here: the handler checks ownership or the named permission.
 
-use latch_runtime::auth::{Access, RateGroup, ServicePolicy};
+use latch_domain::model::permission;
+use latch_runtime::auth::{Access, RateGroup, Rule, ServicePolicy};
 
 pub const POLICY: ServicePolicy = ServicePolicy {
     service: "latch.identity.v1.IdentityService",
     methods: &[
-        ("SignUp", Access::Public),
-        ("Login", Access::Public),
-        ("CompleteSecondFactor", Access::Public),
-        ("Logout", Access::User),
-        ("SendEmailVerification", Access::Public),
-        ("VerifyEmail", Access::Public),
-        ("SendPhoneVerification", Access::User),
-        ("VerifyPhone", Access::User),
-        ("RequestPasswordReset", Access::Public),
-        ("ResetPassword", Access::Public),
-        ("ChangePassword", Access::User),
-        ("ChangeEmail", Access::User),
-        ("BeginTotpEnrollment", Access::User),
-        ("ConfirmTotpEnrollment", Access::User),
-        ("DisableTotp", Access::User),
-        ("RegenerateRecoveryCodes", Access::User),
-        ("StartPasskeyRegistration", Access::User),
-        ("FinishPasskeyRegistration", Access::User),
-        ("StartPasskeyLogin", Access::Public),
-        ("FinishPasskeyLogin", Access::Public),
-        ("ListPasskeys", Access::User),
-        ("RenamePasskey", Access::User),
-        ("DeletePasskey", Access::User),
-        ("StartOAuth", Access::Public),
-        ("CompleteOAuth", Access::Public),
-        ("ListIdentities", Access::User),
-        ("LinkIdentity", Access::User),
-        ("UnlinkIdentity", Access::User),
+        ("SignUp", Access::Public, Rule::None),
+        ("Login", Access::Public, Rule::None),
+        ("CompleteSecondFactor", Access::Public, Rule::None),
+        ("Logout", Access::User, Rule::None),
+        ("SendEmailVerification", Access::Public, Rule::None),
+        ("VerifyEmail", Access::Public, Rule::None),
+        ("SendPhoneVerification", Access::User, Rule::None),
+        ("VerifyPhone", Access::User, Rule::None),
+        ("RequestPasswordReset", Access::Public, Rule::None),
+        ("ResetPassword", Access::Public, Rule::None),
+        ("ChangePassword", Access::User, Rule::None),
+        ("ChangeEmail", Access::User, Rule::None),
+        ("BeginTotpEnrollment", Access::User, Rule::None),
+        ("ConfirmTotpEnrollment", Access::User, Rule::None),
+        ("DisableTotp", Access::User, Rule::None),
+        ("RegenerateRecoveryCodes", Access::User, Rule::None),
+        ("StartPasskeyRegistration", Access::User, Rule::None),
+        ("FinishPasskeyRegistration", Access::User, Rule::None),
+        ("StartPasskeyLogin", Access::Public, Rule::None),
+        ("FinishPasskeyLogin", Access::Public, Rule::None),
+        ("ListPasskeys", Access::User, Rule::None),
+        ("RenamePasskey", Access::User, Rule::None),
+        ("DeletePasskey", Access::User, Rule::None),
+        ("StartOAuth", Access::Public, Rule::None),
+        ("CompleteOAuth", Access::Public, Rule::None),
+        ("ListIdentities", Access::User, Rule::None),
+        ("LinkIdentity", Access::User, Rule::None),
+        ("UnlinkIdentity", Access::User, Rule::None),
         // user, admin [users.read], internal, service account
-        ("GetUser", Access::UserOrService),
+        (
+            "GetUser",
+            Access::UserOrService,
+            Rule::OwnerOr {
+                field: "user_id",
+                permission: permission::USERS_READ,
+            },
+        ),
         // admin [users.read] / [users.write], service account (latchctl
         // for automation); the handler checks the permission
-        ("ListUsers", Access::UserOrService),
-        ("SetUserStatus", Access::UserOrService),
-        ("DeleteUser", Access::UserOrService),
+        (
+            "ListUsers",
+            Access::UserOrService,
+            Rule::Permission(permission::USERS_READ),
+        ),
+        (
+            "SetUserStatus",
+            Access::UserOrService,
+            Rule::PermissionOver {
+                field: "user_id",
+                permission: permission::USERS_WRITE,
+            },
+        ),
+        (
+            "DeleteUser",
+            Access::UserOrService,
+            Rule::PermissionOver {
+                field: "user_id",
+                permission: permission::USERS_WRITE,
+            },
+        ),
         // user, admin [users.read], service account
-        ("ListLoginHistory", Access::UserOrService),
+        (
+            "ListLoginHistory",
+            Access::UserOrService,
+            Rule::OwnerOr {
+                field: "user_id",
+                permission: permission::USERS_READ,
+            },
+        ),
     ],
     // Every public RPC is limited per client address by the auth layer;
     // one not named here counts in the default group.

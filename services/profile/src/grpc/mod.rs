@@ -1,5 +1,5 @@
-//! `latch.profile.v1.ProfileService`: thin handlers that check the caller,
-//! convert the request, call [`crate::Profiles`] and convert back. Avatars
+//! `latch.profile.v1.ProfileService`: thin handlers (the auth layer already
+//! applied [`POLICY`]) that convert the request, call [`crate::Profiles`] and convert back. Avatars
 //! are not built yet and answer UNIMPLEMENTED through the generated
 //! defaults.
 
@@ -8,11 +8,7 @@ mod policy;
 
 use std::sync::Arc;
 
-use latch_domain::{
-    UserId,
-    model::permission,
-    ports::{ProfileDirectory, RoleDirectory},
-};
+use latch_domain::{UserId, ports::ProfileDirectory};
 use latch_proto::latch::profile::v1::{
     self as pb,
     profile_service_server::{ProfileService, ProfileServiceServer},
@@ -25,21 +21,17 @@ pub use convert::{json_to_value, object_to_struct, struct_to_json};
 pub use policy::POLICY;
 
 /// The tonic service; wrap it with the auth layer and [`POLICY`].
-pub fn server(
-    profiles: Arc<Profiles>,
-    roles: Arc<dyn RoleDirectory>,
-) -> ProfileServiceServer<ProfileGrpc> {
-    ProfileServiceServer::new(ProfileGrpc::new(profiles, roles))
+pub fn server(profiles: Arc<Profiles>) -> ProfileServiceServer<ProfileGrpc> {
+    ProfileServiceServer::new(ProfileGrpc::new(profiles))
 }
 
 pub struct ProfileGrpc {
     profiles: Arc<Profiles>,
-    roles: Arc<dyn RoleDirectory>,
 }
 
 impl ProfileGrpc {
-    pub fn new(profiles: Arc<Profiles>, roles: Arc<dyn RoleDirectory>) -> Self {
-        Self { profiles, roles }
+    pub fn new(profiles: Arc<Profiles>) -> Self {
+        Self { profiles }
     }
 }
 
@@ -78,13 +70,7 @@ impl ProfileService for ProfileGrpc {
     ) -> Result<Response<pb::GetProfileResponse>, Status> {
         let caller = Caller::of(&request)?;
         let target = caller
-            .authorized_target(
-                "user_id",
-                &request.get_ref().user_id,
-                permission::PROFILES_READ,
-                self.roles.as_ref(),
-            )
-            .await
+            .target_user("user_id", &request.get_ref().user_id)
             .or_status()?;
         let profile = self.profiles.get(target).await.or_status()?;
         Ok(Response::new(pb::GetProfileResponse {
@@ -98,15 +84,7 @@ impl ProfileService for ProfileGrpc {
     ) -> Result<Response<pb::UpdateProfileResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let target = caller
-            .authorized_target(
-                "user_id",
-                &req.user_id,
-                permission::PROFILES_WRITE,
-                self.roles.as_ref(),
-            )
-            .await
-            .or_status()?;
+        let target = caller.target_user("user_id", &req.user_id).or_status()?;
         let mask = req.update_mask.map(|m| m.paths).unwrap_or_default();
         let changes = convert::update_from_proto(req.profile).or_status()?;
         let profile = self

@@ -1,27 +1,80 @@
-use latch_domain::{SessionId, UserId, model::builtin, ports::RoleDirectory};
-use latch_runtime::auth::request_as;
+use latch_domain::{
+    SessionId, UserId,
+    model::{builtin, permission},
+    ports::RoleDirectory,
+};
+use latch_runtime::auth::{request_as, request_through};
 use serde_json::json;
 use tonic::Code;
+use tonic::{Request, Response, Status};
 
 use super::*;
 use crate::testing::Harness;
 
-fn grpc(h: &Harness) -> ProfileGrpc {
-    ProfileGrpc::new(h.profiles.clone(), h.roles.clone())
+/// The handlers behind the policy's rules, applied as the auth layer
+/// applies them, with `roles` as the permission source.
+struct Gated {
+    grpc: ProfileGrpc,
+    roles: Arc<dyn RoleDirectory>,
 }
 
-async fn create(grpc: &ProfileGrpc, id: UserId) -> pb::CreateProfileResponse {
-    grpc.create_profile(request_as(
-        Caller::for_service(),
-        pb::CreateProfileRequest {
-            user_id: id.to_string(),
-            first_name: "Ada".into(),
-            last_name: "Lovelace".into(),
-        },
-    ))
-    .await
-    .unwrap()
-    .into_inner()
+/// What a test sends: the caller and the message.
+fn via<M>(caller: Caller, message: M) -> (Caller, M) {
+    (caller, message)
+}
+
+impl Gated {
+    async fn through<M: prost::Message>(
+        &self,
+        rpc: &str,
+        (caller, message): (Caller, M),
+    ) -> Result<Request<M>, Status> {
+        request_through(&POLICY, rpc, caller, message, self.roles.as_ref()).await
+    }
+
+    async fn get_profile(
+        &self,
+        sent: (Caller, pb::GetProfileRequest),
+    ) -> Result<Response<pb::GetProfileResponse>, Status> {
+        self.grpc
+            .get_profile(self.through("GetProfile", sent).await?)
+            .await
+    }
+
+    async fn update_profile(
+        &self,
+        sent: (Caller, pb::UpdateProfileRequest),
+    ) -> Result<Response<pb::UpdateProfileResponse>, Status> {
+        self.grpc
+            .update_profile(self.through("UpdateProfile", sent).await?)
+            .await
+    }
+}
+
+fn grpc(h: &Harness) -> Gated {
+    gated(h, h.roles.clone())
+}
+
+fn gated(h: &Harness, roles: Arc<dyn RoleDirectory>) -> Gated {
+    Gated {
+        grpc: ProfileGrpc::new(h.profiles.clone()),
+        roles,
+    }
+}
+
+async fn create(grpc: &Gated, id: UserId) -> pb::CreateProfileResponse {
+    grpc.grpc
+        .create_profile(request_as(
+            Caller::for_service(),
+            pb::CreateProfileRequest {
+                user_id: id.to_string(),
+                first_name: "Ada".into(),
+                last_name: "Lovelace".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
 }
 
 fn update(user_id: &str, profile: pb::Profile, paths: &[&str]) -> pb::UpdateProfileRequest {
@@ -57,7 +110,7 @@ async fn owners_and_admins_read_and_write_others_do_not() {
     h.roles.assign(admin, builtin::ADMIN).await.unwrap();
 
     let own = grpc
-        .get_profile(request_as(
+        .get_profile(via(
             Caller::for_user(ada, SessionId::generate().unwrap()),
             pb::GetProfileRequest::default(),
         ))
@@ -68,7 +121,7 @@ async fn owners_and_admins_read_and_write_others_do_not() {
 
     let target = ada.to_string();
     let denied = grpc
-        .get_profile(request_as(
+        .get_profile(via(
             Caller::for_user(eve, SessionId::generate().unwrap()),
             pb::GetProfileRequest {
                 user_id: target.clone(),
@@ -78,7 +131,7 @@ async fn owners_and_admins_read_and_write_others_do_not() {
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
     let denied = grpc
-        .update_profile(request_as(
+        .update_profile(via(
             Caller::for_user(eve, SessionId::generate().unwrap()),
             update(&target, pb::Profile::default(), &["phone"]),
         ))
@@ -86,7 +139,7 @@ async fn owners_and_admins_read_and_write_others_do_not() {
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
 
-    grpc.get_profile(request_as(
+    grpc.get_profile(via(
         Caller::for_user(admin, SessionId::generate().unwrap()),
         pb::GetProfileRequest {
             user_id: target.clone(),
@@ -99,7 +152,7 @@ async fn owners_and_admins_read_and_write_others_do_not() {
         ..pb::Profile::default()
     };
     let updated = grpc
-        .update_profile(request_as(
+        .update_profile(via(
             Caller::for_user(admin, SessionId::generate().unwrap()),
             update(&target, changed, &["display_name"]),
         ))
@@ -128,7 +181,7 @@ async fn metadata_and_dates_round_trip_through_the_wire() {
         ..pb::Profile::default()
     };
     let updated = grpc
-        .update_profile(request_as(
+        .update_profile(via(
             Caller::for_user(ada, SessionId::generate().unwrap()),
             update("", changed, &["date_of_birth", "metadata"]),
         ))
@@ -148,7 +201,7 @@ async fn a_missing_mask_is_refused() {
     let ada = UserId::new();
     create(&grpc, ada).await;
     let status = grpc
-        .update_profile(request_as(
+        .update_profile(via(
             Caller::for_user(ada, SessionId::generate().unwrap()),
             pb::UpdateProfileRequest {
                 user_id: String::new(),
@@ -196,8 +249,8 @@ async fn other_profiles_need_the_profiles_permissions_not_the_users_ones() {
     let reader = UserId::new();
     let writer = UserId::new();
     let user_admin = UserId::new();
-    let grpc = ProfileGrpc::new(
-        h.profiles.clone(),
+    let grpc = gated(
+        &h,
         Arc::new(Grants(vec![
             (reader, permission::PROFILES_READ),
             (writer, permission::PROFILES_WRITE),
@@ -209,7 +262,7 @@ async fn other_profiles_need_the_profiles_permissions_not_the_users_ones() {
     let target = ada.to_string();
     let as_user = |user| Caller::for_user(user, SessionId::generate().unwrap());
     let get = |caller| {
-        grpc.get_profile(request_as(
+        grpc.get_profile(via(
             caller,
             pb::GetProfileRequest {
                 user_id: target.clone(),
@@ -221,10 +274,7 @@ async fn other_profiles_need_the_profiles_permissions_not_the_users_ones() {
             display_name: "Countess".into(),
             ..pb::Profile::default()
         };
-        grpc.update_profile(request_as(
-            caller,
-            update(&target, changed, &["display_name"]),
-        ))
+        grpc.update_profile(via(caller, update(&target, changed, &["display_name"])))
     };
 
     let read = get(as_user(reader)).await.unwrap().into_inner();

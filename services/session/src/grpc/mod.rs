@@ -4,6 +4,7 @@
 //! by the runtime's auth layer before a handler runs.
 
 mod convert;
+mod revoked;
 
 use std::sync::Arc;
 
@@ -14,20 +15,22 @@ use latch_domain::{
 };
 use latch_proto::latch::session::v1::{
     CreateSessionRequest, CreateSessionResponse, DeleteUserSessionsRequest,
-    DeleteUserSessionsResponse, GetSessionRequest, GetSessionResponse, ListSessionsRequest,
-    ListSessionsResponse, RevokeAllSessionsRequest, RevokeAllSessionsResponse,
-    RevokeSessionRequest, RevokeSessionResponse, TouchSessionRequest, TouchSessionResponse,
-    ValidateSessionRequest, ValidateSessionResponse,
+    DeleteUserSessionsResponse, GetSessionRequest, GetSessionResponse, ListRevokedSessionsRequest,
+    ListRevokedSessionsResponse, ListSessionsRequest, ListSessionsResponse,
+    RevokeAllSessionsRequest, RevokeAllSessionsResponse, RevokeSessionRequest,
+    RevokeSessionResponse, TouchSessionRequest, TouchSessionResponse, ValidateSessionRequest,
+    ValidateSessionResponse,
     session_service_server::{SERVICE_NAME, SessionService, SessionServiceServer},
 };
 use latch_runtime::{
     ResultExt,
-    auth::{Access, Caller, Principal, ServicePolicy},
+    auth::{Access, Caller, Principal, Rule, ServicePolicy},
 };
 use tonic::{Request, Response, Status};
 
 pub use convert::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use convert::{Page, client_info_from_proto, page_token, session_to_proto};
+pub use revoked::{DEFAULT_REVOKED_PAGE_SIZE, MAX_REVOKED_PAGE_SIZE};
 
 use crate::{Sessions, revoke::REASON_MAX};
 
@@ -35,14 +38,43 @@ use crate::{Sessions, revoke::REASON_MAX};
 pub const POLICY: ServicePolicy = ServicePolicy {
     service: SERVICE_NAME,
     methods: &[
-        ("CreateSession", Access::Internal),
-        ("ValidateSession", Access::Service),
-        ("GetSession", Access::User),
-        ("ListSessions", Access::User),
-        ("TouchSession", Access::Internal),
-        ("RevokeSession", Access::UserOrInternal),
-        ("RevokeAllSessions", Access::UserOrInternal),
-        ("DeleteUserSessions", Access::Internal),
+        ("CreateSession", Access::Internal, Rule::None),
+        ("ValidateSession", Access::Service, Rule::None),
+        (
+            "GetSession",
+            Access::User,
+            Rule::Loaded {
+                owner_may: true,
+                permission: permission::SESSIONS_READ,
+            },
+        ),
+        (
+            "ListSessions",
+            Access::User,
+            Rule::OwnerOr {
+                field: "user_id",
+                permission: permission::SESSIONS_READ,
+            },
+        ),
+        ("TouchSession", Access::Internal, Rule::None),
+        (
+            "RevokeSession",
+            Access::UserOrInternal,
+            Rule::Loaded {
+                owner_may: true,
+                permission: permission::SESSIONS_WRITE,
+            },
+        ),
+        (
+            "RevokeAllSessions",
+            Access::UserOrInternal,
+            Rule::OwnerOr {
+                field: "user_id",
+                permission: permission::SESSIONS_WRITE,
+            },
+        ),
+        ("DeleteUserSessions", Access::Internal, Rule::None),
+        ("ListRevokedSessions", Access::Service, Rule::None),
     ],
     // No public RPC: nothing to rate limit here.
     rate_groups: &[],
@@ -131,11 +163,7 @@ impl SessionService for SessionGrpc {
         let id = SessionId::parse("session_id", &request.get_ref().session_id).or_status()?;
         let session = self.existing(&id).await.or_status()?;
         caller
-            .authorize_for(
-                session.user_id,
-                permission::SESSIONS_READ,
-                self.roles.as_ref(),
-            )
+            .authorize_loaded(session.user_id, self.roles.as_ref())
             .await
             .or_status()?;
         Ok(Response::new(GetSessionResponse {
@@ -153,10 +181,6 @@ impl SessionService for SessionGrpc {
             .target_user("user_id", &request.user_id)
             .or_status()?;
         let page = Page::from_request(request.page_size, &request.page_token).or_status()?;
-        caller
-            .authorize_for(user, permission::SESSIONS_READ, self.roles.as_ref())
-            .await
-            .or_status()?;
         let (sessions, next) = self
             .sessions
             .list_page(user, request.include_revoked, page.after, page.size)
@@ -186,11 +210,7 @@ impl SessionService for SessionGrpc {
         let id = SessionId::parse("session_id", &request.session_id).or_status()?;
         let session = self.existing(&id).await.or_status()?;
         caller
-            .authorize_for(
-                session.user_id,
-                permission::SESSIONS_WRITE,
-                self.roles.as_ref(),
-            )
+            .authorize_loaded(session.user_id, self.roles.as_ref())
             .await
             .or_status()?;
         let reason = revocation_reason(&caller, session.user_id, &request.reason).or_status()?;
@@ -211,10 +231,6 @@ impl SessionService for SessionGrpc {
             "" => None,
             raw => Some(SessionId::parse("except_session_id", raw).or_status()?),
         };
-        caller
-            .authorize_for(user, permission::SESSIONS_WRITE, self.roles.as_ref())
-            .await
-            .or_status()?;
         let reason = revocation_reason(&caller, user, &request.reason).or_status()?;
         let revoked = self
             .sessions
@@ -234,6 +250,16 @@ impl SessionService for SessionGrpc {
             revoked,
             deleted,
         }))
+    }
+
+    async fn list_revoked_sessions(
+        &self,
+        request: Request<ListRevokedSessionsRequest>,
+    ) -> Result<Response<ListRevokedSessionsResponse>, Status> {
+        let response = revoked::list_revoked_sessions(&self.sessions, request.into_inner())
+            .await
+            .or_status()?;
+        Ok(Response::new(response))
     }
 }
 

@@ -7,10 +7,10 @@ use async_trait::async_trait;
 use latch_domain::{Result, SessionId, UserId, ports::RoleDirectory};
 use latch_proto::latch::{common::v1 as common, session::v1::*};
 use latch_runtime::{
-    auth::{Caller, request_as},
+    auth::{Caller, request_as, request_through},
     status::reason_of,
 };
-use tonic::{Code, Status};
+use tonic::{Code, Request, Status};
 
 use super::*;
 use crate::testing::{CHROME_MAC, Harness, browser_client};
@@ -55,6 +55,19 @@ struct Fixture {
     sessions: Arc<Sessions>,
     roles: Arc<FakeRoles>,
     grpc: SessionGrpc,
+}
+
+impl Fixture {
+    /// `message` from `caller` through the policy's rule for `rpc`, as the
+    /// auth layer passes it on (or refuses it).
+    async fn through<M: prost::Message>(
+        &self,
+        rpc: &str,
+        caller: Caller,
+        message: M,
+    ) -> std::result::Result<Request<M>, Status> {
+        request_through(&POLICY, rpc, caller, message, self.roles.as_ref()).await
+    }
 }
 
 async fn fixture() -> Fixture {
@@ -169,9 +182,11 @@ async fn get_session_is_for_the_owner_or_a_reader() {
     let f = fixture().await;
     let owner = UserId::new();
     let session = f.sessions.open(owner, &browser_client()).await.unwrap();
-    let get = |caller: Caller, id: String| {
-        f.grpc
-            .get_session(request_as(caller, GetSessionRequest { session_id: id }))
+    let fr = &f;
+    let get = |caller: Caller, id: String| async move {
+        let message = GetSessionRequest { session_id: id };
+        let request = fr.through("GetSession", caller, message).await?;
+        fr.grpc.get_session(request).await
     };
 
     let own = get(
@@ -232,8 +247,10 @@ async fn list_sessions_defaults_to_the_caller_and_marks_the_current_one() {
         .await
         .unwrap();
 
-    let list = |caller: Caller, request: ListSessionsRequest| {
-        f.grpc.list_sessions(request_as(caller, request))
+    let fr = &f;
+    let list = |caller: Caller, request: ListSessionsRequest| async move {
+        let request = fr.through("ListSessions", caller, request).await?;
+        fr.grpc.list_sessions(request).await
     };
     let mine = list(
         Caller::for_user(owner, first.id.clone()),
@@ -296,14 +313,16 @@ async fn revoke_session_is_for_the_owner_an_admin_or_a_service() {
     let f = fixture().await;
     let owner = UserId::new();
     let session = f.sessions.open(owner, &browser_client()).await.unwrap();
+    let fr = &f;
     let revoke = |caller: Caller, id: &SessionId| {
-        f.grpc.revoke_session(request_as(
-            caller,
-            RevokeSessionRequest {
-                session_id: id.to_string(),
-                reason: String::new(),
-            },
-        ))
+        let message = RevokeSessionRequest {
+            session_id: id.to_string(),
+            reason: String::new(),
+        };
+        async move {
+            let request = fr.through("RevokeSession", caller, message).await?;
+            fr.grpc.revoke_session(request).await
+        }
     };
 
     let stranger = UserId::new();

@@ -1,7 +1,7 @@
 //! `latch.token.v1.TokenService`: thin handlers that convert the request,
 //! call a flow of [`Tokens`] and convert the result. Who may call what is
-//! [`POLICY`], enforced by the runtime's auth layer; admin permissions are
-//! checked here, beside the RPC that needs them.
+//! [`POLICY`] (caller class and permission rule), enforced by the
+//! runtime's auth layer before a handler runs.
 
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ use latch_proto::latch::token::v1::{
 };
 use latch_runtime::{
     ResultExt,
-    auth::{Access, Caller, RateGroup, ServicePolicy},
+    auth::{Access, Caller, RateGroup, Rule, ServicePolicy},
     convert::{auth_result, client_info},
 };
 use tonic::{Request, Response, Status};
@@ -35,19 +35,37 @@ mod convert;
 pub const POLICY: ServicePolicy = ServicePolicy {
     service: "latch.token.v1.TokenService",
     methods: &[
-        ("IssueTokens", Access::Internal),
-        ("RefreshTokens", Access::Public),
-        ("ValidateAccessToken", Access::Public),
-        ("Introspect", Access::Service),
-        ("RevokeToken", Access::Public),
+        ("IssueTokens", Access::Internal, Rule::None),
+        ("RefreshTokens", Access::Public, Rule::None),
+        ("ValidateAccessToken", Access::Public, Rule::None),
+        ("Introspect", Access::Service, Rule::None),
+        ("RevokeToken", Access::Public, Rule::None),
         // Admin [sessions.write] or internal: the permission is checked below.
-        ("RevokeFamily", Access::UserOrInternal),
-        ("RevokeAllForUser", Access::UserOrInternal),
-        ("GetJwks", Access::Public),
+        (
+            "RevokeFamily",
+            Access::UserOrInternal,
+            Rule::Loaded {
+                owner_may: false,
+                permission: permission::SESSIONS_WRITE,
+            },
+        ),
+        (
+            "RevokeAllForUser",
+            Access::UserOrInternal,
+            Rule::PermissionOver {
+                field: "user_id",
+                permission: permission::SESSIONS_WRITE,
+            },
+        ),
+        ("GetJwks", Access::Public, Rule::None),
         // Admin [keys.write]: the permission is checked below.
-        ("RotateSigningKey", Access::User),
+        (
+            "RotateSigningKey",
+            Access::User,
+            Rule::Permission(permission::KEYS_WRITE),
+        ),
         // A deleted user's part, from identity's outbox.
-        ("DeleteUserTokens", Access::Internal),
+        ("DeleteUserTokens", Access::Internal, Rule::None),
     ],
     // Per client address; GetJwks is in the default group.
     rate_groups: &[
@@ -160,10 +178,6 @@ impl TokenService for TokenGrpc {
         request: Request<RevokeFamilyRequest>,
     ) -> Result<Response<RevokeFamilyResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
-        caller
-            .require_permission(permission::SESSIONS_WRITE, self.roles.as_ref())
-            .await
-            .or_status()?;
         let request = request.into_inner();
         let reason = reason(&request.reason, "revoked_by_admin").or_status()?;
         let target = match request.target {
@@ -183,7 +197,7 @@ impl TokenService for TokenGrpc {
         };
         if let Some(owner) = self.tokens.owner_of(&target).await.or_status()? {
             caller
-                .require_permission_over(owner, permission::SESSIONS_WRITE, self.roles.as_ref())
+                .authorize_loaded(owner, self.roles.as_ref())
                 .await
                 .or_status()?;
         }
@@ -209,13 +223,8 @@ impl TokenService for TokenGrpc {
         &self,
         request: Request<RevokeAllForUserRequest>,
     ) -> Result<Response<RevokeAllForUserResponse>, Status> {
-        let caller = Caller::of(&request)?.clone();
         let request = request.into_inner();
         let user = UserId::parse("user_id", &request.user_id).or_status()?;
-        caller
-            .require_permission_over(user, permission::SESSIONS_WRITE, self.roles.as_ref())
-            .await
-            .or_status()?;
         let reason = reason(&request.reason, "revoked_by_admin").or_status()?;
         let revoked = self
             .tokens
@@ -241,10 +250,6 @@ impl TokenService for TokenGrpc {
         request: Request<RotateSigningKeyRequest>,
     ) -> Result<Response<RotateSigningKeyResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
-        caller
-            .require_permission(permission::KEYS_WRITE, self.roles.as_ref())
-            .await
-            .or_status()?;
         let kid = self.tokens.rotate_signing_key().await.or_status()?;
         tracing::info!(kid = %kid, principal = ?caller.principal, "signing key rotated on request");
         Ok(Response::new(RotateSigningKeyResponse { kid }))

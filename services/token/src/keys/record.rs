@@ -14,9 +14,11 @@ use latch_domain::{
 
 use super::{ALGORITHM, seal};
 
-/// A fresh Ed25519 key, its id the RFC 7638 thumbprint of its public half.
+/// A fresh Ed25519 key published at `created_at` and signing from
+/// `signs_from`, its id the RFC 7638 thumbprint of its public half.
 pub(super) fn generate(
-    now: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    signs_from: DateTime<Utc>,
     encryption_key: &Secret<[u8; 32]>,
 ) -> Result<SigningKeyRecord> {
     use ed25519_dalek::pkcs8::EncodePrivateKey;
@@ -38,7 +40,8 @@ pub(super) fn generate(
         algorithm: ALGORITHM.to_owned(),
         public_key,
         private_key_encrypted,
-        created_at: now,
+        created_at,
+        signs_from,
         retired_at: None,
     })
 }

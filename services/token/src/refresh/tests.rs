@@ -1,7 +1,13 @@
 //! Refresh flows on real storage: rotation, the grace window, reuse
 //! detection, lifetimes, and what refuses a refresh.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -333,6 +339,8 @@ enum Twist {
     /// Revokes the family (a logout) right after every lookup, so it is
     /// revoked between the lookup of a token and its rotation.
     RevokedAfterLookup(DateTime<Utc>),
+    /// Counts the lookups of a token by its hash.
+    CountsLookups(Arc<AtomicUsize>),
 }
 
 impl Twisted {
@@ -355,6 +363,9 @@ impl RefreshTokenRepository for Twisted {
         self.inner.delete_for_user(user, limit).await
     }
     async fn find_by_hash(&self, hash: &[u8; 32]) -> Result<Option<(RefreshToken, RefreshFamily)>> {
+        if let Twist::CountsLookups(lookups) = &self.twist {
+            lookups.fetch_add(1, Ordering::SeqCst);
+        }
         let found = self.inner.find_by_hash(hash).await?;
         if let (Twist::RevokedAfterLookup(at), Some((_, family))) = (&self.twist, &found) {
             self.inner
@@ -378,7 +389,7 @@ impl RefreshTokenRepository for Twisted {
                 assert!(rotated);
                 Err(Error::new(Reason::AlreadyExists, "it already exists"))
             }
-            Twist::RevokedAfterLookup(_) => Ok(rotated),
+            Twist::RevokedAfterLookup(_) | Twist::CountsLookups(_) => Ok(rotated),
         }
     }
     async fn revoke_family(
@@ -467,4 +478,5 @@ async fn a_lifetime_beyond_the_calendar_stops_the_start_instead_of_panicking_lat
 }
 
 mod activity;
+mod issued;
 mod successors;

@@ -1,7 +1,7 @@
 use latch_domain::{Reason, secret::sha256};
 
 use super::*;
-use crate::auth::ServicePolicy;
+use crate::auth::{Rule, ServicePolicy};
 
 const SECRET: &str = "gateway-secret-0123456789abcdefghijklmnopqrstuvwxyz";
 const NEXT: &str = "gateway-secret-next-0123456789abcdefghijklmnopqrstuv";
@@ -36,12 +36,12 @@ rpcs = ["latch.x.v1.X/Check", "/latch.x.v1.X/Validate"]
 const POLICY: ServicePolicy = ServicePolicy {
     service: "latch.x.v1.X",
     methods: &[
-        ("Open", Access::Public),
-        ("Mine", Access::User),
-        ("Check", Access::UserOrService),
-        ("Validate", Access::Service),
-        ("Issue", Access::Internal),
-        ("Revoke", Access::UserOrInternal),
+        ("Open", Access::Public, Rule::None),
+        ("Mine", Access::User, Rule::None),
+        ("Check", Access::UserOrService, Rule::None),
+        ("Validate", Access::Service, Rule::None),
+        ("Issue", Access::Internal, Rule::None),
+        ("Revoke", Access::UserOrInternal, Rule::None),
     ],
     rate_groups: &[],
 };
@@ -110,7 +110,7 @@ fn malformed_files_stop_the_start() {
 
 #[test]
 fn grants_are_held_to_the_rpc_classes() {
-    let table = PolicyTable::new(&[POLICY]);
+    let table = PolicyTable::new(&[POLICY]).unwrap();
     let accounts = ServiceAccounts::parse(&gateway(&[&hash(SECRET)])).unwrap();
     accounts.check_against(&table).unwrap();
 

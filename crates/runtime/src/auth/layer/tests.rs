@@ -14,16 +14,18 @@ use tonic::body::Body;
 use tower::{Layer, ServiceExt};
 
 use super::*;
-use crate::auth::{GroupRates, RateGroup, ServiceAccounts, ServicePolicy};
+use crate::auth::{GroupRates, RateGroup, Rule, ServiceAccounts, ServicePolicy};
+
+mod rules;
 
 const POLICY: ServicePolicy = ServicePolicy {
     service: "latch.x.v1.X",
     methods: &[
-        ("Open", Access::Public),
-        ("Mine", Access::User),
-        ("Check", Access::UserOrService),
-        ("Issue", Access::Internal),
-        ("SignIn", Access::Public),
+        ("Open", Access::Public, Rule::None),
+        ("Mine", Access::User, Rule::None),
+        ("Check", Access::UserOrService, Rule::None),
+        ("Issue", Access::Internal, Rule::None),
+        ("SignIn", Access::Public, Rule::None),
     ],
     rate_groups: &[("SignIn", RateGroup::SignIn)],
 };
@@ -65,10 +67,11 @@ fn layer_with(rates: GroupRates) -> AuthLayer {
     .unwrap();
     let limiter = MemoryRateLimiter::new(Arc::new(ManualClock::starting_now()));
     AuthLayer::new(
-        PolicyTable::new(&[POLICY]),
+        PolicyTable::new(&[POLICY]).unwrap(),
         Arc::new(AnyUser),
         MachineCallers::latch_only(Secret::new(TOKEN.to_owned())).with_accounts(accounts),
         PublicRateLimits::new(Arc::new(limiter), rates),
+        Arc::new(rules::Grants::default()),
     )
     .unwrap()
 }
@@ -298,7 +301,7 @@ fn an_account_granted_an_internal_rpc_stops_the_start() {
     ))
     .unwrap();
     let built = AuthLayer::new(
-        PolicyTable::new(&[POLICY]),
+        PolicyTable::new(&[POLICY]).unwrap(),
         Arc::new(AnyUser),
         MachineCallers::latch_only(Secret::new(TOKEN.to_owned())).with_accounts(accounts),
         PublicRateLimits::new(
@@ -307,6 +310,7 @@ fn an_account_granted_an_internal_rpc_stops_the_start() {
             )),
             GroupRates::default(),
         ),
+        Arc::new(rules::Grants::default()),
     );
     let err = built.err().expect("refused");
     assert!(err.to_string().contains("greedy"), "{err}");

@@ -7,12 +7,14 @@
 pub(crate) mod login_history;
 pub(crate) mod outbox;
 pub(crate) mod password_reset_tokens;
+pub(crate) mod permissions;
 pub(crate) mod profiles;
 pub(crate) mod recovery_codes;
 pub(crate) mod refresh_token_families;
 pub(crate) mod refresh_tokens;
 pub(crate) mod role_permissions;
 pub(crate) mod roles;
+pub(crate) mod session_revocations;
 pub(crate) mod sessions;
 pub(crate) mod signing_keys;
 pub(crate) mod user_roles;

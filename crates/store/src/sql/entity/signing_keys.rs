@@ -11,6 +11,8 @@ pub struct Model {
     pub public_key: Vec<u8>,
     pub private_key_encrypted: Vec<u8>,
     pub created_at: DateTimeUtc,
+    /// NULL on rows from before keys were published ahead: they signed at once.
+    pub signs_from: Option<DateTimeUtc>,
     pub retired_at: Option<DateTimeUtc>,
 }
 

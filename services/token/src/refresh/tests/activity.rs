@@ -56,3 +56,29 @@ async fn a_refresh_refused_for_an_idle_session_spends_nothing() -> Result<()> {
     assert_eq!(stored.spent_at, None);
     Ok(())
 }
+
+#[tokio::test]
+async fn refreshes_record_activity_at_most_once_a_minute() -> Result<()> {
+    let h = Harness::new().await;
+    let mut pair = h.issue().await;
+    let touches = || h.sessions.touches.lock().unwrap().len();
+
+    // Signed in 30 s ago: the session's activity is recent enough.
+    h.advance(TimeDelta::seconds(30));
+    pair = h.refresh(&pair.refresh_token).await?;
+    assert_eq!(touches(), 0);
+
+    h.advance(TimeDelta::seconds(31));
+    pair = h.refresh(&pair.refresh_token).await?;
+    assert_eq!(touches(), 1);
+    for _ in 0..3 {
+        h.advance(TimeDelta::seconds(19));
+        pair = h.refresh(&pair.refresh_token).await?;
+    }
+    assert_eq!(touches(), 1, "57 s after the last one");
+
+    h.advance(TimeDelta::seconds(3));
+    h.refresh(&pair.refresh_token).await?;
+    assert_eq!(touches(), 2);
+    Ok(())
+}
