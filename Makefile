@@ -3,7 +3,7 @@
 CARGO ?= cargo
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/latch-target
 
-.PHONY: run test lint fmt migrate build release bench
+.PHONY: run test test-deps lint fmt migrate build release bench
 
 ## run: latchd, all five services on 127.0.0.1:50051, SQLite + in-memory cache/bus (nothing else needed)
 run:
@@ -11,7 +11,7 @@ run:
 
 ## test: the whole suite; set LATCH_TEST_DATABASE_URL / LATCH_TEST_REDIS_URL to also run on PostgreSQL + Redis
 ## (without them that half is skipped, and the last line says so; LATCH_TEST_REQUIRE_BACKENDS=1 makes it fail instead)
-test:
+test: test-deps
 	@echo "$(CARGO) test --workspace --no-fail-fast"
 	@status=0; $(CARGO) test --workspace --no-fail-fast || status=$$?; \
 	missing=""; \
@@ -21,6 +21,16 @@ test:
 	  echo "NOTE: PostgreSQL + Redis tests were skipped (unset:$$missing): set LATCH_TEST_DATABASE_URL and LATCH_TEST_REDIS_URL to run them"; \
 	fi; \
 	exit $$status
+
+## test-deps: the npm modules of the test OIDC provider (tests/oidc), from its lock file, when missing or
+## older than it; needs Node.js 20+ and npm
+OIDC_MODULES := tests/oidc/node_modules/.package-lock.json
+test-deps: $(OIDC_MODULES)
+
+$(OIDC_MODULES): tests/oidc/package-lock.json
+	@command -v npm >/dev/null || { echo "make: npm (Node.js 20+) is needed for the test OIDC provider in tests/oidc"; exit 1; }
+	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+	@touch $@
 
 ## lint: formatting and clippy with warnings as errors
 lint:

@@ -6,6 +6,7 @@
 //! services as separate servers instead.
 
 pub mod mail;
+pub mod oidc;
 pub mod separate;
 
 use std::{net::SocketAddr, sync::Arc};

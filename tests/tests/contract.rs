@@ -3,7 +3,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use latch_proto::latch::{
-    identity::v1::StartOAuthRequest, profile::v1::GetProfileRequest, token::v1::IssueTokensRequest,
+    identity::v1::StartPasskeyLoginRequest, profile::v1::GetProfileRequest,
+    token::v1::IssueTokensRequest,
 };
 use latch_tests::{TestLatchd, bearer, e2e, must, reason};
 use tonic::Code;
@@ -146,10 +147,7 @@ async fn caller_classes_are_enforced(latchd: TestLatchd) {
 async fn unbuilt_rpcs_are_unimplemented(latchd: TestLatchd) {
     let err = latchd
         .identity()
-        .start_o_auth(StartOAuthRequest {
-            provider: "google".into(),
-            redirect_uri: "https://app.example.com/cb".into(),
-        })
+        .start_passkey_login(StartPasskeyLoginRequest::default())
         .await
         .expect_err("not built yet");
     assert_eq!(err.code(), Code::Unimplemented);
@@ -264,12 +262,14 @@ fn every_rule_matches_its_caller_comment() {
                 .iter()
                 .find_map(|p| p.strip_prefix("admin [").and_then(|p| p.strip_suffix(']')));
             let public = has("public");
-            assert_eq!(
-                public,
-                *access == Access::Public,
-                "{rpc}: {said} vs {access:?}"
-            );
+            assert_eq!(public, access.is_public(), "{rpc}: {said} vs {access:?}");
             if public {
+                // "public, user": a bearer, when sent, is the caller's.
+                assert_eq!(
+                    has("user"),
+                    *access == Access::PublicOrUser,
+                    "{rpc}: {said} vs {access:?}"
+                );
                 assert_eq!(rule.permission(), None, "{rpc}");
                 continue;
             }

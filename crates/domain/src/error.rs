@@ -81,6 +81,8 @@ reasons! {
     // hold is deleted only when forced.
     BuiltinProtected => "BUILTIN_PROTECTED", FailedPrecondition;
     RoleInUse => "ROLE_IN_USE", FailedPrecondition;
+    // Unlinking (or deleting) what is a user's last way to sign in.
+    LastSignInMethod => "LAST_SIGN_IN_METHOD", FailedPrecondition;
     AccessDenied => "ACCESS_DENIED", PermissionDenied;
     NotFound => "NOT_FOUND", NotFound;
     RateLimited => "RATE_LIMITED", ResourceExhausted;

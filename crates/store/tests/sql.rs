@@ -7,8 +7,8 @@ use std::sync::Arc;
 use latch_store::{
     Database,
     sql::{
-        SqlLoginHistory, SqlOutbox, SqlPasswordResets, SqlProfiles, SqlRefreshTokens, SqlRoles,
-        SqlSecondFactors, SqlSessions, SqlSigningKeys, SqlUsers,
+        SqlExternalIdentities, SqlLoginHistory, SqlOutbox, SqlPasswordResets, SqlProfiles,
+        SqlRefreshTokens, SqlRoles, SqlSecondFactors, SqlSessions, SqlSigningKeys, SqlUsers,
     },
 };
 use latch_testkit::{TestDatabase, conformance};
@@ -66,6 +66,12 @@ on_every_backend!(second_factors, |db| conformance::second_factors::run(
     Arc::new(SqlUsers::new(db.clone())),
     Arc::new(SqlSecondFactors::new(db)),
 ));
+on_every_backend!(external_identities, |db| {
+    conformance::external_identities::run(
+        Arc::new(SqlUsers::new(db.clone())),
+        Arc::new(SqlExternalIdentities::new(db)),
+    )
+});
 on_every_backend!(profiles, |db| conformance::profiles::run(Arc::new(
     SqlProfiles::new(db)
 )));

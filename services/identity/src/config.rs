@@ -9,6 +9,8 @@
 //! | `LATCH_NOTIFY_NEW_DEVICE` | `true` | mail the user on a sign-in from a device not used for 90 days (see `new_device`) |
 //!
 //! `LATCH_PASSWORD_QUEUE` is read by [`crate::Argon2Hasher::from_source`].
+//! `LATCH_OAUTH_PROVIDERS` is read by
+//! [`crate::oauth::providers::OidcProviders::from_source`].
 //! Per-address limits of public RPCs (`LATCH_RATE_LIMIT_*`) belong to the
 //! server layer (`latch_runtime::auth::PublicRateLimits`); the keys that
 //! set them inside identity before are refused with their successor named.

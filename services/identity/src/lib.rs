@@ -30,6 +30,9 @@ mod lockout;
 mod login;
 mod logout;
 mod new_device;
+pub mod oauth;
+mod oauth_identities;
+mod oauth_sign_in;
 pub mod outbound;
 mod password;
 mod password_change;
@@ -52,10 +55,10 @@ use std::sync::Arc;
 use latch_domain::{
     Clock,
     ports::{
-        EventBus, FailureCounter, FailureRecords, FlowState, LoginHistoryRepository,
-        MessageComposer, OutboxRepository, PasswordHasher, PasswordResetRepository,
-        ProfileDirectory, RateLimiter, RoleDirectory, SecondFactorRepository, SessionDirectory,
-        TokenIssuer, UserAdminRepository, UserRepository,
+        EventBus, ExternalIdentityRepository, FailureCounter, FailureRecords, FlowState,
+        LoginHistoryRepository, MessageComposer, OAuthProviders, OutboxRepository, PasswordHasher,
+        PasswordResetRepository, ProfileDirectory, RateLimiter, RoleDirectory,
+        SecondFactorRepository, SessionDirectory, TokenIssuer, UserAdminRepository, UserRepository,
     },
 };
 
@@ -66,6 +69,8 @@ pub use deletion::{
     steps::{ERASE_KINDS, REVOKE_SESSIONS, UserErasers, admin_handlers},
 };
 pub use login::{Credentials, LoginOutcome};
+pub use oauth::OAuthStart;
+pub use oauth_sign_in::{OAuthMatch, OAuthOutcome, OAuthReturn, OAuthSignedIn};
 pub use outbound::Outbound;
 pub use password::Argon2Hasher;
 pub use second_factor::{
@@ -107,6 +112,11 @@ pub struct IdentityDeps {
     pub messages: Arc<dyn MessageComposer>,
     /// Short-lived flow state (codes, pending enrolments, login attempts).
     pub flow_state: Arc<dyn FlowState>,
+    /// External identities (`auth_providers`).
+    pub identities: Arc<dyn ExternalIdentityRepository>,
+    /// The configured OpenID Connect providers
+    /// ([`oauth::providers::OidcProviders`], or none).
+    pub oauth: Arc<dyn OAuthProviders>,
     pub secrets: IdentitySecrets,
 }
 

@@ -56,6 +56,26 @@ pub enum LoginOutcome {
 }
 
 impl Identity {
+    /// Why `user`, whose first factor checked out, may not sign in, if
+    /// so: one rule for every sign-in method. `pending` answers a sign-up
+    /// still running (password login says no more than a wrong password).
+    pub(crate) fn status_refusal(&self, user: &User, pending: Error) -> Option<Error> {
+        match user.status {
+            UserStatus::Pending => Some(pending),
+            UserStatus::Suspended | UserStatus::Deactivated => Some(Error::new(
+                Reason::AccountInactive,
+                "the account is not active",
+            )),
+            UserStatus::Active if self.config.require_verified_email && !user.email_verified => {
+                Some(Error::new(
+                    Reason::EmailNotVerified,
+                    "the email address must be verified first",
+                ))
+            }
+            UserStatus::Active => None,
+        }
+    }
+
     /// Signs in with email and password.
     ///
     /// Errors: `LOGIN_THROTTLED` (with RetryInfo) while the address waits
@@ -116,21 +136,8 @@ impl Identity {
             return Err(self.refuse(user.id, &client, METHOD_PASSWORD, err).await);
         }
         // The password is right: whatever follows, it is no failure.
-        let refusal = match user.status {
-            // A sign-up still running or abandoned: not an account yet.
-            UserStatus::Pending => Some(invalid_credentials()),
-            UserStatus::Suspended | UserStatus::Deactivated => Some(Error::new(
-                Reason::AccountInactive,
-                "the account is not active",
-            )),
-            UserStatus::Active if self.config.require_verified_email && !user.email_verified => {
-                Some(Error::new(
-                    Reason::EmailNotVerified,
-                    "the email address must be verified first",
-                ))
-            }
-            UserStatus::Active => None,
-        };
+        // A sign-up still running or abandoned: not an account yet.
+        let refusal = self.status_refusal(&user, invalid_credentials());
         if let Some(err) = refusal {
             self.take_back_attempt(&user.email).await;
             return Err(self.refuse(user.id, &client, METHOD_PASSWORD, err).await);
@@ -141,7 +148,9 @@ impl Identity {
         if user.totp_enabled {
             // The second factor's own attempts are counted as they come.
             self.take_back_attempt(&user.email).await;
-            let challenge = self.second_factor_challenge(&user, &client).await?;
+            let challenge = self
+                .second_factor_challenge(&user, &client, METHOD_PASSWORD)
+                .await?;
             return Ok(LoginOutcome::SecondFactor(challenge));
         }
         match self.sign_in(&user, &client, METHOD_PASSWORD).await {

@@ -92,11 +92,24 @@ struct LoginAttempt {
     expires_at: DateTime<Utc>,
     wrong_tries: u8,
     spent: bool,
+    /// What proved the first factor when not a password (`oauth:corp`);
+    /// absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    first_factor: Option<String>,
 }
 
 impl LoginAttempt {
     fn keep_until(&self) -> DateTime<Utc> {
         self.expires_at + EXPIRED_KEPT
+    }
+
+    /// The login-history method of `proof` after this attempt's first
+    /// factor: `password+totp`, `oauth:corp+totp`, …
+    fn method(&self, proof: &Proof) -> String {
+        match &self.first_factor {
+            None => proof.method().to_owned(),
+            Some(first) => format!("{first}+{}", proof.factor()),
+        }
     }
 }
 
@@ -127,17 +140,27 @@ impl Proof {
             Proof::RecoveryCode(_) => METHOD_RECOVERY_CODE,
         }
     }
+
+    /// The second factor alone, as the history names it after `+`.
+    fn factor(&self) -> &'static str {
+        match self {
+            Proof::Totp(_) => "totp",
+            Proof::RecoveryCode(_) => "recovery_code",
+        }
+    }
 }
 
 impl Identity {
-    /// The challenge for `user`, whose password was right: a new login
+    /// The challenge for `user`, whose first factor (`first_factor`, the
+    /// history's method: `password`, `oauth:corp`) was right: a new login
     /// token and the methods the user has (recovery codes only while some
-    /// are left). The password step is recorded in the login history as
+    /// are left). The first step is recorded in the login history as
     /// `SECOND_FACTOR_REQUIRED`.
     pub(crate) async fn second_factor_challenge(
         &self,
         user: &User,
         client: &ClientInfo,
+        first_factor: &str,
     ) -> Result<SecondFactorChallenge> {
         let token = secret::random_token(LOGIN_TOKEN_BYTES)?;
         let now = self.deps.clock.now();
@@ -146,6 +169,8 @@ impl Identity {
             expires_at: now + LOGIN_TOKEN_TTL,
             wrong_tries: 0,
             spent: false,
+            first_factor: (first_factor != crate::login::METHOD_PASSWORD)
+                .then(|| first_factor.to_owned()),
         };
         self.put_record(&attempt_key(&token), &attempt, attempt.keep_until())
             .await?;
@@ -160,9 +185,7 @@ impl Identity {
             methods.push(SecondFactorMethod::RecoveryCode);
         }
         let pending = Error::new(Reason::SecondFactorRequired, "second factor required");
-        let _ = self
-            .refuse(user.id, client, crate::login::METHOD_PASSWORD, pending)
-            .await;
+        let _ = self.refuse(user.id, client, first_factor, pending).await;
         Ok(SecondFactorChallenge {
             login_token: Secret::new(token),
             methods,
@@ -195,6 +218,7 @@ impl Identity {
         let Some(mut attempt) = self.take_record::<LoginAttempt>(&key).await? else {
             return Err(token_invalid());
         };
+        let method = attempt.method(&proof);
         let now = self.deps.clock.now();
         let refusal = if attempt.spent {
             Some(Error::new(
@@ -214,9 +238,7 @@ impl Identity {
         if let Some(err) = refusal {
             self.put_record(&key, &attempt, attempt.keep_until())
                 .await?;
-            return Err(self
-                .refuse(attempt.user, &client, proof.method(), err)
-                .await);
+            return Err(self.refuse(attempt.user, &client, &method, err).await);
         }
 
         let user = match self.deps.users.get(attempt.user).await {
@@ -238,7 +260,7 @@ impl Identity {
                 self.put_record(&key, &attempt, attempt.keep_until())
                     .await?;
                 if err.is(Reason::LoginThrottled) {
-                    return Err(self.refuse(user.id, &client, proof.method(), err).await);
+                    return Err(self.refuse(user.id, &client, &method, err).await);
                 }
                 return Err(err);
             }
@@ -255,7 +277,7 @@ impl Identity {
                 .await?;
             if wrong {
                 self.attempt_failed(&user, failures);
-                return Err(self.refuse(user.id, &client, proof.method(), err).await);
+                return Err(self.refuse(user.id, &client, &method, err).await);
             }
             self.take_back_attempt(&user.email).await;
             return Err(err);
@@ -270,9 +292,9 @@ impl Identity {
         if user.status != UserStatus::Active {
             self.take_back_attempt(&user.email).await;
             let err = Error::new(Reason::AccountInactive, "the account is not active");
-            return Err(self.refuse(user.id, &client, proof.method(), err).await);
+            return Err(self.refuse(user.id, &client, &method, err).await);
         }
-        match self.sign_in(&user, &client, proof.method()).await {
+        match self.sign_in(&user, &client, &method).await {
             Ok(tokens) => Ok(tokens),
             Err(err) => {
                 self.take_back_attempt(&user.email).await;

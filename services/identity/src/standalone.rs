@@ -13,17 +13,24 @@ use latch_runtime::{
     server::ServiceSet,
     siblings::Siblings,
 };
-use latch_store::sql::{SqlLoginHistory, SqlOutbox, SqlPasswordResets, SqlSecondFactors, SqlUsers};
+use latch_store::sql::{
+    SqlExternalIdentities, SqlLoginHistory, SqlOutbox, SqlPasswordResets, SqlSecondFactors,
+    SqlUsers,
+};
 
 use crate::{
     Argon2Hasher, CleanupConfig, Identity, IdentityCleanup, IdentityConfig, IdentityDeps,
     IdentitySecrets, Outbound, UserErasers, admin_handlers, bootstrap, grpc,
+    oauth::providers::OidcProviders,
 };
 
 pub async fn assemble(ctx: Context) -> Result<Assembled> {
     let source = ctx.source.as_ref();
     // Read (and its password judged) before anything starts.
     let bootstrap_admin = bootstrap::BootstrapAdmin::from_source(source)?;
+    // A bad providers file stops the start; an unreachable provider does not.
+    let oauth = OidcProviders::from_source(source)?;
+    oauth.discover_all();
     let siblings = Siblings::new(source, ctx.secrets.service_token.clone());
     let sessions = siblings.session()?;
     let role_client = siblings.authorization()?;
@@ -79,6 +86,8 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
             outbox,
             messages: outbound.composer,
             flow_state: ctx.infra.flow_state.clone(),
+            identities: Arc::new(SqlExternalIdentities::new(ctx.infra.db.clone())),
+            oauth,
             secrets,
         },
         IdentityConfig::from_source(source)?,

@@ -26,8 +26,8 @@ use latch_profile::Profiles;
 use latch_store::{
     memory::{MemoryEventBus, MemoryFailureCounter, MemoryFlowState, MemoryRateLimiter},
     sql::{
-        SqlLoginHistory, SqlOutbox, SqlPasswordResets, SqlProfiles, SqlRoles, SqlSecondFactors,
-        SqlUsers,
+        SqlExternalIdentities, SqlLoginHistory, SqlOutbox, SqlPasswordResets, SqlProfiles,
+        SqlRoles, SqlSecondFactors, SqlUsers,
     },
 };
 use latch_testkit::TestDatabase;
@@ -35,6 +35,9 @@ use latch_testkit::TestDatabase;
 use crate::{Argon2Hasher, Identity, IdentityConfig, IdentityDeps, IdentitySecrets, SignUp};
 
 mod accounts;
+mod oauth;
+
+pub(crate) use oauth::FakeProviders;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -263,6 +266,9 @@ pub(crate) struct Harness {
     pub(crate) outbox: Arc<SqlOutbox>,
     pub(crate) flow_state: Arc<MemoryFlowState>,
     pub(crate) secrets: IdentitySecrets,
+    pub(crate) identities: Arc<SqlExternalIdentities>,
+    /// The provider port's stand-in (see `testing/oauth.rs`).
+    pub(crate) oauth: Arc<FakeProviders>,
     _db: TestDatabase,
 }
 
@@ -330,7 +336,11 @@ impl Harness {
             .unwrap();
         let secrets = IdentitySecrets::derive(Secret::new(key));
         let composer = Composer::new(secrets.encryption_key.clone(), None).unwrap();
+        let identities = Arc::new(SqlExternalIdentities::new(db.db().clone()));
+        let oauth = Arc::new(FakeProviders::default());
         let deps = IdentityDeps {
+            identities: identities.clone(),
+            oauth: oauth.clone(),
             users: users.clone(),
             user_admin: users.clone(),
             failure_records: users.clone(),
@@ -368,6 +378,8 @@ impl Harness {
             outbox,
             flow_state,
             secrets,
+            identities,
+            oauth,
             _db: db,
         }
     }

@@ -18,6 +18,7 @@ use latch_identity::{
     Argon2Hasher, CleanupConfig, Identity, IdentityCleanup, IdentityConfig, IdentityDeps,
     IdentitySecrets, Outbound, UserErasers, UserStatusReader, admin_handlers,
     bootstrap::{self, BootstrapAdmin},
+    oauth::providers::OidcProviders,
 };
 use latch_profile::Profiles;
 use latch_runtime::{
@@ -31,8 +32,8 @@ use latch_runtime::{
 };
 use latch_session::{SessionConfig, SessionDeps, Sessions, follow_up::RevokeFamilies};
 use latch_store::sql::{
-    SqlLoginHistory, SqlOutbox, SqlPasswordResets, SqlProfiles, SqlRefreshTokens, SqlRoles,
-    SqlSecondFactors, SqlSessions, SqlSigningKeys, SqlUsers,
+    SqlExternalIdentities, SqlLoginHistory, SqlOutbox, SqlPasswordResets, SqlProfiles,
+    SqlRefreshTokens, SqlRoles, SqlSecondFactors, SqlSessions, SqlSigningKeys, SqlUsers,
 };
 use latch_token::{
     FamilyRevoker, TokenConfig, TokenDeps, TokenSecrets, Tokens, follow_up::RevokeSession,
@@ -66,6 +67,9 @@ pub async fn assemble(
     let db = &infra.db;
     // Read (and its password judged) before anything starts.
     let bootstrap_admin = BootstrapAdmin::from_source(source)?;
+    // A bad providers file stops the start; an unreachable provider does not.
+    let oauth = OidcProviders::from_source(source)?;
+    oauth.discover_all();
     let ext_authz_rules = ext_authz::Rules::from_source(source)?;
 
     // Every Check, admin check and refresh reads a user's roles: served
@@ -186,6 +190,8 @@ pub async fn assemble(
             outbox,
             messages: outbound.composer,
             flow_state: infra.flow_state.clone(),
+            identities: Arc::new(SqlExternalIdentities::new(db.clone())),
+            oauth,
             secrets: identity_secrets,
         },
         IdentityConfig::from_source(source)?,

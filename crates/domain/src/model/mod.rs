@@ -1,5 +1,6 @@
 //! The records that services keep and exchange through ports.
 
+mod external_identity;
 mod login;
 mod password_reset;
 mod profile;
@@ -9,6 +10,7 @@ mod session;
 mod token;
 mod user;
 
+pub use external_identity::{ExternalIdentity, Unlinked};
 pub use login::{LoginCursor, LoginEvent};
 pub use password_reset::PasswordResetToken;
 pub use profile::{Address, Profile};

@@ -10,9 +10,11 @@
 mod cache;
 mod directory;
 mod event_bus;
+mod external_identity;
 mod flow_state;
 mod lockout;
 pub mod messages;
+mod oauth;
 pub mod outbox;
 mod password;
 mod rate_limit;
@@ -26,11 +28,13 @@ pub use directory::{
     UserDirectory,
 };
 pub use event_bus::{EventBus, EventStream};
+pub use external_identity::ExternalIdentityRepository;
 pub use flow_state::FlowState;
 pub use lockout::{FailureCounter, FailureRecords, Failures, Lockout, login_throttled};
 pub use messages::{
     Mail, Mailer, MessageComposer, MessageTemplate, OutboundMessage, Recipient, Sms, SmsSender,
 };
+pub use oauth::{AuthorizationStart, CodeExchange, OAuthProviders, VerifiedClaims};
 pub use outbox::{
     FollowUp, NewOutboxMessage, OutboxHandler, OutboxId, OutboxMessage, OutboxRepository,
     OutboxStatus, no_follow_up,

@@ -23,7 +23,7 @@ use latch_domain::{
 };
 use serde::Deserialize;
 
-use super::{Access, PolicyTable};
+use super::PolicyTable;
 use crate::config::ConfigSource;
 
 /// The setting naming the accounts file.
@@ -180,7 +180,7 @@ impl ServiceAccounts {
                     Some(access) if !access.grantable() => {
                         return refuse("only Latch's own services may call it");
                     }
-                    Some(access) if account.forwards_client_info && access != Access::Public => {
+                    Some(access) if account.forwards_client_info && !access.is_public() => {
                         return refuse("a gateway (forward_client_info) calls only public RPCs");
                     }
                     Some(_) => {}

@@ -286,7 +286,7 @@ impl Gate {
                     forwards_client_info: account.forwards_client_info(),
                 })
             }
-            (None, _) if access == Access::Public => Principal::Anonymous,
+            (None, _) if access.is_public() => Principal::Anonymous,
             (None, _) if access.admits_users() => {
                 return Err(Error::new(
                     Reason::AuthenticationRequired,

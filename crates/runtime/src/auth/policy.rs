@@ -17,6 +17,10 @@ pub enum Access {
     /// Anyone. An account whose list names it calls it as itself (a
     /// gateway's forwarded client information is then believed).
     Public,
+    /// Anyone, as [`Access::Public`]; but a bearer token, when sent, is
+    /// checked and makes the call the user's (StartOAuth: a signed-in
+    /// caller starts a link instead of a sign-in).
+    PublicOrUser,
     /// A valid access token whose session is live.
     User,
     /// A user (as above) or one of Latch's own services.
@@ -34,8 +38,13 @@ impl Access {
     pub fn admits_users(self) -> bool {
         matches!(
             self,
-            Self::User | Self::UserOrInternal | Self::UserOrService
+            Self::User | Self::UserOrInternal | Self::UserOrService | Self::PublicOrUser
         )
+    }
+
+    /// Anyone may call it, rate limited by client address.
+    pub fn is_public(self) -> bool {
+        matches!(self, Self::Public | Self::PublicOrUser)
     }
 
     /// Latch's own service credential is accepted.
@@ -46,7 +55,10 @@ impl Access {
     /// A service account may be granted it: public RPCs (gateways) and
     /// those marked for backends.
     pub fn grantable(self) -> bool {
-        matches!(self, Self::Public | Self::Service | Self::UserOrService)
+        matches!(
+            self,
+            Self::Public | Self::PublicOrUser | Self::Service | Self::UserOrService
+        )
     }
 }
 
@@ -69,7 +81,7 @@ impl ServicePolicy {
         let public = self
             .methods
             .iter()
-            .any(|(name, access, _)| *name == method && *access == Access::Public);
+            .any(|(name, access, _)| *name == method && access.is_public());
         public.then(|| {
             self.rate_groups
                 .iter()

@@ -4,6 +4,7 @@
 
 mod entity;
 mod error;
+mod external_identities;
 mod login_history;
 mod outbox;
 mod password_resets;
@@ -17,6 +18,7 @@ mod users;
 
 pub(crate) use error::db_err;
 
+pub use external_identities::SqlExternalIdentities;
 pub use login_history::SqlLoginHistory;
 pub use outbox::SqlOutbox;
 pub use password_resets::SqlPasswordResets;

@@ -7,6 +7,7 @@
 
 pub mod erasure;
 pub mod event_bus;
+pub mod external_identities;
 pub mod flow_state;
 pub mod lockout;
 pub mod login_history;

@@ -1,10 +1,11 @@
 //! `latch.identity.v1.IdentityService`: thin handlers (the auth layer already
 //! applied [`POLICY`]) that convert the request, call [`crate::Identity`] and convert back. RPCs not
-//! built yet (passkeys, OAuth) answer UNIMPLEMENTED through the generated
+//! built yet (passkeys) answer UNIMPLEMENTED through the generated
 //! defaults.
 
 mod admin;
 mod convert;
+mod oauth;
 mod policy;
 mod second_factor;
 
@@ -23,7 +24,7 @@ use latch_runtime::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::{Credentials, Identity, LoginOutcome, SecondFactor, SignUp};
+use crate::{Credentials, Identity, LoginOutcome, OAuthReturn, SecondFactor, SignUp};
 pub use policy::POLICY;
 
 /// The tonic service; wrap it with the auth layer and [`POLICY`].
@@ -380,6 +381,89 @@ impl IdentityService for IdentityGrpc {
             entries: entries.into_iter().map(admin::history_entry).collect(),
             next_page_token: admin::history_page_token(next),
         }))
+    }
+
+    async fn start_o_auth(
+        &self,
+        request: Request<pb::StartOAuthRequest>,
+    ) -> Result<Response<pb::StartOAuthResponse>, Status> {
+        // Public, but a signed-in caller starts a link: only they may
+        // finish it with LinkIdentity.
+        let user = Caller::of(&request)?.user().ok().map(|u| u.user_id);
+        let req = request.into_inner();
+        let started = self
+            .identity
+            .start_oauth(&req.provider, &req.redirect_uri, user)
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::StartOAuthResponse {
+            authorization_url: started.authorization_url,
+            state: started.state.expose().clone(),
+        }))
+    }
+
+    async fn complete_o_auth(
+        &self,
+        request: Request<pb::CompleteOAuthRequest>,
+    ) -> Result<Response<pb::CompleteOAuthResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let req = request.into_inner();
+        let signed_in = self
+            .identity
+            .complete_oauth(OAuthReturn {
+                provider: req.provider,
+                code: Secret::new(req.code),
+                state: Secret::new(req.state),
+                client: caller.client_info(client_info(req.client)),
+            })
+            .await
+            .or_status()?;
+        Ok(Response::new(oauth::signed_in_to_proto(signed_in)))
+    }
+
+    async fn list_identities(
+        &self,
+        request: Request<pb::ListIdentitiesRequest>,
+    ) -> Result<Response<pb::ListIdentitiesResponse>, Status> {
+        let user = Caller::of(&request)?.user().or_status()?.user_id;
+        let identities = self.identity.list_identities(user).await.or_status()?;
+        Ok(Response::new(pb::ListIdentitiesResponse {
+            identities: identities
+                .into_iter()
+                .map(oauth::identity_to_proto)
+                .collect(),
+        }))
+    }
+
+    async fn link_identity(
+        &self,
+        request: Request<pb::LinkIdentityRequest>,
+    ) -> Result<Response<pb::LinkIdentityResponse>, Status> {
+        let user = Caller::of(&request)?.user().or_status()?.user_id;
+        let req = request.into_inner();
+        let linked = self
+            .identity
+            .link_identity(
+                user,
+                &req.provider,
+                Secret::new(req.code),
+                Secret::new(req.state),
+            )
+            .await
+            .or_status()?;
+        Ok(Response::new(pb::LinkIdentityResponse {
+            identity: Some(oauth::identity_to_proto(linked)),
+        }))
+    }
+
+    async fn unlink_identity(
+        &self,
+        request: Request<pb::UnlinkIdentityRequest>,
+    ) -> Result<Response<pb::UnlinkIdentityResponse>, Status> {
+        let user = Caller::of(&request)?.user().or_status()?.user_id;
+        let id = oauth::identity_id(&request.get_ref().identity_id).or_status()?;
+        self.identity.unlink_identity(user, id).await.or_status()?;
+        Ok(Response::new(pb::UnlinkIdentityResponse {}))
     }
 }
 

@@ -31,7 +31,8 @@ pub const POLICY: ServicePolicy = ServicePolicy {
         ("ListPasskeys", Access::User, Rule::None),
         ("RenamePasskey", Access::User, Rule::None),
         ("DeletePasskey", Access::User, Rule::None),
-        ("StartOAuth", Access::Public, Rule::None),
+        // Public; a signed-in caller (bearer sent) starts a link.
+        ("StartOAuth", Access::PublicOrUser, Rule::None),
         ("CompleteOAuth", Access::Public, Rule::None),
         ("ListIdentities", Access::User, Rule::None),
         ("LinkIdentity", Access::User, Rule::None),

@@ -1,7 +1,7 @@
 use latch_domain::{Reason, secret::sha256};
 
 use super::*;
-use crate::auth::{Rule, ServicePolicy};
+use crate::auth::{Access, Rule, ServicePolicy};
 
 const SECRET: &str = "gateway-secret-0123456789abcdefghijklmnopqrstuvwxyz";
 const NEXT: &str = "gateway-secret-next-0123456789abcdefghijklmnopqrstuv";

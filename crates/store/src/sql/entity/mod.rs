@@ -4,6 +4,7 @@
 // The derives generate and expect `pub` items; the module itself is private.
 #![allow(unreachable_pub)]
 
+pub(crate) mod auth_providers;
 pub(crate) mod login_history;
 pub(crate) mod outbox;
 pub(crate) mod password_reset_tokens;
