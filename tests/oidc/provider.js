@@ -8,6 +8,10 @@
 //   OIDC_CLIENT_ID, OIDC_CLIENT_SECRET   the one client (required)
 //   OIDC_REDIRECT_URIS                   its redirect URIs, space- or comma-separated (required)
 //   OIDC_TOKEN_AUTH_METHOD               client_secret_basic (default) or client_secret_post
+//   OIDC_SECOND_CLIENT_ID, OIDC_SECOND_CLIENT_SECRET
+//                                        optional: another application at the same provider,
+//                                        same redirect URIs (its codes and tokens are for
+//                                        another audience)
 //   OIDC_EXIT_WITH_STDIN=1               exit when stdin closes (the harness holds it open,
 //                                        so a test process that dies takes the provider along)
 //
@@ -83,17 +87,21 @@ async function findAccount(_ctx, id) {
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'test-rs256', use: 'sig', alg: 'RS256' };
 
+const client = (id, secret) => ({
+  client_id: id,
+  client_secret: secret,
+  redirect_uris: redirectUris,
+  response_types: ['code'],
+  grant_types: ['authorization_code'],
+  token_endpoint_auth_method: authMethod,
+});
+const clients = [client(clientId, clientSecret)];
+if (process.env.OIDC_SECOND_CLIENT_ID && process.env.OIDC_SECOND_CLIENT_SECRET) {
+  clients.push(client(process.env.OIDC_SECOND_CLIENT_ID, process.env.OIDC_SECOND_CLIENT_SECRET));
+}
+
 const configuration = {
-  clients: [
-    {
-      client_id: clientId,
-      client_secret: clientSecret,
-      redirect_uris: redirectUris,
-      response_types: ['code'],
-      grant_types: ['authorization_code'],
-      token_endpoint_auth_method: authMethod,
-    },
-  ],
+  clients,
   // Every authorization request must carry an S256 code challenge.
   pkce: { required: () => true },
   findAccount,

@@ -57,6 +57,11 @@ impl ClientAuth {
     }
 }
 
+/// Another application registered at the provider (same redirect URIs):
+/// what it receives is for another audience than the client under test.
+pub const SECOND_CLIENT_ID: &str = "another-app";
+pub const SECOND_CLIENT_SECRET: &str = "another-app-client-secret";
+
 /// Where the provider sent the browser back: the client's redirect URI
 /// with `code` and `state`.
 #[derive(Debug, Clone)]
@@ -105,6 +110,10 @@ impl OidcProvider {
             ("OIDC_CLIENT_SECRET", secret.to_owned()),
             ("OIDC_REDIRECT_URIS", redirect_uris.join(" ")),
             ("OIDC_TOKEN_AUTH_METHOD", auth.as_str().to_owned()),
+            // Another application at the same provider: its codes and ID
+            // tokens are for another audience.
+            ("OIDC_SECOND_CLIENT_ID", SECOND_CLIENT_ID.to_owned()),
+            ("OIDC_SECOND_CLIENT_SECRET", SECOND_CLIENT_SECRET.to_owned()),
             // Held open by `child`: should the test process die without
             // dropping this, the provider still goes.
             ("OIDC_EXIT_WITH_STDIN", "1".to_owned()),

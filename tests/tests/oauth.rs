@@ -6,10 +6,12 @@
 //! and state the provider sent back. Refusals are asserted by status and
 //! reason, and by what they did not change.
 //!
-//! Not covered here: an ID token for another audience. The test provider
-//! registers one client, so it never issues a code or token for another
-//! client id; a token for the wrong audience cannot be had from it without
-//! forging one, which these tests do not do.
+//! Another audience: the provider also serves a second application
+//! (`oidc::SECOND_CLIENT_ID`); a code it issued to that application and
+//! injected into Latch's round trip is refused. An ID token signed for
+//! another audience and handed to Latch's own exchange cannot be had from
+//! an honest provider without forging one, which these tests do not do;
+//! openidconnect checks `aud`/`azp` on every token Latch accepts.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a failing test should panic
 
@@ -30,8 +32,8 @@ use latch_tests::{
     mail::{code_in, mails_to},
     must,
     oidc::{
-        Callback, OidcProvider, SECOND_EMAIL, SECOND_USER, UNVERIFIED_EMAIL, UNVERIFIED_USER,
-        VERIFIED_EMAIL, VERIFIED_USER,
+        Callback, OidcProvider, SECOND_CLIENT_ID, SECOND_EMAIL, SECOND_USER, UNVERIFIED_EMAIL,
+        UNVERIFIED_USER, VERIFIED_EMAIL, VERIFIED_USER,
     },
     reason, start_with_mail,
 };
@@ -75,6 +77,7 @@ oauth_e2e!(
     a_state_works_once_and_only_where_it_was_started,
     a_spent_code_is_refused_by_the_provider,
     a_nonce_latch_did_not_issue_is_refused,
+    a_code_for_another_application_is_refused,
     a_provider_outage_is_unavailable_until_it_returns,
     a_signed_in_user_links_an_identity_no_one_else_holds,
     a_link_needs_a_state_its_own_user_started,
@@ -580,6 +583,41 @@ async fn a_nonce_latch_did_not_issue_is_refused(world: World) {
     );
     let hana = world.signed_in_as("hana").await;
     assert!(hana.user_created, "the refusal created no user: {hana:?}");
+}
+
+async fn a_code_for_another_application_is_refused(world: World) {
+    // Latch's own request, sent as another application of the same
+    // provider (an injected code): the provider issues that application a
+    // real code, for its audience, and Latch must not sign anyone in with it.
+    let started = must(
+        world.start_oauth(PROVIDER, REDIRECT_URI, None).await,
+        "start",
+    );
+    let mut url = must(Url::parse(&started.authorization_url), "authorization URL");
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "client_id" {
+                assert_eq!(v, CLIENT_ID, "Latch asks as its own client");
+                SECOND_CLIENT_ID.to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    let callback = world.provider.sign_in(url.as_str(), "jun").await;
+    assert_eq!(callback.state, started.state);
+    assert_refused(
+        world
+            .complete(PROVIDER, &callback.code, &callback.state)
+            .await,
+        Code::Unauthenticated,
+        "INVALID_CREDENTIALS",
+    );
+    let jun = world.signed_in_as("jun").await;
+    assert!(jun.user_created, "the refusal created no user: {jun:?}");
 }
 
 async fn a_provider_outage_is_unavailable_until_it_returns(mut world: World) {
