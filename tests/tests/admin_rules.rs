@@ -8,10 +8,7 @@
 
 use bytes::{Buf, BufMut};
 use latch_domain::model::builtin;
-use latch_proto::latch::{
-    authorization::v1::AssignRoleRequest, common::v1::AuthResult,
-    session::v1::ValidateSessionRequest,
-};
+use latch_proto::latch::{common::v1::AuthResult, session::v1::ValidateSessionRequest};
 use latch_runtime::auth::{Rule, request_field_number};
 use latch_tests::{POLICIES, TestLatchd, e2e, must, reason};
 use tonic::{
@@ -96,18 +93,10 @@ async fn call(
 
 async fn every_admin_rpc_refuses_a_user_and_admits_a_superadmin(latchd: TestLatchd) {
     let plain = latchd.signed_up("plain@example.org").await;
-    let root = latchd.signed_up("root@example.org").await;
+    let root = latchd
+        .with_role("root@example.org", builtin::SUPERADMIN)
+        .await;
     let bystander = latchd.signed_up("bystander@example.org").await;
-    must(
-        latchd
-            .authorization()
-            .assign_role(latchd.internal(AssignRoleRequest {
-                user_id: root.user_id.clone(),
-                role: builtin::SUPERADMIN.into(),
-            }))
-            .await,
-        "assign",
-    );
 
     let admin_rpcs: Vec<(&str, &str, Rule)> = POLICIES
         .iter()

@@ -17,7 +17,7 @@ use envoy_types::{
     },
 };
 use latch_domain::{Clock, ManualClock, secret::sha256};
-use latch_proto::latch::{authorization::v1::AssignRoleRequest, common::v1::AuthResult};
+use latch_proto::latch::common::v1::AuthResult;
 use latch_runtime::{
     auth::{SERVICE_ACCOUNT_HEADER, SERVICE_ACCOUNTS},
     config::MapSource,
@@ -351,18 +351,10 @@ async fn a_missing_permission_is_403_and_unruled_paths_need_none(latchd: TestLat
 }
 
 async fn a_held_permission_passes(latchd: TestLatchd) {
-    let user = latchd.sign_up("envoy-admin@example.com").await;
-    let user_id = user.user.expect("user").id;
-    must(
-        latchd
-            .authorization()
-            .assign_role(latchd.internal(AssignRoleRequest {
-                user_id: user_id.clone(),
-                role: "ADMIN".into(),
-            }))
-            .await,
-        "assign ADMIN",
-    );
+    let user_id = latchd
+        .with_role("envoy-admin@example.com", "ADMIN")
+        .await
+        .user_id;
     // Signed in after the assignment, so the token names the role too.
     let auth = latchd.login("envoy-admin@example.com").await;
     let response = check(

@@ -10,8 +10,10 @@ use latch_domain::{
     ports::{FollowUp, SessionRepository},
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, TransactionTrait, UpdateMany, sea_query::Expr,
+    ActiveValue::Set,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    TransactionTrait, UpdateMany,
+    sea_query::{Expr, IntoCondition},
 };
 
 use super::{
@@ -28,6 +30,26 @@ pub struct SqlSessions {
 }
 
 impl SqlSessions {
+    /// Deletes at most `limit` sessions matching `filter`. No lock clause:
+    /// a `LIMIT … SKIP LOCKED` subquery may be evaluated again by
+    /// PostgreSQL for rows that changed meanwhile, and then delete more
+    /// than the batch. Replicas cleaning up at once wait on each other's
+    /// row locks instead, then find those rows gone.
+    async fn delete_batch(&self, filter: impl IntoCondition, limit: u64) -> Result<u64> {
+        let batch = sessions::Entity::find()
+            .select_only()
+            .column(sessions::Column::Id)
+            .filter(filter)
+            .limit(limit)
+            .into_query();
+        let deleted = sessions::Entity::delete_many()
+            .filter(sessions::Column::Id.in_subquery(batch))
+            .exec(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(deleted.rows_affected)
+    }
+
     pub fn new(db: Database) -> Self {
         Self { db }
     }
@@ -242,37 +264,12 @@ impl SessionRepository for SqlSessions {
             .add(sessions::Column::RevokedAt.lt(ended_before))
             .add(sessions::Column::ExpiresAt.lt(ended_before))
             .add(sessions::Column::LastActiveAt.lt(idle_before));
-        // No lock clause: a `LIMIT … SKIP LOCKED` subquery may be evaluated
-        // again by PostgreSQL for rows that changed meanwhile, and then
-        // delete more than the batch. Replicas cleaning up at once wait on
-        // each other's row locks instead, then find those rows gone.
-        let batch = sessions::Entity::find()
-            .select_only()
-            .column(sessions::Column::Id)
-            .filter(ended)
-            .limit(limit)
-            .into_query();
-        let deleted = sessions::Entity::delete_many()
-            .filter(sessions::Column::Id.in_subquery(batch))
-            .exec(self.db.connection())
-            .await
-            .map_err(db_err)?;
-        Ok(deleted.rows_affected)
+        self.delete_batch(ended, limit).await
     }
 
     async fn delete_for_user(&self, user: UserId, limit: u64) -> Result<u64> {
-        let batch = sessions::Entity::find()
-            .select_only()
-            .column(sessions::Column::Id)
-            .filter(sessions::Column::UserId.eq(user.0))
-            .limit(limit)
-            .into_query();
-        let deleted = sessions::Entity::delete_many()
-            .filter(sessions::Column::Id.in_subquery(batch))
-            .exec(self.db.connection())
+        self.delete_batch(sessions::Column::UserId.eq(user.0), limit)
             .await
-            .map_err(db_err)?;
-        Ok(deleted.rows_affected)
     }
 
     async fn list_revocations(
