@@ -6,7 +6,10 @@ use deadpool_redis::{Config as RedisConfig, Pool as RedisPool, Runtime, redis};
 // The database name is ours (`latch_bench_<pid>`), never user input.
 use sea_orm::sqlx::{self, AssertSqlSafe, PgPool, postgres::PgPoolOptions};
 
-use crate::error::{Context as _, Result};
+use crate::{
+    error::{Context as _, Result},
+    passkey_login,
+};
 
 /// Pool size of the bench's own clients, as latchd's default
 /// (`LATCH_DATABASE_MAX_CONNECTIONS`, the Redis pool).
@@ -101,6 +104,9 @@ impl Backends {
             // `--concurrency` above the default queue would be refused
             // (RATE_LIMITED) rather than measured.
             ("LATCH_PASSWORD_QUEUE", "4096".to_owned()),
+            // The relying party the `passkey_login` authenticator answers.
+            ("LATCH_WEBAUTHN_RP_ID", passkey_login::RP_ID.to_owned()),
+            ("LATCH_WEBAUTHN_ORIGINS", passkey_login::ORIGIN.to_owned()),
             (
                 "LATCH_DATA_DIR",
                 std::env::temp_dir()

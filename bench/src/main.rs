@@ -14,6 +14,7 @@ mod error;
 mod ext_authz;
 mod latchd_scenarios;
 mod load;
+mod passkey_login;
 mod report;
 mod rss;
 mod run;

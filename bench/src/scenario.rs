@@ -13,6 +13,7 @@ use crate::{
     error::{Context as _, Result},
     ext_authz, latchd_scenarios,
     load::Call,
+    passkey_login,
     seed::{self, SeededUser},
 };
 
@@ -67,6 +68,7 @@ impl Target {
 pub(crate) fn all() -> Vec<Scenario> {
     let mut scenarios = baselines::scenarios();
     scenarios.extend(latchd_scenarios::scenarios());
+    scenarios.push(passkey_login::scenario());
     scenarios.push(ext_authz::scenario());
     scenarios
 }

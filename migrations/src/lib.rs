@@ -33,6 +33,7 @@ mod m20261201_000011_user_admin;
 mod m20261201_000012_session_revocations;
 mod m20261201_000013_signing_key_schedule;
 mod m20261201_000014_permission_builtin;
+mod m20261201_000015_passkeys;
 
 /// Applies the history in order; `Migrator::up(&db, None)` brings a
 /// database (PostgreSQL or SQLite) to the current schema.
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_session_revocations::Migration),
             Box::new(m20261201_000013_signing_key_schedule::Migration),
             Box::new(m20261201_000014_permission_builtin::Migration),
+            Box::new(m20261201_000015_passkeys::Migration),
         ]
     }
 }

@@ -29,6 +29,16 @@ const TABLES: [&str; 16] = [
     "recovery_codes",
 ];
 
+/// Columns added to a table of migration 1 later on: (table, column).
+const ADDED_COLUMNS: [(&str, &str); 6] = [
+    ("passkey_credentials", "backup_eligible"),
+    ("passkey_credentials", "backup_state"),
+    ("passkey_credentials", "transports"),
+    ("passkey_credentials", "aaguid"),
+    ("passkey_credentials", "second_factor"),
+    ("passkey_credentials", "clone_suspected_at"),
+];
+
 async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
@@ -52,6 +62,27 @@ async fn assert_schema(db: &DatabaseConnection, present: bool) {
 async fn up_down_up(db: &DatabaseConnection) {
     Migrator::up(db, None).await.unwrap();
     assert_schema(db, true).await;
+    let manager = SchemaManager::new(db);
+    for (table, column) in ADDED_COLUMNS {
+        assert!(
+            manager.has_column(table, column).await.unwrap(),
+            "{table}.{column}"
+        );
+    }
+    // Rolled back to before migration 15, which added them (SQLite drops
+    // one column at a time).
+    let names = latch_migrations::migration_names();
+    let since = names.iter().position(|n| n.contains("_000015_")).unwrap();
+    Migrator::down(db, Some(u32::try_from(names.len() - since).unwrap()))
+        .await
+        .unwrap();
+    for (table, column) in ADDED_COLUMNS {
+        assert!(
+            !manager.has_column(table, column).await.unwrap(),
+            "{table}.{column} after down"
+        );
+    }
+    Migrator::up(db, None).await.unwrap();
     assert_eq!(
         count(db, "SELECT COUNT(*) FROM roles WHERE builtin").await,
         3

@@ -5,6 +5,8 @@
 //! an unreachable server then fails the test). [`separate`] runs the five
 //! services as separate servers instead.
 
+pub mod apple_standin;
+pub mod github_standin;
 pub mod mail;
 pub mod oidc;
 pub mod separate;
@@ -16,9 +18,10 @@ use latch_proto::latch::{
     authorization::v1::{
         AssignRoleRequest, authorization_service_client::AuthorizationServiceClient,
     },
-    common::v1::AuthResult,
+    common::v1::{AuthResult, User},
     identity::v1::{
-        LoginRequest, LoginResponse, LogoutRequest, SignUpRequest, SignUpResponse,
+        GetUserRequest, LoginRequest, LoginResponse, LogoutRequest, SendEmailVerificationRequest,
+        SignUpRequest, SignUpResponse, VerifyEmailRequest,
         identity_service_client::IdentityServiceClient, login_response,
     },
     profile::v1::profile_service_client::ProfileServiceClient,
@@ -33,7 +36,7 @@ use latch_runtime::{
     secrets::Secrets,
     server,
 };
-use latch_testkit::{TestDatabase, TestRedis};
+use latch_testkit::{SmtpSink, TestDatabase, TestRedis};
 use tokio::{net::TcpListener, sync::oneshot};
 use tonic::{Code, Request, Response, Status, metadata::MetadataValue, transport::Channel};
 
@@ -230,6 +233,46 @@ impl TestLatchd {
     pub async fn logout(&self, access_token: &str) {
         log_out(self.identity(), access_token).await;
     }
+
+    /// The caller's account, read with their access token.
+    pub async fn me(&self, access_token: &str) -> User {
+        let request = bearer(GetUserRequest::default(), access_token);
+        let user = must(self.identity().get_user(request).await, "get user")
+            .into_inner()
+            .user;
+        must(user.ok_or("no user in the answer"), "get user")
+    }
+
+    /// Signs `email` up with a password and verifies the address with the
+    /// code mailed to `smtp`; returns a fresh password sign-in.
+    pub async fn verified_password_user(&self, smtp: &SmtpSink, email: &str) -> AuthResult {
+        self.signed_up(email).await;
+        let mut identity = self.identity();
+        must(
+            identity
+                .send_email_verification(SendEmailVerificationRequest {
+                    email: email.to_owned(),
+                    client: None,
+                })
+                .await,
+            "send verification",
+        );
+        let mail = mail::mails_to(smtp, email, "Verify your email address", 1).await;
+        assert_eq!(mail.len(), 1, "the code arrives");
+        must(
+            identity
+                .verify_email(VerifyEmailRequest {
+                    code: mail::code_in(&mail[0].text()),
+                    email: email.to_owned(),
+                    client: None,
+                })
+                .await,
+            "verify email",
+        );
+        let auth = self.login(email).await;
+        assert!(self.me(&auth.access_token).await.email_verified);
+        auth
+    }
 }
 
 impl Drop for TestLatchd {
@@ -388,7 +431,9 @@ where
 /// - `e2e!(settings = f; name, …)` with the `MapSource` that `f()` returns;
 /// - `e2e!(mail; name, …)` / `e2e!(mail, settings = f; name, …)` for
 ///   `async fn name(latchd: TestLatchd, smtp: SmtpSink)`, latchd mailing
-///   the sink.
+///   the sink;
+/// - `e2e!(world = run; name, …)` for a file with its own world: each test
+///   calls `run(backend, name)` of that file.
 #[macro_export]
 macro_rules! e2e {
     (@case $runner:ident, $scenario:ident, $settings:expr) => {
@@ -403,6 +448,21 @@ macro_rules! e2e {
                 $crate::$runner($crate::Backend::PostgresRedis, $settings, super::$scenario).await;
             }
         }
+    };
+    (world = $run:ident; $($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn embedded() {
+                    super::$run($crate::Backend::Embedded, super::$scenario).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres_redis() {
+                    super::$run($crate::Backend::PostgresRedis, super::$scenario).await;
+                }
+            }
+        )*
     };
     (settings = $settings:ident; $($scenario:ident),* $(,)?) => {
         $( $crate::e2e!(@case run, $scenario, super::$settings()); )*

@@ -20,17 +20,14 @@ use std::{future::Future, time::Duration};
 use latch_proto::latch::{
     common::v1::User,
     identity::v1::{
-        CompleteOAuthRequest, CompleteOAuthResponse, GetUserRequest, Identity, LinkIdentityRequest,
-        ListIdentitiesRequest, SendEmailVerificationRequest, StartOAuthRequest, StartOAuthResponse,
-        UnlinkIdentityRequest, VerifyEmailRequest,
+        CompleteOAuthRequest, CompleteOAuthResponse, Identity, LinkIdentityRequest,
+        ListIdentitiesRequest, StartOAuthRequest, StartOAuthResponse, UnlinkIdentityRequest,
     },
 };
 use latch_runtime::config::MapSource;
 use latch_testkit::SmtpSink;
 use latch_tests::{
-    Backend, TestLatchd, assert_refused, bad_field, bearer,
-    mail::{code_in, mails_to},
-    must,
+    Backend, TestLatchd, assert_refused, bad_field, bearer, must,
     oidc::{
         Callback, OidcProvider, SECOND_CLIENT_ID, SECOND_EMAIL, SECOND_USER, UNVERIFIED_EMAIL,
         UNVERIFIED_USER, VERIFIED_EMAIL, VERIFIED_USER,
@@ -51,25 +48,8 @@ const OTHER_REDIRECT_URI: &str = "http://127.0.0.1:9/other/callback";
 const PROVIDER: &str = "corp";
 const OTHER_PROVIDER: &str = "corp-b";
 
-macro_rules! oauth_e2e {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn embedded() {
-                    super::run(latch_tests::Backend::Embedded, super::$scenario).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres_redis() {
-                    super::run(latch_tests::Backend::PostgresRedis, super::$scenario).await;
-                }
-            }
-        )*
-    };
-}
-
-oauth_e2e!(
+latch_tests::e2e!(
+    world = run;
     a_new_identity_creates_a_user_then_signs_it_in,
     a_verified_provider_email_links_the_verified_account,
     an_unverified_provider_email_never_reaches_an_account,
@@ -214,6 +194,7 @@ impl World {
             code: code.to_owned(),
             state: state.to_owned(),
             client: None,
+            provider_user_json: String::new(),
         };
         self.latchd
             .identity()
@@ -273,49 +254,6 @@ impl World {
         .into_inner()
         .identities
     }
-
-    /// The caller's account, read with their access token.
-    async fn me(&self, access_token: &str) -> User {
-        let request = bearer(GetUserRequest::default(), access_token);
-        must(self.latchd.identity().get_user(request).await, "get user")
-            .into_inner()
-            .user
-            .expect("a user")
-    }
-
-    /// Signs `email` up with a password and verifies the address with the
-    /// code mailed to it; returns a fresh password sign-in.
-    async fn verified_password_user(
-        &self,
-        email: &str,
-    ) -> latch_proto::latch::common::v1::AuthResult {
-        self.latchd.signed_up(email).await;
-        let mut identity = self.latchd.identity();
-        must(
-            identity
-                .send_email_verification(SendEmailVerificationRequest {
-                    email: email.to_owned(),
-                    client: None,
-                })
-                .await,
-            "send verification",
-        );
-        let mail = mails_to(&self.smtp, email, "Verify your email address", 1).await;
-        assert_eq!(mail.len(), 1, "the code arrives");
-        must(
-            identity
-                .verify_email(VerifyEmailRequest {
-                    code: code_in(&mail[0].text()),
-                    email: email.to_owned(),
-                    client: None,
-                })
-                .await,
-            "verify email",
-        );
-        let auth = self.latchd.login(email).await;
-        assert!(self.me(&auth.access_token).await.email_verified);
-        auth
-    }
 }
 
 fn tokens(response: &CompleteOAuthResponse) -> &str {
@@ -334,7 +272,7 @@ async fn a_new_identity_creates_a_user_then_signs_it_in(world: World) {
     assert!(carol.email_verified, "the provider said it is verified");
 
     // The tokens are Latch's own and work on a user RPC.
-    let me = world.me(tokens(&first)).await;
+    let me = world.latchd.me(tokens(&first)).await;
     assert_eq!(me.id, carol.id);
     assert_eq!(first.auth.as_ref().unwrap().user_id, carol.id);
     assert!(me.email_verified);
@@ -365,13 +303,16 @@ async fn a_new_identity_creates_a_user_then_signs_it_in(world: World) {
     let dan = world.signed_in_as("unverified-dan").await;
     assert!(dan.user_created);
     assert_ne!(user_of(&dan).id, carol.id);
-    let me = world.me(tokens(&dan)).await;
+    let me = world.latchd.me(tokens(&dan)).await;
     assert_eq!(me.email, "unverified-dan@example.com");
     assert!(!me.email_verified, "the provider said it is not verified");
 }
 
 async fn a_verified_provider_email_links_the_verified_account(world: World) {
-    let password = world.verified_password_user(VERIFIED_EMAIL).await;
+    let password = world
+        .latchd
+        .verified_password_user(&world.smtp, VERIFIED_EMAIL)
+        .await;
 
     let response = world.signed_in_as(VERIFIED_USER).await;
     assert!(
@@ -379,7 +320,10 @@ async fn a_verified_provider_email_links_the_verified_account(world: World) {
         "{response:?}"
     );
     assert_eq!(user_of(&response).id, password.user_id);
-    assert_eq!(world.me(tokens(&response)).await.id, password.user_id);
+    assert_eq!(
+        world.latchd.me(tokens(&response)).await.id,
+        password.user_id
+    );
     let listed = world.identities(&password.access_token).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(
@@ -399,7 +343,10 @@ async fn a_verified_provider_email_links_the_verified_account(world: World) {
 
 async fn an_unverified_provider_email_never_reaches_an_account(world: World) {
     // Verified at Latch: only the provider's unverified claim is missing.
-    let password = world.verified_password_user(UNVERIFIED_EMAIL).await;
+    let password = world
+        .latchd
+        .verified_password_user(&world.smtp, UNVERIFIED_EMAIL)
+        .await;
 
     for _ in 0..2 {
         let callback = world.callback(UNVERIFIED_USER).await;
@@ -412,7 +359,7 @@ async fn an_unverified_provider_email_never_reaches_an_account(world: World) {
         );
     }
     assert!(world.identities(&password.access_token).await.is_empty());
-    let me = world.me(&password.access_token).await;
+    let me = world.latchd.me(&password.access_token).await;
     assert_eq!(
         (me.id.as_str(), me.email.as_str()),
         (password.user_id.as_str(), UNVERIFIED_EMAIL)
@@ -436,7 +383,7 @@ async fn an_account_that_never_proved_its_email_is_not_linked(world: World) {
         "EMAIL_TAKEN",
     );
     assert!(world.identities(&password.access_token).await.is_empty());
-    assert!(!world.me(&password.access_token).await.email_verified);
+    assert!(!world.latchd.me(&password.access_token).await.email_verified);
 }
 
 async fn a_state_works_once_and_only_where_it_was_started(world: World) {
@@ -741,7 +688,10 @@ async fn a_link_needs_a_state_its_own_user_started(world: World) {
 
 async fn a_user_with_a_password_may_unlink_an_identity(world: World) {
     // Linked by verified email: no LinkIdentity needed.
-    let vera = world.verified_password_user(VERIFIED_EMAIL).await;
+    let vera = world
+        .latchd
+        .verified_password_user(&world.smtp, VERIFIED_EMAIL)
+        .await;
     let linked = world.signed_in_as(VERIFIED_USER).await;
     assert!(linked.identity_linked);
     let listed = world.identities(&vera.access_token).await;
@@ -823,4 +773,54 @@ async fn a_second_identity_makes_the_first_removable(world: World) {
         "complete",
     );
     assert_eq!(user_of(&again).id, user_of(&created).id);
+}
+
+/// A measurement, not a check: how long CompleteOAuth spends outside the
+/// provider's round trip (the flow's `oauth sign-in completed` event
+/// splits the two), over returning sign-ins on each backend. Run by hand:
+/// `cargo test -p latch-tests --test oauth -- --ignored --nocapture time_outside_the_provider`.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "a measurement, printed; run by hand"]
+async fn time_outside_the_provider() {
+    // Current-thread: the capture sees every task of latchd in this test.
+    let logs = latch_testkit::LogCapture::default();
+    let _guard = logs.install();
+    for backend in [Backend::Embedded, Backend::PostgresRedis] {
+        let before = logs.text().len();
+        run(backend, |world| async move {
+            for _ in 0..30 {
+                world.signed_in_as("carol").await;
+            }
+        })
+        .await;
+        let text = logs.text().split_off(before);
+        let mut provider: Vec<u64> = Vec::new();
+        let mut latch: Vec<u64> = Vec::new();
+        for line in text
+            .lines()
+            .filter(|l| l.contains("oauth sign-in completed"))
+        {
+            let field = |name: &str| {
+                line.split_whitespace()
+                    .find_map(|word| word.strip_prefix(name)?.parse::<u64>().ok())
+            };
+            provider.extend(field("provider_us="));
+            latch.extend(field("latch_us="));
+        }
+        assert!(latch.len() >= 30, "the flow reports its time: {text}");
+        // The first sign-in creates the user: the returning ones only.
+        let (provider, latch) = (&mut provider[1..], &mut latch[1..]);
+        provider.sort_unstable();
+        latch.sort_unstable();
+        let median = |v: &[u64]| v[v.len() / 2] as f64 / 1000.0;
+        let p90 = |v: &[u64]| v[v.len() * 9 / 10] as f64 / 1000.0;
+        println!(
+            "{backend:?}: CompleteOAuth outside the provider: median {:.2} ms, p90 {:.2} ms; \
+             the provider round trip: median {:.2} ms ({} sign-ins)",
+            median(latch),
+            p90(latch),
+            median(provider),
+            latch.len(),
+        );
+    }
 }

@@ -55,6 +55,12 @@ reasons! {
     SessionRevoked => "SESSION_REVOKED", Unauthenticated;
     ServiceCredentialRequired => "SERVICE_CREDENTIAL_REQUIRED", Unauthenticated;
     CredentialInvalid => "CREDENTIAL_INVALID", Unauthenticated;
+    // Passkeys: an attestation or assertion that does not verify; an
+    // assertion whose signature counter did not increase (the credential
+    // is marked and refused from then on).
+    PasskeyInvalid => "PASSKEY_INVALID", Unauthenticated;
+    PasskeyCloneSuspected => "PASSKEY_CLONE_SUSPECTED", Unauthenticated;
+    PasskeyLimit => "PASSKEY_LIMIT", FailedPrecondition;
     AccountInactive => "ACCOUNT_INACTIVE", FailedPrecondition;
     EmailNotVerified => "EMAIL_NOT_VERIFIED", FailedPrecondition;
     // One-time codes (verification): a wrong code is bad input to retype;

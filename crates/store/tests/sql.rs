@@ -7,8 +7,9 @@ use std::sync::Arc;
 use latch_store::{
     Database,
     sql::{
-        SqlExternalIdentities, SqlLoginHistory, SqlOutbox, SqlPasswordResets, SqlProfiles,
-        SqlRefreshTokens, SqlRoles, SqlSecondFactors, SqlSessions, SqlSigningKeys, SqlUsers,
+        SqlExternalIdentities, SqlLoginHistory, SqlOutbox, SqlPasskeys, SqlPasswordResets,
+        SqlProfiles, SqlRefreshTokens, SqlRoles, SqlSecondFactors, SqlSessions, SqlSigningKeys,
+        SqlUsers,
     },
 };
 use latch_testkit::{TestDatabase, conformance};
@@ -72,6 +73,14 @@ on_every_backend!(external_identities, |db| {
         Arc::new(SqlExternalIdentities::new(db)),
     )
 });
+on_every_backend!(passkeys, |db| conformance::passkeys::run(
+    conformance::passkeys::Stores {
+        users: Arc::new(SqlUsers::new(db.clone())),
+        admin: Arc::new(SqlUsers::new(db.clone())),
+        identities: Arc::new(SqlExternalIdentities::new(db.clone())),
+        passkeys: Arc::new(SqlPasskeys::new(db)),
+    }
+));
 on_every_backend!(profiles, |db| conformance::profiles::run(Arc::new(
     SqlProfiles::new(db)
 )));

@@ -2,7 +2,8 @@
 //! PostgreSQL database cloned from a migrated template), a Redis key prefix
 //! per test, one conformance suite per port that every adapter of that
 //! port must pass, and real peers for what Latch sends: an SMTP server
-//! ([`SmtpSink`]) and an HTTP listener for the SMS webhook ([`WebhookSink`]).
+//! ([`SmtpSink`]) and an HTTP listener for the SMS webhook ([`WebhookSink`]);
+//! and a software WebAuthn authenticator ([`passkey::Authenticator`]).
 //!
 //! Environment: `LATCH_TEST_DATABASE_URL` (a `postgres://` URL of a server
 //! where the test user may create databases) and `LATCH_TEST_REDIS_URL`.
@@ -18,6 +19,7 @@ pub mod conformance;
 mod database;
 mod logs;
 mod mail;
+pub mod passkey;
 mod private_redis;
 mod redis;
 mod smtp_sink;

@@ -8,6 +8,8 @@
 //! | `LATCH_TOTP_ISSUER` | `Latch` | the issuer an authenticator app shows beside the account (otpauth URI); 1 to 64 characters, no `:` |
 //! | `LATCH_NOTIFY_NEW_DEVICE` | `true` | mail the user on a sign-in from a device not used for 90 days (see `new_device`) |
 //!
+//! `LATCH_WEBAUTHN_*` (the passkeys' relying party) are read by
+//! [`crate::PasskeySettings::from_source`].
 //! `LATCH_PASSWORD_QUEUE` is read by [`crate::Argon2Hasher::from_source`].
 //! `LATCH_OAUTH_PROVIDERS` is read by
 //! [`crate::oauth::providers::OidcProviders::from_source`].
@@ -19,6 +21,8 @@ use std::time::Duration;
 
 use latch_domain::{Error, Result, ports::Lockout};
 use latch_runtime::config::{ConfigSource, duration_in, parse_in, parse_or};
+
+use crate::PasskeySettings;
 
 /// The longest wait may not be a ban: at most a day.
 const MAX_DELAYS: std::ops::RangeInclusive<Duration> =
@@ -49,6 +53,8 @@ pub struct IdentityConfig {
     pub lockout: Lockout,
     pub totp_issuer: String,
     pub notify_new_device: bool,
+    /// The passkeys' relying party (`LATCH_WEBAUTHN_*`).
+    pub passkeys: PasskeySettings,
 }
 
 impl Default for IdentityConfig {
@@ -58,6 +64,7 @@ impl Default for IdentityConfig {
             lockout: Lockout::default(),
             totp_issuer: "Latch".to_owned(),
             notify_new_device: true,
+            passkeys: PasskeySettings::default(),
         }
     }
 }
@@ -94,6 +101,7 @@ impl IdentityConfig {
             },
             totp_issuer: totp_issuer(source.get("LATCH_TOTP_ISSUER"), d.totp_issuer)?,
             notify_new_device: parse_or(source, "LATCH_NOTIFY_NEW_DEVICE", d.notify_new_device)?,
+            passkeys: PasskeySettings::from_source(source)?,
         })
     }
 }

@@ -34,6 +34,8 @@ pub mod oauth;
 mod oauth_identities;
 mod oauth_sign_in;
 pub mod outbound;
+pub mod passkey;
+mod passkey_admin;
 mod password;
 mod password_change;
 mod password_reset;
@@ -56,9 +58,10 @@ use latch_domain::{
     Clock,
     ports::{
         EventBus, ExternalIdentityRepository, FailureCounter, FailureRecords, FlowState,
-        LoginHistoryRepository, MessageComposer, OAuthProviders, OutboxRepository, PasswordHasher,
-        PasswordResetRepository, ProfileDirectory, RateLimiter, RoleDirectory,
-        SecondFactorRepository, SessionDirectory, TokenIssuer, UserAdminRepository, UserRepository,
+        LoginHistoryRepository, MessageComposer, OAuthProviders, OutboxRepository,
+        PasskeyRepository, PasswordHasher, PasswordResetRepository, ProfileDirectory, RateLimiter,
+        RoleDirectory, SecondFactorRepository, SessionDirectory, TokenIssuer, UserAdminRepository,
+        UserRepository,
     },
 };
 
@@ -72,6 +75,9 @@ pub use login::{Credentials, LoginOutcome};
 pub use oauth::OAuthStart;
 pub use oauth_sign_in::{OAuthMatch, OAuthOutcome, OAuthReturn, OAuthSignedIn};
 pub use outbound::Outbound;
+pub use passkey::{
+    PasskeyLogin, PasskeyLoginStart, PasskeyRegistered, PasskeyRegistrationStart, PasskeySettings,
+};
 pub use password::Argon2Hasher;
 pub use second_factor::{
     SecondFactor, SecondFactorChallenge, SecondFactorMethod, SecondFactorProof,
@@ -117,6 +123,8 @@ pub struct IdentityDeps {
     /// The configured OpenID Connect providers
     /// ([`oauth::providers::OidcProviders`], or none).
     pub oauth: Arc<dyn OAuthProviders>,
+    /// Passkeys (`passkey_credentials`): WebAuthn credentials.
+    pub passkeys: Arc<dyn PasskeyRepository>,
     pub secrets: IdentitySecrets,
 }
 

@@ -5,9 +5,9 @@
 //! hash stands in for a missing user). The account's status is told only to
 //! someone who proved the password.
 //!
-//! A user with TOTP on gets, once the password is right, a second-factor
-//! challenge instead of tokens (`second_factor`); no session exists until
-//! CompleteSecondFactor. Everyone else is signed in through `sign_in`, the
+//! A user with TOTP on (or a passkey marked as a second factor) gets, once
+//! the password is right, a second-factor challenge instead of tokens
+//! (`second_factor`); no session exists until CompleteSecondFactor. Everyone else is signed in through `sign_in`, the
 //! one path that opens the session, issues the tokens, records the
 //! sign-in and sends the new-device notice.
 //!
@@ -84,7 +84,8 @@ impl Identity {
     /// email, a wrong password, or a pending user; after the password
     /// matched, `ACCOUNT_INACTIVE` (suspended, deactivated) or
     /// `EMAIL_NOT_VERIFIED` (when the deployment requires it). A user with
-    /// TOTP on then gets a [`LoginOutcome::SecondFactor`] challenge. Every
+    /// TOTP on, or a passkey marked as a second factor, then gets a
+    /// [`LoginOutcome::SecondFactor`] challenge. Every
     /// attempt against a known user lands in its login history (refusals
     /// shortly after the answer). Per client address, the server layer
     /// limits calls first (`RATE_LIMITED`).
@@ -145,7 +146,14 @@ impl Identity {
         if verdict.needs_rehash {
             self.rehash(&user, &password).await;
         }
-        if user.totp_enabled {
+        let second_factor = match self.wants_second_factor(&user).await {
+            Ok(wanted) => wanted,
+            Err(err) => {
+                self.take_back_attempt(&user.email).await;
+                return Err(err);
+            }
+        };
+        if second_factor {
             // The second factor's own attempts are counted as they come.
             self.take_back_attempt(&user.email).await;
             let challenge = self

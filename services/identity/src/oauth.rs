@@ -15,6 +15,7 @@
 //! `oauth_identities` (List, Link, Unlink). The openidconnect adapter of
 //! the port and its configuration are in [`providers`].
 
+pub(crate) mod first_login;
 pub mod providers;
 
 use chrono::{DateTime, Duration, Utc};

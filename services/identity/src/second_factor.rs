@@ -1,13 +1,16 @@
-//! The second step of a login for a user with TOTP on.
+//! The second step of a login for a user with TOTP on, or with a passkey
+//! marked as a second factor.
 //!
 //! Login, once the password is right, answers a [`SecondFactorChallenge`]
 //! instead of tokens: a `login_token` of 256 random bits, stored only as
 //! its SHA-256 under `login_attempt:{hash}` (sealed, see `flow_record`),
 //! good for five minutes, five wrong codes and one success. No session
-//! exists yet. CompleteSecondFactor takes the token with a TOTP code or a
-//! recovery code and signs in through the same session and token path as
-//! a password login (`sign_in`), recorded as `password+totp` or
-//! `password+recovery_code`.
+//! exists yet. CompleteSecondFactor takes the token with a TOTP code, a
+//! recovery code or a passkey assertion (against the WebAuthn ceremony
+//! the challenge started, kept in the same record; see
+//! `passkey::second_factor`) and signs in through the same session and
+//! token path as a password login (`sign_in`), recorded as
+//! `password+totp`, `password+recovery_code` or `password+passkey`.
 //!
 //! Each use takes the record (read-and-delete), checks it and puts it back
 //! with one more try, or spent, with the time it had left: two replicas
@@ -23,9 +26,11 @@ use latch_domain::{
     secret::{self, Secret},
 };
 use serde::{Deserialize, Serialize};
+use webauthn_rs::prelude::{PasskeyAuthentication, PublicKeyCredential};
 
 use crate::{
     Identity,
+    passkey::second_factor::{self as passkey_factor, PasskeyChallenge},
     recovery_codes::hash_typed,
     totp::{code_invalid, six_digits, too_many_attempts},
 };
@@ -43,12 +48,14 @@ const LOGIN_TOKEN_MAX_LEN: usize = 128;
 
 pub(crate) const METHOD_TOTP: &str = "password+totp";
 pub(crate) const METHOD_RECOVERY_CODE: &str = "password+recovery_code";
+pub(crate) const METHOD_PASSKEY: &str = "password+passkey";
 
 /// A way to prove the second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecondFactorMethod {
     Totp,
     RecoveryCode,
+    Passkey,
 }
 
 /// Login's answer for a user with a second factor: the password was right.
@@ -57,6 +64,8 @@ pub struct SecondFactorChallenge {
     /// Single use; pass it to CompleteSecondFactor.
     pub login_token: Secret<String>,
     pub methods: Vec<SecondFactorMethod>,
+    /// WebAuthn request options JSON when `methods` offers a passkey.
+    pub passkey_request_options_json: Option<String>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -65,6 +74,8 @@ pub struct SecondFactorChallenge {
 pub enum SecondFactorProof {
     TotpCode(String),
     RecoveryCode(Secret<String>),
+    /// The browser's `PublicKeyCredential` (assertion) JSON.
+    PasskeyAssertion(String),
 }
 
 /// Names the kind of proof only: a code never reaches a log.
@@ -73,6 +84,7 @@ impl std::fmt::Debug for SecondFactorProof {
         f.write_str(match self {
             Self::TotpCode(_) => "TotpCode(***)",
             Self::RecoveryCode(_) => "RecoveryCode(***)",
+            Self::PasskeyAssertion(_) => "PasskeyAssertion(..)",
         })
     }
 }
@@ -96,6 +108,10 @@ struct LoginAttempt {
     /// absent in records written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     first_factor: Option<String>,
+    /// The WebAuthn ceremony of the passkeys the challenge offered; absent
+    /// when it offered none (and in records written before passkeys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    passkey: Option<PasskeyAuthentication>,
 }
 
 impl LoginAttempt {
@@ -121,6 +137,7 @@ fn attempt_key(token: &str) -> String {
 enum Proof {
     Totp(String),
     RecoveryCode([u8; 32]),
+    Passkey(Box<PublicKeyCredential>),
 }
 
 impl Proof {
@@ -131,6 +148,9 @@ impl Proof {
                 "recovery_code",
                 typed.expose(),
             )?)),
+            SecondFactorProof::PasskeyAssertion(json) => Ok(Proof::Passkey(Box::new(
+                passkey_factor::parse_assertion(json)?,
+            ))),
         }
     }
 
@@ -138,6 +158,7 @@ impl Proof {
         match self {
             Proof::Totp(_) => METHOD_TOTP,
             Proof::RecoveryCode(_) => METHOD_RECOVERY_CODE,
+            Proof::Passkey(_) => METHOD_PASSKEY,
         }
     }
 
@@ -146,6 +167,7 @@ impl Proof {
         match self {
             Proof::Totp(_) => "totp",
             Proof::RecoveryCode(_) => "recovery_code",
+            Proof::Passkey(_) => passkey_factor::FACTOR,
         }
     }
 }
@@ -153,9 +175,10 @@ impl Proof {
 impl Identity {
     /// The challenge for `user`, whose first factor (`first_factor`, the
     /// history's method: `password`, `oauth:corp`) was right: a new login
-    /// token and the methods the user has (recovery codes only while some
-    /// are left). The first step is recorded in the login history as
-    /// `SECOND_FACTOR_REQUIRED`.
+    /// token and the methods the user has (TOTP when on, recovery codes
+    /// only while some are left, a passkey when the user has any, with its
+    /// request options). The first step is recorded in the login history
+    /// as `SECOND_FACTOR_REQUIRED`.
     pub(crate) async fn second_factor_challenge(
         &self,
         user: &User,
@@ -164,6 +187,14 @@ impl Identity {
     ) -> Result<SecondFactorChallenge> {
         let token = secret::random_token(LOGIN_TOKEN_BYTES)?;
         let now = self.deps.clock.now();
+        let passkey = self.passkey_challenge(user.id).await?;
+        let (passkey_options, passkey_state) = match passkey {
+            Some(PasskeyChallenge {
+                options_json,
+                state,
+            }) => (Some(options_json), Some(state)),
+            None => (None, None),
+        };
         let attempt = LoginAttempt {
             user: user.id,
             expires_at: now + LOGIN_TOKEN_TTL,
@@ -171,24 +202,32 @@ impl Identity {
             spent: false,
             first_factor: (first_factor != crate::login::METHOD_PASSWORD)
                 .then(|| first_factor.to_owned()),
+            passkey: passkey_state,
         };
         self.put_record(&attempt_key(&token), &attempt, attempt.keep_until())
             .await?;
-        let mut methods = vec![SecondFactorMethod::Totp];
-        if self
-            .deps
-            .second_factors
-            .recovery_codes_left(user.id)
-            .await?
-            > 0
-        {
-            methods.push(SecondFactorMethod::RecoveryCode);
+        let mut methods = Vec::new();
+        if user.totp_enabled {
+            methods.push(SecondFactorMethod::Totp);
+            if self
+                .deps
+                .second_factors
+                .recovery_codes_left(user.id)
+                .await?
+                > 0
+            {
+                methods.push(SecondFactorMethod::RecoveryCode);
+            }
+        }
+        if passkey_options.is_some() {
+            methods.push(SecondFactorMethod::Passkey);
         }
         let pending = Error::new(Reason::SecondFactorRequired, "second factor required");
         let _ = self.refuse(user.id, client, first_factor, pending).await;
         Ok(SecondFactorChallenge {
             login_token: Secret::new(token),
             methods,
+            passkey_request_options_json: passkey_options,
             expires_at: attempt.expires_at,
         })
     }
@@ -198,13 +237,17 @@ impl Identity {
     /// Errors: `LOGIN_THROTTLED` while the account waits after too many
     /// failed passwords or codes (`lockout`; each wrong code counts);
     /// `INVALID_ARGUMENT` naming
-    /// `totp_code` or `recovery_code` when the proof is malformed (no try
-    /// spent); `TOKEN_INVALID` (unknown or malformed token),
-    /// `TOKEN_EXPIRED` (older than five minutes), `TOKEN_USED` (it signed
-    /// in already), `TOO_MANY_ATTEMPTS` (five wrong codes); `CODE_INVALID`
-    /// (wrong code, or a spent recovery code) or `CODE_USED` (a TOTP code
-    /// already accepted), each spending one try; `ACCOUNT_INACTIVE` when
-    /// the user was suspended meanwhile. Every refusal of a known token
+    /// `totp_code`, `recovery_code` or `passkey_assertion_json` when the
+    /// proof is malformed, or a passkey assertion when the challenge
+    /// offered no passkey (no try spent); `TOKEN_INVALID` (unknown or
+    /// malformed token), `TOKEN_EXPIRED` (older than five minutes),
+    /// `TOKEN_USED` (it signed in already), `TOO_MANY_ATTEMPTS` (five wrong
+    /// codes or assertions); `CODE_INVALID`
+    /// (wrong code, or a spent recovery code), `CODE_USED` (a TOTP code
+    /// already accepted), `PASSKEY_INVALID` (an assertion that does not
+    /// verify, or not made with one of the user's passkeys) or
+    /// `PASSKEY_CLONE_SUSPECTED`, each spending one try; `ACCOUNT_INACTIVE`
+    /// when the user was suspended meanwhile. Every refusal of a known token
     /// lands in the user's login history, as does the sign-in.
     pub async fn complete_second_factor(&self, request: SecondFactor) -> Result<TokenPair> {
         // Malformed input is refused before it touches any counter.
@@ -240,6 +283,14 @@ impl Identity {
                 .await?;
             return Err(self.refuse(attempt.user, &client, &method, err).await);
         }
+        if matches!(proof, Proof::Passkey(_)) && attempt.passkey.is_none() {
+            self.put_record(&key, &attempt, attempt.keep_until())
+                .await?;
+            return Err(Error::invalid_field(
+                "passkey_assertion_json",
+                "passkeys are not offered for this sign-in",
+            ));
+        }
 
         let user = match self.deps.users.get(attempt.user).await {
             Ok(Some(user)) => user,
@@ -265,11 +316,21 @@ impl Identity {
                 return Err(err);
             }
         };
-        if let Err(err) = self.check_second_factor(user.id, &proof).await {
-            // A wrong code costs a try, counts as a failure and lands in
-            // the history; a failed dependency costs nothing, so the
-            // person can simply retry.
-            let wrong = err.is(Reason::CodeInvalid) || err.is(Reason::CodeUsed);
+        let checked = self
+            .check_second_factor(user.id, &proof, attempt.passkey.as_ref())
+            .await;
+        if let Err(err) = checked {
+            // A wrong code or passkey costs a try, counts as a failure and
+            // lands in the history; a failed dependency costs nothing, so
+            // the person can simply retry.
+            let wrong = [
+                Reason::CodeInvalid,
+                Reason::CodeUsed,
+                Reason::PasskeyInvalid,
+                Reason::PasskeyCloneSuspected,
+            ]
+            .iter()
+            .any(|r| err.is(*r));
             if wrong {
                 attempt.wrong_tries += 1;
             }
@@ -303,9 +364,15 @@ impl Identity {
         }
     }
 
-    /// Accepts the proof for `user` (spending the TOTP step or the
-    /// recovery code) or says why not.
-    async fn check_second_factor(&self, user: UserId, proof: &Proof) -> Result<()> {
+    /// Accepts the proof for `user` (spending the TOTP step, the recovery
+    /// code or the passkey's counter) or says why not; `passkey` is the
+    /// challenge's WebAuthn ceremony.
+    async fn check_second_factor(
+        &self,
+        user: UserId,
+        proof: &Proof,
+        passkey: Option<&PasskeyAuthentication>,
+    ) -> Result<()> {
         match proof {
             Proof::Totp(typed) => {
                 // Turned off since the challenge: no code can be right.
@@ -327,6 +394,13 @@ impl Identity {
                     Err(code_invalid())
                 }
             }
+            Proof::Passkey(assertion) => match passkey {
+                Some(state) => self.check_passkey_factor(user, state, assertion).await,
+                None => Err(Error::invalid_field(
+                    "passkey_assertion_json",
+                    "passkeys are not offered for this sign-in",
+                )),
+            },
         }
     }
 }

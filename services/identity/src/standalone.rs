@@ -88,6 +88,7 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
             flow_state: ctx.infra.flow_state.clone(),
             identities: Arc::new(SqlExternalIdentities::new(ctx.infra.db.clone())),
             oauth,
+            passkeys: Arc::new(latch_store::sql::SqlPasskeys::new(ctx.infra.db.clone())),
             secrets,
         },
         IdentityConfig::from_source(source)?,

@@ -26,8 +26,8 @@ use latch_profile::Profiles;
 use latch_store::{
     memory::{MemoryEventBus, MemoryFailureCounter, MemoryFlowState, MemoryRateLimiter},
     sql::{
-        SqlExternalIdentities, SqlLoginHistory, SqlOutbox, SqlPasswordResets, SqlProfiles,
-        SqlRoles, SqlSecondFactors, SqlUsers,
+        SqlExternalIdentities, SqlLoginHistory, SqlOutbox, SqlPasskeys, SqlPasswordResets,
+        SqlProfiles, SqlRoles, SqlSecondFactors, SqlUsers,
     },
 };
 use latch_testkit::TestDatabase;
@@ -269,6 +269,7 @@ pub(crate) struct Harness {
     pub(crate) identities: Arc<SqlExternalIdentities>,
     /// The provider port's stand-in (see `testing/oauth.rs`).
     pub(crate) oauth: Arc<FakeProviders>,
+    pub(crate) passkeys: Arc<SqlPasskeys>,
     _db: TestDatabase,
 }
 
@@ -338,9 +339,11 @@ impl Harness {
         let composer = Composer::new(secrets.encryption_key.clone(), None).unwrap();
         let identities = Arc::new(SqlExternalIdentities::new(db.db().clone()));
         let oauth = Arc::new(FakeProviders::default());
+        let passkeys = Arc::new(SqlPasskeys::new(db.db().clone()));
         let deps = IdentityDeps {
             identities: identities.clone(),
             oauth: oauth.clone(),
+            passkeys: passkeys.clone(),
             users: users.clone(),
             user_admin: users.clone(),
             failure_records: users.clone(),
@@ -380,6 +383,7 @@ impl Harness {
             secrets,
             identities,
             oauth,
+            passkeys,
             _db: db,
         }
     }

@@ -192,6 +192,7 @@ pub async fn assemble(
             flow_state: infra.flow_state.clone(),
             identities: Arc::new(SqlExternalIdentities::new(db.clone())),
             oauth,
+            passkeys: Arc::new(latch_store::sql::SqlPasskeys::new(db.clone())),
             secrets: identity_secrets,
         },
         IdentityConfig::from_source(source)?,

@@ -2,6 +2,7 @@
 
 mod external_identity;
 mod login;
+mod passkey;
 mod password_reset;
 mod profile;
 mod role;
@@ -12,6 +13,7 @@ mod user;
 
 pub use external_identity::{ExternalIdentity, Unlinked};
 pub use login::{LoginCursor, LoginEvent};
+pub use passkey::{PasskeyCredential, PasskeyRemoval, PasskeyUse};
 pub use password_reset::PasswordResetToken;
 pub use profile::{Address, Profile};
 pub use role::{Permission, Role, RoleDeletion, RoleUpdate, builtin, permission};

@@ -16,6 +16,7 @@ mod lockout;
 pub mod messages;
 mod oauth;
 pub mod outbox;
+mod passkey;
 mod password;
 mod rate_limit;
 mod repositories;
@@ -39,6 +40,7 @@ pub use outbox::{
     FollowUp, NewOutboxMessage, OutboxHandler, OutboxId, OutboxMessage, OutboxRepository,
     OutboxStatus, no_follow_up,
 };
+pub use passkey::PasskeyRepository;
 pub use password::{PasswordHasher, PasswordVerdict};
 pub use rate_limit::{Rate, RateLimiter, ip_bucket};
 pub use repositories::{

@@ -13,7 +13,8 @@ pub struct AuthorizationStart {
     pub state: Secret<String>,
     /// The PKCE verifier of the challenge sent.
     pub pkce_verifier: Secret<String>,
-    /// The `nonce` sent; the ID token must carry it.
+    /// The `nonce` sent; the ID token must carry it (unused by a provider
+    /// without ID tokens, such as GitHub).
     pub nonce: Secret<String>,
 }
 
@@ -26,12 +27,15 @@ pub struct CodeExchange {
     pub nonce: Secret<String>,
 }
 
-/// The claims of an ID token the provider signed and the adapter checked
-/// (issuer, audience, signature by the provider's keys, nonce, expiry,
-/// `azp` where present).
+/// Who signed in at the provider, as the adapter established it: from an
+/// ID token the provider signed and the adapter checked (issuer, audience,
+/// signature by the provider's keys, nonce, expiry, `azp` where present),
+/// or, for a provider without ID tokens (GitHub), read from its API with
+/// the access token the code was exchanged for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedClaims {
-    /// `sub`: the user's stable identifier at the issuer.
+    /// `sub`: the user's stable identifier at the issuer (GitHub: the
+    /// numeric account id).
     pub subject: String,
     /// `email`, lowercased by the adapter, if the provider gave one.
     pub email: Option<String>,
@@ -43,18 +47,20 @@ pub struct VerifiedClaims {
     pub name: Option<String>,
 }
 
-/// The configured OpenID Connect providers, by name.
+/// The configured sign-in providers (OpenID Connect, or OAuth 2.0 with a
+/// user API), by name.
 ///
 /// Errors: `INVALID_ARGUMENT` naming `provider` (not configured) or
 /// `redirect_uri` (not one of the provider's allowed URIs);
 /// `UNAVAILABLE` while the provider cannot be reached (discovery, keys,
-/// token endpoint); `INVALID_CREDENTIALS` when the provider refused the
-/// code or its ID token did not pass the checks.
+/// token endpoint, user API); `INVALID_CREDENTIALS` when the provider
+/// refused the code or its ID token did not pass the checks.
 #[async_trait]
 pub trait OAuthProviders: Send + Sync + 'static {
     /// Starts an authorization with PKCE S256, a fresh `state` and `nonce`.
     async fn start(&self, provider: &str, redirect_uri: &str) -> Result<AuthorizationStart>;
 
-    /// Exchanges the code with the PKCE verifier and checks the ID token.
+    /// Exchanges the code with the PKCE verifier and checks the ID token
+    /// (or, without one, reads the user from the provider's API).
     async fn exchange(&self, provider: &str, exchange: CodeExchange) -> Result<VerifiedClaims>;
 }

@@ -1,7 +1,8 @@
 //! `auth_providers` behind [`ExternalIdentityRepository`]. Unlinking locks
 //! the user's row first (a no-op UPDATE, which both PostgreSQL and SQLite
-//! turn into a write lock), so "is this the last way to sign in?" and the
-//! DELETE cannot interleave with another unlink of the same user.
+//! turn into a write lock), so "is this the last way to sign in?" (a
+//! password, another identity, a passkey) and the DELETE cannot interleave
+//! with another unlink or passkey deletion of the same user.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -18,7 +19,8 @@ use uuid::Uuid;
 
 use super::{
     db_err,
-    entity::{auth_providers, users},
+    entity::auth_providers,
+    sign_in_methods::{Leaving, keeps_a_way_in, lock_user},
 };
 use crate::Database;
 
@@ -99,15 +101,9 @@ impl ExternalIdentityRepository for SqlExternalIdentities {
 
     async fn unlink(&self, user: UserId, id: Uuid) -> Result<Unlinked> {
         let txn = self.db.connection().begin().await.map_err(db_err)?;
-        // The lock: every unlink of this user queues here until commit.
-        let locked = users::Entity::update_many()
-            .col_expr(users::Column::Id, Expr::col(users::Column::Id))
-            .filter(users::Column::Id.eq(user.0))
-            .exec(&txn)
-            .await
-            .map_err(db_err)?
-            .rows_affected;
-        if locked == 0 {
+        // The lock: every removal of this user's ways in (identities,
+        // passkeys) queues here until commit.
+        if !lock_user(&txn, user).await? {
             return Ok(Unlinked::NotFound);
         }
         let mine = auth_providers::Entity::find_by_id(id)
@@ -118,19 +114,9 @@ impl ExternalIdentityRepository for SqlExternalIdentities {
         if mine == 0 {
             return Ok(Unlinked::NotFound);
         }
-        let others = auth_providers::Entity::find()
-            .filter(auth_providers::Column::UserId.eq(user.0))
-            .filter(auth_providers::Column::Id.ne(id))
-            .count(&txn)
-            .await
-            .map_err(db_err)?;
-        let has_password = users::Entity::find_by_id(user.0)
-            .filter(users::Column::PasswordHash.is_not_null())
-            .count(&txn)
-            .await
-            .map_err(db_err)?
-            > 0;
-        if others == 0 && !has_password {
+        // A password, another identity or a passkey keeps the user able to
+        // sign in.
+        if !keeps_a_way_in(&txn, user, Leaving::Identity(id)).await? {
             return Ok(Unlinked::LastSignInMethod);
         }
         auth_providers::Entity::delete_by_id(id)

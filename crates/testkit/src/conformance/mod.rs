@@ -13,6 +13,7 @@ pub mod lockout;
 pub mod login_history;
 pub mod login_history_pages;
 pub mod outbox;
+pub mod passkeys;
 pub mod password_resets;
 pub mod profiles;
 pub mod rate_limiter;

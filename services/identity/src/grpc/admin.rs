@@ -120,14 +120,14 @@ pub(super) fn history_page_token(next: Option<LoginCursor>) -> String {
     next.map_or_else(String::new, |c| paging::page_token(c.at, &c.id.to_string()))
 }
 
-/// The method as the enum names it: `password+totp` is TOTP, any
-/// `oauth:<provider>` (or `oidc:`) is OAUTH.
+/// The method as the enum names it: `password+totp` is TOTP,
+/// `password+passkey` PASSKEY, any `oauth:<provider>` (or `oidc:`) is OAUTH.
 fn method(recorded: &str) -> pb::LoginMethod {
     match recorded {
         "password" => pb::LoginMethod::Password,
         "password+totp" => pb::LoginMethod::Totp,
         "password+recovery_code" => pb::LoginMethod::RecoveryCode,
-        "passkey" => pb::LoginMethod::Passkey,
+        "passkey" | "password+passkey" => pb::LoginMethod::Passkey,
         m if m.starts_with("oauth:") || m.starts_with("oidc:") => pb::LoginMethod::Oauth,
         _ => pb::LoginMethod::Unspecified,
     }
@@ -259,6 +259,7 @@ mod tests {
             ("password+totp", pb::LoginMethod::Totp),
             ("password+recovery_code", pb::LoginMethod::RecoveryCode),
             ("passkey", pb::LoginMethod::Passkey),
+            ("password+passkey", pb::LoginMethod::Passkey),
             ("oauth:github", pb::LoginMethod::Oauth),
             ("something-new", pb::LoginMethod::Unspecified),
         ] {

@@ -1,11 +1,12 @@
 //! `latch.identity.v1.IdentityService`: thin handlers (the auth layer already
 //! applied [`POLICY`]) that convert the request, call [`crate::Identity`] and convert back. RPCs not
-//! built yet (passkeys) answer UNIMPLEMENTED through the generated
-//! defaults.
+//! built yet answer UNIMPLEMENTED through the generated defaults.
 
 mod admin;
 mod convert;
 mod oauth;
+mod passkey_admin;
+mod passkeys;
 mod policy;
 mod second_factor;
 
@@ -410,12 +411,15 @@ impl IdentityService for IdentityGrpc {
         let req = request.into_inner();
         let signed_in = self
             .identity
-            .complete_oauth(OAuthReturn {
-                provider: req.provider,
-                code: Secret::new(req.code),
-                state: Secret::new(req.state),
-                client: caller.client_info(client_info(req.client)),
-            })
+            .complete_oauth_posted(
+                OAuthReturn {
+                    provider: req.provider,
+                    code: Secret::new(req.code),
+                    state: Secret::new(req.state),
+                    client: caller.client_info(client_info(req.client)),
+                },
+                &req.provider_user_json,
+            )
             .await
             .or_status()?;
         Ok(Response::new(oauth::signed_in_to_proto(signed_in)))
@@ -464,6 +468,55 @@ impl IdentityService for IdentityGrpc {
         let id = oauth::identity_id(&request.get_ref().identity_id).or_status()?;
         self.identity.unlink_identity(user, id).await.or_status()?;
         Ok(Response::new(pb::UnlinkIdentityResponse {}))
+    }
+
+    async fn list_passkeys(
+        &self,
+        request: Request<pb::ListPasskeysRequest>,
+    ) -> Result<Response<pb::ListPasskeysResponse>, Status> {
+        passkey_admin::list(&self.identity, request).await
+    }
+
+    async fn rename_passkey(
+        &self,
+        request: Request<pb::RenamePasskeyRequest>,
+    ) -> Result<Response<pb::RenamePasskeyResponse>, Status> {
+        passkey_admin::rename(&self.identity, request).await
+    }
+
+    async fn delete_passkey(
+        &self,
+        request: Request<pb::DeletePasskeyRequest>,
+    ) -> Result<Response<pb::DeletePasskeyResponse>, Status> {
+        passkey_admin::delete(&self.identity, request).await
+    }
+
+    async fn start_passkey_registration(
+        &self,
+        request: Request<pb::StartPasskeyRegistrationRequest>,
+    ) -> Result<Response<pb::StartPasskeyRegistrationResponse>, Status> {
+        passkeys::start_registration(&self.identity, request).await
+    }
+
+    async fn finish_passkey_registration(
+        &self,
+        request: Request<pb::FinishPasskeyRegistrationRequest>,
+    ) -> Result<Response<pb::FinishPasskeyRegistrationResponse>, Status> {
+        passkeys::finish_registration(&self.identity, request).await
+    }
+
+    async fn start_passkey_login(
+        &self,
+        request: Request<pb::StartPasskeyLoginRequest>,
+    ) -> Result<Response<pb::StartPasskeyLoginResponse>, Status> {
+        passkeys::start_login(&self.identity, request).await
+    }
+
+    async fn finish_passkey_login(
+        &self,
+        request: Request<pb::FinishPasskeyLoginRequest>,
+    ) -> Result<Response<pb::FinishPasskeyLoginResponse>, Status> {
+        passkeys::finish_login(&self.identity, request).await
     }
 }
 

@@ -28,9 +28,32 @@ pub const POLICY: ServicePolicy = ServicePolicy {
         ("FinishPasskeyRegistration", Access::User, Rule::None),
         ("StartPasskeyLogin", Access::Public, Rule::None),
         ("FinishPasskeyLogin", Access::Public, Rule::None),
-        ("ListPasskeys", Access::User, Rule::None),
-        ("RenamePasskey", Access::User, Rule::None),
-        ("DeletePasskey", Access::User, Rule::None),
+        // user, admin [users.read] / [users.write]: one's own passkeys, or
+        // another user's (user_id) for an administrator
+        (
+            "ListPasskeys",
+            Access::User,
+            Rule::OwnerOr {
+                field: "user_id",
+                permission: permission::USERS_READ,
+            },
+        ),
+        (
+            "RenamePasskey",
+            Access::User,
+            Rule::OwnerOr {
+                field: "user_id",
+                permission: permission::USERS_WRITE,
+            },
+        ),
+        (
+            "DeletePasskey",
+            Access::User,
+            Rule::OwnerOr {
+                field: "user_id",
+                permission: permission::USERS_WRITE,
+            },
+        ),
         // Public; a signed-in caller (bearer sent) starts a link.
         ("StartOAuth", Access::PublicOrUser, Rule::None),
         ("CompleteOAuth", Access::Public, Rule::None),

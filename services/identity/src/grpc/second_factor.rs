@@ -18,7 +18,7 @@ pub(crate) fn challenge_to_proto(challenge: SecondFactorChallenge) -> pb::Second
             .into_iter()
             .map(|m| method_to_proto(m) as i32)
             .collect(),
-        passkey_request_options_json: String::new(),
+        passkey_request_options_json: challenge.passkey_request_options_json.unwrap_or_default(),
         expires_at: Some(timestamp(challenge.expires_at)),
     }
 }
@@ -27,11 +27,13 @@ fn method_to_proto(method: SecondFactorMethod) -> pb::SecondFactorMethod {
     match method {
         SecondFactorMethod::Totp => pb::SecondFactorMethod::Totp,
         SecondFactorMethod::RecoveryCode => pb::SecondFactorMethod::RecoveryCode,
+        SecondFactorMethod::Passkey => pb::SecondFactorMethod::Passkey,
     }
 }
 
-/// The proof of a CompleteSecondFactor request. Passkeys are never
-/// offered in a challenge yet, so an assertion is refused as bad input.
+/// The proof of a CompleteSecondFactor request. A passkey assertion is
+/// checked against the challenge by the flow (refused as bad input when
+/// the challenge offered no passkey).
 pub(crate) fn second_factor_proof(
     proof: Option<complete_second_factor_request::Proof>,
 ) -> Result<SecondFactorProof> {
@@ -39,13 +41,10 @@ pub(crate) fn second_factor_proof(
     match proof {
         Some(Proof::TotpCode(code)) => Ok(SecondFactorProof::TotpCode(code)),
         Some(Proof::RecoveryCode(code)) => Ok(SecondFactorProof::RecoveryCode(Secret::new(code))),
-        Some(Proof::PasskeyAssertionJson(_)) => Err(Error::invalid_field(
-            "passkey_assertion_json",
-            "passkeys are not offered for this sign-in",
-        )),
+        Some(Proof::PasskeyAssertionJson(json)) => Ok(SecondFactorProof::PasskeyAssertion(json)),
         None => Err(Error::invalid_field(
             "proof",
-            "a totp_code or a recovery_code is required",
+            "a totp_code, a recovery_code or a passkey_assertion_json is required",
         )),
     }
 }

@@ -1,5 +1,6 @@
 //! [`OidcProviders`]: the [`OAuthProviders`] port on the `openidconnect`
-//! crate, for providers of kind `oidc` and `google` (see [`config`]).
+//! crate, for providers of kind `oidc` and `google` (see [`config`]); kind
+//! `github` (plain OAuth 2.0, no discovery) goes to [`github`].
 //!
 //! Each provider's discovery document and keys (JWKS) are fetched from its
 //! issuer and cached for an hour. A provider that cannot be reached does
@@ -12,8 +13,17 @@
 //! openidconnect checks the ID token: issuer, audience, signature by the
 //! provider's JWKS, nonce, expiry, and `azp` when present. For Google
 //! with `hd` configured, the token's `hd` claim must name that domain.
+//!
+//! Kind `apple` is this path with three differences: the client secret is
+//! a short-lived ES256 JWT made from the team's key ([`apple`]), sent in
+//! the form body (client_secret_post, all Apple accepts); the browser comes
+//! back with a form POST (`response_mode=form_post`, which Apple requires
+//! when names or email are asked); and its `email_verified` may be the
+//! string "true" or "false" (openidconnect's `accept-string-booleans`).
 
+pub mod apple;
 pub mod config;
+mod github;
 mod http;
 
 use std::{
@@ -26,6 +36,7 @@ use async_trait::async_trait;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use latch_domain::{
     Error, Reason, Result,
+    clock::{Clock, SystemClock},
     ports::{AuthorizationStart, CodeExchange, OAuthProviders, VerifiedClaims},
     secret::Secret,
 };
@@ -41,7 +52,10 @@ use openidconnect::{
 };
 use tokio::sync::Mutex;
 
-use self::{config::ProviderConfig, http::Http};
+use self::{
+    config::{ProviderConfig, ProviderKind},
+    http::Http,
+};
 
 /// How long a discovery document (with its keys) is used before a refresh.
 const REFRESH_AFTER: Duration = Duration::from_secs(3600);
@@ -56,6 +70,8 @@ pub struct OidcProviders {
 
 struct Provider {
     config: ProviderConfig,
+    /// Kind `apple`: its client secrets, made and renewed here.
+    apple: Option<apple::ClientSecrets>,
     discovery: Mutex<Discovery>,
 }
 
@@ -80,8 +96,13 @@ impl OidcProviders {
             .into_iter()
             .map(|config| {
                 let name = config.name.clone();
+                let apple = config
+                    .apple
+                    .clone()
+                    .map(|key| apple::ClientSecrets::new(key, &config.client_id, &config.issuer));
                 let provider = Provider {
                     config,
+                    apple,
                     discovery: Mutex::default(),
                 };
                 (name, provider)
@@ -93,11 +114,15 @@ impl OidcProviders {
         }))
     }
 
-    /// Fetches every provider's discovery document in the background, so
+    /// Fetches every provider's discovery document (GitHub has none) in the background, so
     /// the first sign-in does not wait for it; one that fails is logged
     /// and tried again on use.
     pub fn discover_all(self: &Arc<Self>) {
-        for name in self.providers.keys() {
+        let discovered = self
+            .providers
+            .iter()
+            .filter(|(_, p)| p.config.github.is_none());
+        for name in discovered.map(|(name, _)| name) {
             let this = Arc::clone(self);
             let name = name.clone();
             tokio::spawn(async move {
@@ -170,21 +195,26 @@ impl OidcProviders {
         // The secret goes in the Authorization header (client_secret_basic,
         // the default) unless the provider accepts only client_secret_post.
         let methods = metadata.token_endpoint_auth_methods_supported();
-        let post_only = methods.is_some_and(|methods| {
-            methods.contains(&CoreClientAuthMethod::ClientSecretPost)
-                && !methods.contains(&CoreClientAuthMethod::ClientSecretBasic)
-        });
+        let post_only = provider.apple.is_some()
+            || methods.is_some_and(|methods| {
+                methods.contains(&CoreClientAuthMethod::ClientSecretPost)
+                    && !methods.contains(&CoreClientAuthMethod::ClientSecretBasic)
+            });
         let auth_type = if post_only {
             AuthType::RequestBody
         } else {
             AuthType::BasicAuth
         };
+        let secret = match &provider.apple {
+            // Wall time, not the Clock port: Apple checks `iat` and `exp`
+            // against its own clock.
+            Some(secrets) => secrets.current(SystemClock.now())?,
+            None => provider.config.client_secret.clone(),
+        };
         Ok(CoreClient::from_provider_metadata(
             metadata.clone(),
             ClientId::new(provider.config.client_id.clone()),
-            Some(ClientSecret::new(
-                provider.config.client_secret.expose().clone(),
-            )),
+            Some(ClientSecret::new(secret.expose().clone())),
         )
         .set_auth_type(auth_type)
         .set_redirect_uri(redirect))
@@ -273,6 +303,11 @@ fn authorize(client: &Client, config: &ProviderConfig) -> (String, String, Strin
     if let Some(hd) = &config.hd {
         request = request.add_extra_param("hd", hd.clone());
     }
+    if config.kind == ProviderKind::Apple {
+        // The code, state (and, the first time, the user's name) come
+        // back as a form POST to the redirect URI.
+        request = request.add_extra_param("response_mode", "form_post");
+    }
     let (url, state, nonce) = request.url();
     (
         url.to_string(),
@@ -319,6 +354,9 @@ impl OAuthProviders for OidcProviders {
         {
             return Err(Error::invalid_field("redirect_uri", "is not allowed"));
         }
+        if let Some(endpoints) = &provider.config.github {
+            return github::start(&provider.config, endpoints, redirect_uri);
+        }
         let metadata = self.metadata(provider, false).await?;
         let client = Self::client(provider, &metadata, redirect_uri)?;
         let (url, state, pkce_verifier, nonce) = authorize(&client, &provider.config);
@@ -332,6 +370,9 @@ impl OAuthProviders for OidcProviders {
 
     async fn exchange(&self, name: &str, exchange: CodeExchange) -> Result<VerifiedClaims> {
         let provider = self.provider(name)?;
+        if let Some(endpoints) = &provider.config.github {
+            return github::exchange(&self.http, &provider.config, endpoints, &exchange).await;
+        }
         let metadata = self.metadata(provider, false).await?;
         self.verified_claims(provider, &exchange, metadata).await
     }

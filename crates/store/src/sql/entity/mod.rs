@@ -7,6 +7,7 @@
 pub(crate) mod auth_providers;
 pub(crate) mod login_history;
 pub(crate) mod outbox;
+pub(crate) mod passkey_credentials;
 pub(crate) mod password_reset_tokens;
 pub(crate) mod permissions;
 pub(crate) mod profiles;

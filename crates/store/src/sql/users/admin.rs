@@ -10,21 +10,20 @@ use latch_domain::{
     ports::{NewOutboxMessage, UserAdminRepository},
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
-    sea_query::{Alias, Expr, ExprTrait, LikeExpr, Query},
+    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+    sea_query::{Expr, LikeExpr},
 };
 
 use super::{SqlUsers, to_user};
 use crate::sql::{
     db_err,
-    entity::{login_history, password_reset_tokens, recovery_codes, users},
+    entity::{
+        auth_providers, login_history, passkey_credentials, password_reset_tokens, recovery_codes,
+        users,
+    },
     outbox,
 };
-
-/// Identity's tables without an entity here yet whose rows hang off a user
-/// (`user_id`, ON DELETE CASCADE): cleared with the tombstone too.
-const UNMAPPED_DEPENDENTS: [&str; 2] = ["auth_providers", "passkey_credentials"];
 
 /// The email a tombstone keeps: unique (its id), never deliverable
 /// (`.invalid`, RFC 2606), and not an address anyone can sign up with.
@@ -92,13 +91,17 @@ async fn delete_dependents(txn: &DatabaseTransaction, id: UserId) -> Result<()> 
         .exec(txn)
         .await
         .map_err(db_err)?;
-    for table in UNMAPPED_DEPENDENTS {
-        let delete = Query::delete()
-            .from_table(Alias::new(table))
-            .and_where(Expr::col(Alias::new("user_id")).eq(id.0))
-            .to_owned();
-        txn.execute(&delete).await.map_err(db_err)?;
-    }
+    // Linked identities and passkeys: the tombstone keeps no way to sign in.
+    auth_providers::Entity::delete_many()
+        .filter(auth_providers::Column::UserId.eq(id.0))
+        .exec(txn)
+        .await
+        .map_err(db_err)?;
+    passkey_credentials::Entity::delete_many()
+        .filter(passkey_credentials::Column::UserId.eq(id.0))
+        .exec(txn)
+        .await
+        .map_err(db_err)?;
     Ok(())
 }
 

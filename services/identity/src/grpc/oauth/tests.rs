@@ -57,6 +57,7 @@ async fn complete_creates_and_link_binds_to_the_signed_in_caller() {
                 code,
                 state,
                 client: None,
+                provider_user_json: String::new(),
             },
         ))
         .await

@@ -41,6 +41,15 @@ impl Http {
         Ok(Self { client })
     }
 
+    /// A request outside openidconnect (GitHub's plain OAuth 2.0 and
+    /// API), under the same rules.
+    pub(crate) async fn fetch(
+        &self,
+        request: HttpRequest,
+    ) -> std::result::Result<HttpResponse, HttpError> {
+        self.send(request).await
+    }
+
     async fn send(&self, request: HttpRequest) -> std::result::Result<HttpResponse, HttpError> {
         let (parts, body) = request.into_parts();
         let mut response = self
