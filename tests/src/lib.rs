@@ -493,3 +493,23 @@ pub async fn start_with_mail(
     let latchd = TestLatchd::start_with(backend, settings).await?;
     Some((latchd, smtp))
 }
+
+/// `url` with its query parameter `key` set to `value` (which must be
+/// there): an authorization request tampered with on its way.
+pub fn replacing_query(url: &str, key: &str, value: &str) -> String {
+    let mut url = must(reqwest::Url::parse(url), "authorization URL");
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == key {
+                value.to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    assert!(pairs.iter().any(|(k, _)| k == key), "Latch sends {key}");
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    url.to_string()
+}

@@ -34,7 +34,6 @@ use latch_tests::{
     },
     reason, start_with_mail,
 };
-use reqwest::Url;
 use tempfile::NamedTempFile;
 use tonic::{Code, Request, Status};
 
@@ -494,26 +493,6 @@ async fn a_spent_code_is_refused_by_the_provider(world: World) {
     assert_eq!(user_of(&again).id, user_of(&first).id);
 }
 
-/// `url` with its query parameter `key` set to `value` (which must be
-/// there): an authorization request tampered with on its way.
-fn replacing(url: &str, key: &str, value: &str) -> String {
-    let mut url = must(Url::parse(url), "authorization URL");
-    let pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| {
-            let v = if k == key {
-                value.to_owned()
-            } else {
-                v.into_owned()
-            };
-            (k.into_owned(), v)
-        })
-        .collect();
-    assert!(pairs.iter().any(|(k, _)| k == key), "Latch sends {key}");
-    url.query_pairs_mut().clear().extend_pairs(pairs);
-    url.to_string()
-}
-
 async fn a_nonce_latch_did_not_issue_is_refused(world: World) {
     // The authorization request as Latch built it, with its nonce swapped
     // (an injected request): the provider's real ID token then carries a
@@ -522,7 +501,7 @@ async fn a_nonce_latch_did_not_issue_is_refused(world: World) {
         world.start_oauth(PROVIDER, REDIRECT_URI, None).await,
         "start",
     );
-    let url = replacing(
+    let url = latch_tests::replacing_query(
         &started.authorization_url,
         "nonce",
         "a-nonce-latch-never-issued",
@@ -554,7 +533,8 @@ async fn a_code_for_another_application_is_refused(world: World) {
             .contains(&format!("client_id={CLIENT_ID}")),
         "Latch asks as its own client"
     );
-    let url = replacing(&started.authorization_url, "client_id", SECOND_CLIENT_ID);
+    let url =
+        latch_tests::replacing_query(&started.authorization_url, "client_id", SECOND_CLIENT_ID);
     let callback = world.provider.sign_in(&url, "jun").await;
     assert_eq!(callback.state, started.state);
     assert_refused(
@@ -778,7 +758,7 @@ async fn a_second_identity_makes_the_first_removable(world: World) {
 /// A measurement, not a check: how long CompleteOAuth spends outside the
 /// provider's round trip (the flow's `oauth sign-in completed` event
 /// splits the two), over returning sign-ins on each backend. Run by hand:
-/// `cargo test -p latch-tests --test oauth -- --ignored --nocapture time_outside_the_provider`.
+/// `cargo test --release -p latch-tests --test oauth -- --ignored --nocapture time_outside_the_provider`.
 #[tokio::test(flavor = "current_thread")]
 #[ignore = "a measurement, printed; run by hand"]
 async fn time_outside_the_provider() {

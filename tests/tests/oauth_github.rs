@@ -395,26 +395,6 @@ async fn a_code_works_once(world: World) {
     assert_eq!(world.identities(tokens(&again)).await.len(), 1);
 }
 
-/// `url` with its query parameter `key` set to `value` (which must be
-/// there): an authorization request tampered with on its way.
-fn replacing(url: &str, key: &str, value: &str) -> String {
-    let mut url = must(Url::parse(url), "authorization URL");
-    let pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| {
-            let v = if k == key {
-                value.to_owned()
-            } else {
-                v.into_owned()
-            };
-            (k.into_owned(), v)
-        })
-        .collect();
-    assert!(pairs.iter().any(|(k, _)| k == key), "Latch sends {key}");
-    url.query_pairs_mut().clear().extend_pairs(pairs);
-    url.to_string()
-}
-
 async fn a_wrong_pkce_verifier_is_refused(world: World) {
     let started = must(world.start_oauth(None).await, "start");
     let url = Url::parse(&started.authorization_url).unwrap();
@@ -429,7 +409,8 @@ async fn a_wrong_pkce_verifier_is_refused(world: World) {
     // The challenge swapped for one of an attacker's verifier (an injected
     // request): the code is bound to it, and Latch's verifier fails.
     let theirs = URL_SAFE_NO_PAD.encode(Sha256::digest(b"an attacker's own verifier, 43+ chars"));
-    let tampered = replacing(&started.authorization_url, "code_challenge", &theirs);
+    let tampered =
+        latch_tests::replacing_query(&started.authorization_url, "code_challenge", &theirs);
     let callback = world.github.sign_in(&tampered, MONA).await;
     assert_eq!(callback.state, started.state);
     assert_refused(
@@ -500,7 +481,7 @@ async fn without_the_email_scope_only_a_known_identity_signs_in(world: World) {
     assert!(first.user_created);
     // The request as Latch built it, asking `read:user` only (as when the
     // user declines the rest): GitHub then hides `/user/emails` (404).
-    let read_user_only = |url: &str| replacing(url, "scope", "read:user");
+    let read_user_only = |url: &str| latch_tests::replacing_query(url, "scope", "read:user");
 
     // Mona is known by her id: signed in, no address needed.
     let started = must(world.start_oauth(None).await, "start");
