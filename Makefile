@@ -3,7 +3,7 @@
 CARGO ?= cargo
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/latch-target
 
-.PHONY: run test test-deps lint fmt migrate build release bench
+.PHONY: run test test-deps test-deps-s3 lint fmt migrate build release bench
 
 ## run: latchd, all five services on 127.0.0.1:50051, SQLite + in-memory cache/bus (nothing else needed)
 run:
@@ -23,14 +23,25 @@ test: test-deps
 	exit $$status
 
 ## test-deps: the npm modules of the test OIDC provider (tests/oidc), from its lock file, when missing or
-## older than it; needs Node.js 20+ and npm
+## older than it (needs Node.js 20+ and npm), and moto for the S3 avatar tests (test-deps-s3)
 OIDC_MODULES := tests/oidc/node_modules/.package-lock.json
-test-deps: $(OIDC_MODULES)
+test-deps: $(OIDC_MODULES) test-deps-s3
 
 $(OIDC_MODULES): tests/oidc/package-lock.json
 	@command -v npm >/dev/null || { echo "make: npm (Node.js 20+) is needed for the test OIDC provider in tests/oidc"; exit 1; }
 	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 	@touch $@
+
+## test-deps-s3: moto (PyPI `moto[server]`), the S3-compatible server the avatar tests start, in a venv
+## under $$HOME/.cache/latch-venv (tests find it there, or at LATCH_TEST_MOTO); needs python3 with venv
+MOTO_VENV := $(HOME)/.cache/latch-venv
+test-deps-s3: $(MOTO_VENV)/bin/moto_server
+
+$(MOTO_VENV)/bin/moto_server:
+	@command -v python3 >/dev/null || { echo "make: python3 (with venv) is needed for moto, the S3 test server"; exit 1; }
+	python3 -m venv $(MOTO_VENV)
+	$(MOTO_VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
+	@test -x $@
 
 ## lint: formatting and clippy with warnings as errors
 lint:

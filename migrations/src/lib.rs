@@ -34,6 +34,8 @@ mod m20261201_000012_session_revocations;
 mod m20261201_000013_signing_key_schedule;
 mod m20261201_000014_permission_builtin;
 mod m20261201_000015_passkeys;
+mod m20261201_000017_profile_version;
+mod m20261201_000019_cleanup_indexes;
 
 /// Applies the history in order; `Migrator::up(&db, None)` brings a
 /// database (PostgreSQL or SQLite) to the current schema.
@@ -58,6 +60,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_signing_key_schedule::Migration),
             Box::new(m20261201_000014_permission_builtin::Migration),
             Box::new(m20261201_000015_passkeys::Migration),
+            Box::new(m20261201_000017_profile_version::Migration),
+            Box::new(m20261201_000019_cleanup_indexes::Migration),
         ]
     }
 }

@@ -11,8 +11,9 @@ use std::{
 
 use latch_domain::{
     Clock, ManualClock, UserId,
+    events::DELIVER_EVENT_KIND,
     model::{builtin, permission},
-    ports::RoleRepository,
+    ports::{OutboxRepository, OutboxStatus, RoleRepository},
 };
 use latch_proto::latch::{
     authorization::v1::{
@@ -24,7 +25,7 @@ use latch_proto::latch::{
 use latch_runtime::{
     auth::SERVICE_TOKEN_HEADER, config::MapSource, infra::Infra, secrets::Secrets, server,
 };
-use latch_store::sql::SqlRoles;
+use latch_store::sql::{SqlOutbox, SqlRoles};
 use latch_testkit::{TestDatabase, TestRedis};
 use latch_tests::{
     bearer, must,
@@ -167,6 +168,34 @@ impl TwoReplicas {
         .allowed
     }
 
+    /// Waits until every event of `aggregates` (`user:{id}`, `role:{name}`)
+    /// written so far was delivered: the worker sends it a few ms after
+    /// its write, and one arriving in the middle of [`Self::until_b_caches`]
+    /// would have B cache what the hidden write left (and nothing would
+    /// announce the restore).
+    async fn events_delivered(&self, aggregates: &[String]) {
+        let outbox = SqlOutbox::new(self._db.db().clone());
+        let delivered = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let mut pending = false;
+                for key in aggregates {
+                    let rows = outbox.find_by_key(key).await.expect("outbox");
+                    pending |= rows
+                        .iter()
+                        .any(|m| m.kind == DELIVER_EVENT_KIND && m.status != OutboxStatus::Done);
+                }
+                if !pending {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert!(delivered.is_ok(), "events still undelivered after 10 s");
+        // Published once done; B's listener handles it a moment later.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     /// Waits until B answers `permission` for `user` from its cache: what
     /// `hide` takes away behind its back (no event) is still allowed there.
     /// `restore` puts it back each time.
@@ -221,13 +250,14 @@ async fn an_unassigned_role_stops_working_on_every_replica_within_a_second() {
         .await
         .unwrap()
         .expect("ADMIN is seeded");
+    r.events_delivered(&[format!("user:{user}")]).await;
     r.until_b_caches(
         user,
         permission::USERS_READ,
-        async || assert!(r.roles.unassign(user, admin.id).await.unwrap()),
+        async || assert!(r.roles.unassign(user, admin.id, &[]).await.unwrap()),
         async || {
             let at = chrono::Utc::now();
-            assert!(r.roles.assign(user, admin.id, at).await.unwrap());
+            assert!(r.roles.assign(user, admin.id, at, &[]).await.unwrap());
         },
     )
     .await;
@@ -272,13 +302,15 @@ async fn a_revoked_permission_stops_working_on_every_replica_within_a_second() {
         .await
         .unwrap()
         .expect("created");
+    r.events_delivered(&[format!("user:{auditor}"), "role:AUDITOR".to_owned()])
+        .await;
     r.until_b_caches(
         auditor,
         permission::USERS_READ,
         async || {
             assert!(
                 r.roles
-                    .revoke(role.id, permission::USERS_READ)
+                    .revoke(role.id, permission::USERS_READ, &[])
                     .await
                     .unwrap()
             )
@@ -286,7 +318,7 @@ async fn a_revoked_permission_stops_working_on_every_replica_within_a_second() {
         async || {
             assert!(
                 r.roles
-                    .grant(role.id, permission::USERS_READ)
+                    .grant(role.id, permission::USERS_READ, &[])
                     .await
                     .unwrap()
             )

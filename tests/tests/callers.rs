@@ -399,6 +399,7 @@ async fn an_admin_cannot_act_against_a_superadmin(latchd: TestLatchd) {
         update_mask: Some(prost_types::FieldMask {
             paths: vec!["first_name".into()],
         }),
+        expected_version: 0,
     };
     let revoke = |session: &str| RevokeSessionRequest {
         session_id: session.to_owned(),

@@ -1,9 +1,9 @@
 //! What every server promises: health per service, reflection, caller
-//! classes enforced, UNIMPLEMENTED for RPCs not built yet.
+//! classes enforced, UNIMPLEMENTED for a path outside the contract.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use latch_proto::latch::{
-    profile::v1::{DeleteAvatarRequest, GetProfileRequest},
+    profile::v1::{GetProfileRequest, GetProfileResponse},
     token::v1::IssueTokensRequest,
 };
 use latch_tests::{TestLatchd, bearer, e2e, must, reason};
@@ -16,7 +16,7 @@ e2e!(
     every_service_reports_healthy,
     reflection_lists_every_service,
     caller_classes_are_enforced,
-    unbuilt_rpcs_are_unimplemented
+    a_path_outside_the_contract_is_unimplemented
 );
 
 const SERVICES: [&str; 5] = [
@@ -144,15 +144,30 @@ async fn caller_classes_are_enforced(latchd: TestLatchd) {
     assert!(pair.into_inner().auth.is_some());
 }
 
-async fn unbuilt_rpcs_are_unimplemented(latchd: TestLatchd) {
-    // Past the caller check (a signed-in user), the handler answers.
-    let auth = latchd.signed_up("unbuilt@example.com").await;
-    let err = latchd
-        .profile()
-        .delete_avatar(bearer(DeleteAvatarRequest::default(), &auth.access_token))
+/// Every RPC of the contract is built. A path it does not name (an old
+/// client, a typo) is treated as internal, so a user is refused before
+/// anything else (fail closed), and even Latch's own caller gets
+/// UNIMPLEMENTED: it is never taken for some other RPC.
+async fn a_path_outside_the_contract_is_unimplemented(latchd: TestLatchd) {
+    let auth = latchd.signed_up("unknown-path@example.com").await;
+    let call = async |request: tonic::Request<GetProfileRequest>| {
+        let mut grpc = tonic::client::Grpc::new(latchd.channel());
+        grpc.ready().await.expect("ready");
+        grpc.unary::<GetProfileRequest, GetProfileResponse, _>(
+            request,
+            tonic::codegen::http::uri::PathAndQuery::from_static(
+                "/latch.profile.v1.ProfileService/NoSuchRpc",
+            ),
+            tonic_prost::ProstCodec::default(),
+        )
         .await
-        .expect_err("not built yet");
-    assert_eq!(err.code(), Code::Unimplemented, "{err:?}");
+        .expect_err("no such RPC")
+    };
+    let as_user = call(bearer(GetProfileRequest::default(), &auth.access_token)).await;
+    assert_eq!(as_user.code(), Code::Unauthenticated, "{as_user:?}");
+    assert_eq!(reason(&as_user), "SERVICE_CREDENTIAL_REQUIRED");
+    let internal = call(latchd.internal(GetProfileRequest::default())).await;
+    assert_eq!(internal.code(), Code::Unimplemented, "{internal:?}");
 }
 
 /// Every RPC of every Latch service has its caller class written in its

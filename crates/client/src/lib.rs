@@ -21,6 +21,10 @@
 //!   `UNAVAILABLE` (the default) or goes on without it
 //!   ([`OnSourceLost`]).
 //!
+//! - `events::StreamConsumer` (cargo feature `redis`) reads Latch's event
+//!   streams with a consumer group: every event, at least once, in order
+//!   per aggregate, for a backend that must not miss one.
+//!
 //! Cost of the revocation-aware mode: about 100 bytes per revoked session
 //! held, each for the longest access-token lifetime plus about two minutes
 //! (after which its tokens have expired anyway); one RPC per interval
@@ -35,6 +39,8 @@
 
 mod claims;
 mod error;
+#[cfg(feature = "redis")]
+pub mod events;
 mod keys;
 mod layer;
 mod revocation;

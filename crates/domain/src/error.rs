@@ -87,8 +87,17 @@ reasons! {
     // hold is deleted only when forced.
     BuiltinProtected => "BUILTIN_PROTECTED", FailedPrecondition;
     RoleInUse => "ROLE_IN_USE", FailedPrecondition;
+    // UpdateProfile with an expected_version the profile no longer has
+    // (another write came first): read it again and redo the change.
+    ProfileVersionConflict => "PROFILE_VERSION_CONFLICT", FailedPrecondition;
     // Unlinking (or deleting) what is a user's last way to sign in.
     LastSignInMethod => "LAST_SIGN_IN_METHOD", FailedPrecondition;
+    // Avatars: more bytes than LATCH_AVATAR_MAX_BYTES (declared or sent);
+    // bytes that are no PNG, JPEG or WebP image (or do not decode, or a
+    // stream out of order); a declared type the bytes contradict.
+    AvatarTooLarge => "AVATAR_TOO_LARGE", InvalidArgument;
+    AvatarInvalid => "AVATAR_INVALID", InvalidArgument;
+    AvatarTypeMismatch => "AVATAR_TYPE_MISMATCH", InvalidArgument;
     AccessDenied => "ACCESS_DENIED", PermissionDenied;
     NotFound => "NOT_FOUND", NotFound;
     RateLimited => "RATE_LIMITED", ResourceExhausted;

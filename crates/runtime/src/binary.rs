@@ -29,6 +29,28 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
 }
 
+impl Context {
+    /// Starts this binary's outbox worker for `handlers` plus event
+    /// delivery, which every binary runs (the events a binary commits are
+    /// then delivered by its own worker at once), and beside it the purge
+    /// of finished rows past their retention.
+    pub fn spawn_outbox_worker(
+        &self,
+        mut handlers: Vec<Arc<dyn latch_domain::ports::OutboxHandler>>,
+    ) -> Result<()> {
+        handlers.push(crate::outbox::DeliverEvent::new(self.infra.bus.clone()));
+        crate::outbox::OutboxWorker::new(
+            Arc::new(latch_store::sql::SqlOutbox::new(self.infra.db.clone())),
+            self.clock.clone(),
+            crate::outbox::OutboxConfig::from_source(self.source.as_ref())?,
+            handlers,
+        )?
+        .spawn();
+        crate::outbox_purge::OutboxPurge::spawn_for(self)?;
+        Ok(())
+    }
+}
+
 /// Runs one service binary; `name` is for logs.
 pub async fn run<F, Fut>(name: &'static str, assemble: F) -> ExitCode
 where

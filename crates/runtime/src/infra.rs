@@ -60,7 +60,12 @@ impl Infra {
                 let redis =
                     Redis::connect_with_timeout(url, &common.redis_prefix, common.redis_timeout)
                         .await?;
-                Self::with_redis(db, redis, url, clock)
+                let mut infra = Self::with_redis(db, redis.clone(), url, clock)?;
+                infra.bus = Arc::new(
+                    RedisEventBus::new(redis, url)?
+                        .with_stream_max_len(common.event_stream_max_len),
+                );
+                Ok(infra)
             }
             (None, RedisRequirement::Optional) => Ok(Self::in_memory(db, clock)),
             (None, RedisRequirement::Required) => Err(Error::internal_msg(

@@ -147,7 +147,7 @@ impl OutboxWorker {
     }
 
     /// Runs until the process ends: claims while rows are due, then waits
-    /// the poll interval.
+    /// the poll interval, or less when this process commits new rows.
     pub fn spawn(self) -> JoinHandle<()> {
         tokio::spawn(async move { self.run().await })
     }
@@ -172,7 +172,7 @@ impl OutboxWorker {
                     continue;
                 }
             }
-            tokio::time::sleep(self.config.poll_interval).await;
+            self.repo.wait_for_new(self.config.poll_interval).await;
         }
     }
 
@@ -273,6 +273,9 @@ fn retry_at(now: DateTime<Utc>, pause: Duration) -> DateTime<Utc> {
         .and_then(|pause| now.checked_add_signed(pause))
         .unwrap_or(now)
 }
+
+mod deliver_event;
+pub use deliver_event::DeliverEvent;
 
 #[cfg(test)]
 mod tests;

@@ -36,6 +36,9 @@ pub struct CommonConfig {
     /// command may take (waiting for a connection included); past it the
     /// call fails `UNAVAILABLE`.
     pub redis_timeout: Duration,
+    /// `LATCH_EVENT_STREAM_MAXLEN`, 1,000 to 100,000,000, default 100,000:
+    /// the entries each Redis event stream keeps at least (`MAXLEN ~`).
+    pub event_stream_max_len: u64,
     /// `LATCH_REQUEST_TIMEOUT` and `LATCH_MAX_CONCURRENT_REQUESTS`.
     pub limits: ServerLimits,
     /// `LATCH_LOG_FORMAT`: `text` (default) or `json`.
@@ -69,6 +72,12 @@ impl CommonConfig {
                 "LATCH_REDIS_TIMEOUT",
                 DEFAULT_REDIS_TIMEOUT,
                 Duration::from_millis(50)..=Duration::from_secs(30),
+            )?,
+            event_stream_max_len: parse_in(
+                source,
+                "LATCH_EVENT_STREAM_MAXLEN",
+                latch_store::redis::DEFAULT_STREAM_MAX_LEN,
+                1_000..=100_000_000,
             )?,
             limits: ServerLimits::from_source(source)?,
             log_json: source

@@ -2,6 +2,7 @@
 
 use std::{
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
@@ -28,6 +29,10 @@ const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct Database {
     conn: DatabaseConnection,
+    /// Told after a commit that wrote outbox rows, so this process's
+    /// worker runs them at once instead of at its next poll (events reach
+    /// other replicas in milliseconds; polling stays the guarantee).
+    outbox_written: Arc<tokio::sync::Notify>,
 }
 
 impl Database {
@@ -88,7 +93,10 @@ impl Database {
         }
 
         let conn = sea_orm::Database::connect(options).await.map_err(db_err)?;
-        Ok(Database { conn })
+        Ok(Database {
+            conn,
+            outbox_written: Arc::new(tokio::sync::Notify::new()),
+        })
     }
 
     /// Applies pending migrations (the whole history on a new database).
@@ -102,6 +110,17 @@ impl Database {
 
     pub fn is_postgres(&self) -> bool {
         self.conn.get_database_backend() == DatabaseBackend::Postgres
+    }
+
+    /// Outbox rows committed through this pool: wakes the waiting worker
+    /// (or the next one to wait, if none waits now).
+    pub(crate) fn outbox_written(&self) {
+        self.outbox_written.notify_one();
+    }
+
+    /// Returns once rows were committed since the last wait, or after `max`.
+    pub(crate) async fn outbox_wait(&self, max: Duration) {
+        let _ = tokio::time::timeout(max, self.outbox_written.notified()).await;
     }
 
     /// Closes every connection of the pool (clones included).

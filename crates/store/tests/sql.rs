@@ -65,7 +65,8 @@ on_every_backend!(failure_records, |db| conformance::lockout::run_records(
 ));
 on_every_backend!(second_factors, |db| conformance::second_factors::run(
     Arc::new(SqlUsers::new(db.clone())),
-    Arc::new(SqlSecondFactors::new(db)),
+    Arc::new(SqlSecondFactors::new(db.clone())),
+    Arc::new(SqlOutbox::new(db)),
 ));
 on_every_backend!(external_identities, |db| {
     conformance::external_identities::run(
@@ -78,18 +79,29 @@ on_every_backend!(passkeys, |db| conformance::passkeys::run(
         users: Arc::new(SqlUsers::new(db.clone())),
         admin: Arc::new(SqlUsers::new(db.clone())),
         identities: Arc::new(SqlExternalIdentities::new(db.clone())),
-        passkeys: Arc::new(SqlPasskeys::new(db)),
+        passkeys: Arc::new(SqlPasskeys::new(db.clone())),
+        outbox: Arc::new(SqlOutbox::new(db)),
     }
 ));
 on_every_backend!(profiles, |db| conformance::profiles::run(Arc::new(
     SqlProfiles::new(db)
 )));
-on_every_backend!(roles, |db| conformance::roles::run(Arc::new(
-    SqlRoles::new(db)
-)));
-on_every_backend!(role_admin, |db| conformance::role_admin::run(Arc::new(
-    SqlRoles::new(db)
-)));
+on_every_backend!(profile_versions, |db| conformance::profiles::versions(
+    Arc::new(SqlProfiles::new(db.clone())),
+    Arc::new(SqlOutbox::new(db)),
+));
+on_every_backend!(profile_avatars, |db| conformance::profiles::avatars(
+    Arc::new(SqlProfiles::new(db.clone())),
+    Arc::new(SqlOutbox::new(db)),
+));
+on_every_backend!(roles, |db| conformance::roles::run(
+    Arc::new(SqlRoles::new(db.clone())),
+    Arc::new(SqlOutbox::new(db)),
+));
+on_every_backend!(role_admin, |db| conformance::role_admin::run(
+    Arc::new(SqlRoles::new(db.clone())),
+    Arc::new(SqlOutbox::new(db)),
+));
 on_every_backend!(sessions, |db| conformance::sessions::run(Arc::new(
     SqlSessions::new(db)
 )));
@@ -119,6 +131,14 @@ on_every_backend!(login_history_pages, |db| {
         Arc::new(SqlLoginHistory::new(db)),
     )
 });
+on_every_backend!(cleanup, |db| conformance::cleanup::run(
+    conformance::cleanup::Stores {
+        users: Arc::new(SqlUsers::new(db.clone())),
+        resets: Arc::new(SqlPasswordResets::new(db.clone())),
+        second_factors: Arc::new(SqlSecondFactors::new(db.clone())),
+        outbox: Arc::new(SqlOutbox::new(db)),
+    }
+));
 on_every_backend!(session_erasure, |db| conformance::erasure::sessions(
     Arc::new(SqlSessions::new(db))
 ));

@@ -3,7 +3,8 @@
 //! per test, one conformance suite per port that every adapter of that
 //! port must pass, and real peers for what Latch sends: an SMTP server
 //! ([`SmtpSink`]) and an HTTP listener for the SMS webhook ([`WebhookSink`]);
-//! and a software WebAuthn authenticator ([`passkey::Authenticator`]).
+//! a software WebAuthn authenticator ([`passkey::Authenticator`]); and
+//! MaxMind DB files for GeoIP tests ([`mmdb::MmdbWriter`]).
 //!
 //! Environment: `LATCH_TEST_DATABASE_URL` (a `postgres://` URL of a server
 //! where the test user may create databases) and `LATCH_TEST_REDIS_URL`.
@@ -19,6 +20,9 @@ pub mod conformance;
 mod database;
 mod logs;
 mod mail;
+mod metrics;
+pub mod mmdb;
+pub mod moto;
 pub mod passkey;
 mod private_redis;
 mod redis;
@@ -28,6 +32,7 @@ mod webhook_sink;
 pub use database::TestDatabase;
 pub use logs::LogCapture;
 pub use mail::ReceivedMail;
+pub use metrics::MetricsSink;
 pub use private_redis::PrivateRedis;
 pub use redis::TestRedis;
 pub use smtp_sink::SmtpSink;

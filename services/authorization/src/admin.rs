@@ -8,8 +8,8 @@
 //! [`Actor`]: who is not a SUPERADMIN cannot escalate ([`bounds`]), and
 //! nobody removes what Latch itself relies on (built-in roles, built-in
 //! permissions, the built-in grants of the built-in roles). Each write is
-//! one store transaction and, once committed, is announced on
-//! `authz:changed`.
+//! one store transaction that also writes its `authz:changed` to the
+//! outbox, for the worker to deliver.
 
 mod assignment;
 mod bounds;

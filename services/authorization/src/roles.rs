@@ -9,7 +9,7 @@ use latch_domain::{
     Clock, Error, Result, UserId,
     events::{AuthzScope, Event, EventPayload},
     model::{Role, builtin},
-    ports::{EventBus, RoleDirectory, RoleRepository, UserDataEraser},
+    ports::{NewOutboxMessage, RoleDirectory, RoleRepository, UserDataEraser},
 };
 
 pub use cache::RoleCache;
@@ -35,24 +35,16 @@ pub struct Decision {
 pub struct Roles {
     pub(crate) repo: Arc<dyn RoleRepository>,
     pub(crate) clock: Arc<dyn Clock>,
-    /// Where every committed change of roles, grants or assignments is
-    /// announced (`authz:changed`).
-    bus: Arc<dyn EventBus>,
     /// Where the reads below are served from, when configured.
     cache: Option<Arc<RoleCache>>,
 }
 
 impl Roles {
     /// Every read goes to the store.
-    pub fn new(
-        repo: Arc<dyn RoleRepository>,
-        bus: Arc<dyn EventBus>,
-        clock: Arc<dyn Clock>,
-    ) -> Arc<Self> {
+    pub fn new(repo: Arc<dyn RoleRepository>, clock: Arc<dyn Clock>) -> Arc<Self> {
         Arc::new(Self {
             repo,
             clock,
-            bus,
             cache: None,
         })
     }
@@ -60,28 +52,22 @@ impl Roles {
     /// Reads are served from `cache` while its listener is subscribed.
     pub fn with_cache(
         repo: Arc<dyn RoleRepository>,
-        bus: Arc<dyn EventBus>,
         clock: Arc<dyn Clock>,
         cache: Arc<RoleCache>,
     ) -> Arc<Self> {
         Arc::new(Self {
             repo,
             clock,
-            bus,
             cache: Some(cache),
         })
     }
 
-    /// Announces a committed change on `authz:changed`. The change is
-    /// stored already and caches also expire, so a bus that is down is
-    /// logged, not returned: the write must not look failed.
-    pub(crate) async fn publish_authz_changed(&self, scope: AuthzScope) {
-        // Own writes show here at once, not when the event comes back.
-        self.forget_scope(&scope);
-        let event = Event::new(self.clock.now(), EventPayload::AuthzChanged { scope });
-        if let Err(error) = self.bus.publish(&event).await {
-            tracing::warn!(?event, %error, "authz:changed not published");
-        }
+    /// The `authz:changed` of a change of `scope`, as the outbox row the
+    /// repository writes in the change's own transaction (and only when
+    /// something changed): the outbox worker delivers it, so a committed
+    /// change is never left unannounced, even with the bus down.
+    pub(crate) fn authz_changed(&self, scope: AuthzScope) -> Result<NewOutboxMessage> {
+        Event::new(self.clock.now(), EventPayload::AuthzChanged { scope }).to_outbox()
     }
 
     /// The roles the user holds, each with its permissions; empty for a user
@@ -153,21 +139,21 @@ impl RoleDirectory for Roles {
 
     async fn assign(&self, user: UserId, role: &str) -> Result<bool> {
         let role = self.role_named(role).await?;
-        let assigned = self.repo.assign(user, role.id, self.clock.now()).await?;
+        let event = self.authz_changed(AuthzScope::User(user))?;
+        let assigned = self
+            .repo
+            .assign(user, role.id, self.clock.now(), &[event])
+            .await?;
+        // Own writes show here at once, not when the event comes back.
         self.forget(user);
-        if assigned {
-            self.publish_authz_changed(AuthzScope::User(user)).await;
-        }
         Ok(assigned)
     }
 
     async fn unassign(&self, user: UserId, role: &str) -> Result<bool> {
         let role = self.role_named(role).await?;
-        let unassigned = self.repo.unassign(user, role.id).await?;
+        let event = self.authz_changed(AuthzScope::User(user))?;
+        let unassigned = self.repo.unassign(user, role.id, &[event]).await?;
         self.forget(user);
-        if unassigned {
-            self.publish_authz_changed(AuthzScope::User(user)).await;
-        }
         Ok(unassigned)
     }
 }
@@ -177,11 +163,9 @@ impl RoleDirectory for Roles {
 #[async_trait]
 impl UserDataEraser for Roles {
     async fn erase_user(&self, user: UserId) -> Result<u64> {
-        let erased = self.repo.unassign_all(user).await?;
+        let event = self.authz_changed(AuthzScope::User(user))?;
+        let erased = self.repo.unassign_all(user, &[event]).await?;
         self.forget(user);
-        if erased > 0 {
-            self.publish_authz_changed(AuthzScope::User(user)).await;
-        }
         Ok(erased)
     }
 }

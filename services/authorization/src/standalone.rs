@@ -27,10 +27,10 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
     cache.spawn_listener();
     let roles = Roles::with_cache(
         Arc::new(SqlRoles::new(ctx.infra.db.clone())),
-        ctx.infra.bus.clone(),
         ctx.clock.clone(),
         cache,
     );
+    ctx.spawn_outbox_worker(Vec::new())?;
     let mut services = ServiceSet::new();
     // An administrator's AssignRole names a user identity knows.
     services.add(

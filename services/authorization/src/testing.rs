@@ -1,6 +1,7 @@
-//! Roles over a freshly migrated SQLite database (roles seeded), with a bus
-//! that keeps what was published and can be made to fail, and identity's
-//! directory of users standing in as a set.
+//! Roles over a freshly migrated SQLite database (roles seeded), an outbox
+//! worker delivering its events onto a bus that keeps what was published
+//! and can be made to fail, and identity's directory of users standing in
+//! as a set.
 
 use std::{
     collections::HashSet,
@@ -17,7 +18,11 @@ use latch_domain::{
     model::UserStatus,
     ports::{EventBus, EventStream, UserDirectory},
 };
-use latch_store::{memory::MemoryEventBus, sql::SqlRoles};
+use latch_runtime::outbox::{DeliverEvent, OutboxConfig, OutboxWorker};
+use latch_store::{
+    memory::MemoryEventBus,
+    sql::{SqlOutbox, SqlRoles},
+};
 use latch_testkit::TestDatabase;
 
 use crate::Roles;
@@ -27,6 +32,9 @@ pub(crate) struct Harness {
     pub(crate) repo: Arc<SqlRoles>,
     pub(crate) bus: Arc<RecordingBus>,
     pub(crate) users: Arc<Users>,
+    pub(crate) clock: ManualClock,
+    /// Every binary's worker, run at will: the only way events leave.
+    worker: OutboxWorker,
     _db: TestDatabase,
 }
 
@@ -34,15 +42,33 @@ impl Harness {
     pub(crate) async fn new() -> Harness {
         let db = TestDatabase::new().await;
         let repo = Arc::new(SqlRoles::new(db.db().clone()));
-        let clock: Arc<dyn Clock> = Arc::new(ManualClock::starting_now());
+        let clock = ManualClock::starting_now();
+        let clock_port: Arc<dyn Clock> = Arc::new(clock.clone());
         let bus = Arc::new(RecordingBus::default());
+        let worker = OutboxWorker::new(
+            Arc::new(SqlOutbox::new(db.db().clone())),
+            clock_port.clone(),
+            OutboxConfig::default(),
+            vec![DeliverEvent::new(bus.clone())],
+        )
+        .expect("one handler per kind");
         Harness {
-            roles: Roles::new(repo.clone(), bus.clone(), clock),
+            roles: Roles::new(repo.clone(), clock_port),
             repo,
             bus,
             users: Arc::new(Users::default()),
+            clock,
+            worker,
             _db: db,
         }
+    }
+
+    /// The scopes of the `authz:changed` events delivered since the last
+    /// call, in order: the worker first runs every outbox row due now, as
+    /// every binary's does a few milliseconds after a commit.
+    pub(crate) async fn take_authz(&self) -> Vec<AuthzScope> {
+        self.worker.drain().await.expect("the outbox is readable");
+        self.bus.take_authz()
     }
 }
 
@@ -86,7 +112,7 @@ pub(crate) struct RecordingBus {
 impl RecordingBus {
     /// The scopes of the `authz:changed` events published since the last
     /// call, in order.
-    pub(crate) fn take_authz(&self) -> Vec<AuthzScope> {
+    fn take_authz(&self) -> Vec<AuthzScope> {
         let mut published = self.published.lock().unwrap_or_else(|e| e.into_inner());
         published
             .drain(..)

@@ -145,9 +145,12 @@ impl Identity {
             .await?;
         // Verified while still pending: a crash before activation leaves
         // a pending user that is reclaimed, never an active unverified one.
-        self.deps.users.verify_email(user.id, email, now).await?;
+        // No `user:updated`: the account is announced by the activation.
+        self.deps
+            .users
+            .verify_email(user.id, email, now, &[])
+            .await?;
         let user = self.complete(user, FIRST_NAME, LAST_NAME).await?;
-        self.announce_created(&user).await;
         Ok(User {
             email_verified: true,
             ..user

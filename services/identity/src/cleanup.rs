@@ -1,27 +1,46 @@
 //! Identity's periodic cleanup, run by every replica (each step is
-//! idempotent, and what one replica removed is gone for all):
+//! idempotent, and what one replica removed is gone for all); every
+//! deleting step goes [`CleanupConfig::batch`] rows per statement and is
+//! counted on `latch.cleanup.removed` under its job:
 //!
-//! - login history older than `LATCH_LOGIN_HISTORY_RETENTION` (default
-//!   90 days) is deleted, [`HISTORY_BATCH`] rows per statement;
-//! - a deleted user's tombstone older than `LATCH_DELETED_USER_RETENTION`
-//!   (default 30 days) is swept from every sibling once more (a sign-in
-//!   racing the deletion may have left a session behind) and then purged,
-//!   with anything still hanging off it. A tombstone whose sweep fails
-//!   stays for the next run: its id must stay known until nothing is left.
+//! - `login_history`: attempts older than `LATCH_LOGIN_HISTORY_RETENTION`
+//!   (default 90 days);
+//! - `password_reset_tokens`: tokens that expired, used or not, longer ago
+//!   than `LATCH_SPENT_TOKEN_RETENTION` (default 1 day; until then a link
+//!   followed again gets "already used" or "expired" rather than "not
+//!   valid"); a used token ends at its expiry (15 minutes) like any other;
+//! - `recovery_codes`: codes spent longer ago than the same retention
+//!   (unused codes stay until TOTP is turned off or the set replaced);
+//! - `deleted_users`: a deleted user's tombstone older than
+//!   `LATCH_DELETED_USER_RETENTION` (default 30 days) is swept from every
+//!   sibling once more (a sign-in racing the deletion may have left a
+//!   session behind) and then purged, with anything still hanging off it.
+//!   A tombstone whose sweep fails stays for the next run: its id must
+//!   stay known until nothing is left.
+//!
+//! The rest of identity's expiring state needs no job: the Redis flow
+//! state (email and phone verification, email change, sign-in attempts,
+//! OAuth and passkey ceremonies) and the lockout counters carry a TTL and
+//! expire by themselves, and their in-memory stand-in sweeps what expired.
 
 use std::{sync::Arc, time::Duration};
 
 use latch_domain::{
     Clock, Error, Result,
-    ports::{LoginHistoryRepository, UserAdminRepository},
+    ports::{
+        LoginHistoryRepository, PasswordResetRepository, SecondFactorRepository,
+        UserAdminRepository,
+    },
 };
-use latch_runtime::config::{ConfigSource, duration_in};
+use latch_runtime::{
+    cleanup::{DEFAULT_BATCH, in_batches},
+    config::{ConfigSource, duration_in},
+    metrics::CleanupCounter,
+};
 use tokio::{task::JoinHandle, time::MissedTickBehavior};
 
 use crate::deletion::steps::UserErasers;
 
-/// Login-history rows deleted per statement.
-pub(crate) const HISTORY_BATCH: u64 = 1_000;
 /// Tombstones read per round.
 const PURGE_BATCH: u64 = 100;
 const DAY: Duration = Duration::from_secs(86_400);
@@ -33,8 +52,13 @@ pub struct CleanupConfig {
     pub history_retention: Duration,
     /// `LATCH_DELETED_USER_RETENTION`: 30 days; 1 hour to 1 year.
     pub deleted_user_retention: Duration,
+    /// `LATCH_SPENT_TOKEN_RETENTION`: how long expired reset tokens and
+    /// spent recovery codes stay, 1 day; 1 minute to 30 days.
+    pub spent_token_retention: Duration,
     /// `LATCH_IDENTITY_CLEANUP_INTERVAL`: 1 hour; 1 second to 1 day.
     pub interval: Duration,
+    /// Rows deleted per statement. Not a setting: tests make it small.
+    pub batch: u64,
 }
 
 impl Default for CleanupConfig {
@@ -42,7 +66,9 @@ impl Default for CleanupConfig {
         Self {
             history_retention: 90 * DAY,
             deleted_user_retention: 30 * DAY,
+            spent_token_retention: DAY,
             interval: Duration::from_secs(3600),
+            batch: DEFAULT_BATCH,
         }
     }
 }
@@ -63,12 +89,19 @@ impl CleanupConfig {
                 d.deleted_user_retention,
                 Duration::from_secs(3600)..=365 * DAY,
             )?,
+            spent_token_retention: duration_in(
+                source,
+                "LATCH_SPENT_TOKEN_RETENTION",
+                d.spent_token_retention,
+                Duration::from_secs(60)..=30 * DAY,
+            )?,
             interval: duration_in(
                 source,
                 "LATCH_IDENTITY_CLEANUP_INTERVAL",
                 d.interval,
                 Duration::from_secs(1)..=DAY,
             )?,
+            batch: d.batch,
         })
     }
 }
@@ -77,33 +110,44 @@ impl CleanupConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Cleaned {
     pub history_rows: u64,
+    pub reset_tokens: u64,
+    pub recovery_codes: u64,
     pub users_purged: u64,
+}
+
+/// The tables identity's cleanup deletes from.
+#[derive(Clone)]
+pub struct CleanupStores {
+    pub admin: Arc<dyn UserAdminRepository>,
+    pub history: Arc<dyn LoginHistoryRepository>,
+    pub resets: Arc<dyn PasswordResetRepository>,
+    pub second_factors: Arc<dyn SecondFactorRepository>,
 }
 
 /// The cleanup job over identity's tables and, for the final sweep of a
 /// deleted user, the siblings.
 pub struct IdentityCleanup {
-    admin: Arc<dyn UserAdminRepository>,
-    history: Arc<dyn LoginHistoryRepository>,
+    stores: CleanupStores,
     erasers: UserErasers,
     clock: Arc<dyn Clock>,
     config: CleanupConfig,
+    counter: CleanupCounter,
 }
 
 impl IdentityCleanup {
     pub fn new(
-        admin: Arc<dyn UserAdminRepository>,
-        history: Arc<dyn LoginHistoryRepository>,
+        stores: CleanupStores,
         erasers: UserErasers,
         clock: Arc<dyn Clock>,
         config: CleanupConfig,
+        counter: CleanupCounter,
     ) -> Arc<Self> {
         Arc::new(Self {
-            admin,
-            history,
+            stores,
             erasers,
             clock,
             config,
+            counter,
         })
     }
 
@@ -116,16 +160,40 @@ impl IdentityCleanup {
     /// retention; returns how many rows.
     pub async fn delete_old_history(&self) -> Result<u64> {
         let before = self.cutoff(self.config.history_retention)?;
-        let mut deleted = 0;
-        loop {
-            let batch = self.history.delete_before(before, HISTORY_BATCH).await?;
-            deleted += batch;
-            if batch < HISTORY_BATCH {
-                return Ok(deleted);
-            }
-            // Let other work at the database between batches.
-            tokio::task::yield_now().await;
-        }
+        in_batches("login_history", self.config.batch, &self.counter, |limit| {
+            self.stores.history.delete_before(before, limit)
+        })
+        .await
+    }
+
+    /// Deletes, a batch per statement, the reset tokens that expired
+    /// (used or not) longer than the retention ago; returns how many.
+    pub async fn delete_expired_reset_tokens(&self) -> Result<u64> {
+        let before = self.cutoff(self.config.spent_token_retention)?;
+        in_batches(
+            "password_reset_tokens",
+            self.config.batch,
+            &self.counter,
+            |limit| self.stores.resets.delete_expired(before, limit),
+        )
+        .await
+    }
+
+    /// Deletes, a batch per statement, the recovery codes spent longer
+    /// than the retention ago; returns how many.
+    pub async fn delete_spent_recovery_codes(&self) -> Result<u64> {
+        let before = self.cutoff(self.config.spent_token_retention)?;
+        in_batches(
+            "recovery_codes",
+            self.config.batch,
+            &self.counter,
+            |limit| {
+                self.stores
+                    .second_factors
+                    .delete_spent_recovery_codes(before, limit)
+            },
+        )
+        .await
     }
 
     /// Sweeps and purges the tombstones older than the retention; returns
@@ -135,13 +203,18 @@ impl IdentityCleanup {
         let before = self.cutoff(self.config.deleted_user_retention)?;
         let mut purged = 0;
         loop {
-            let due = self.admin.deleted_before(before, PURGE_BATCH).await?;
+            let due = self
+                .stores
+                .admin
+                .deleted_before(before, PURGE_BATCH)
+                .await?;
             let mut failed = Ok(());
             for user in &due {
                 match self.erasers.erase_everywhere(*user).await {
                     Ok(_) => {
-                        if self.admin.purge(*user).await? {
+                        if self.stores.admin.purge(*user).await? {
                             purged += 1;
+                            self.counter.removed("deleted_users", 1);
                             tracing::info!(%user, "deleted user's tombstone purged");
                         }
                     }
@@ -155,22 +228,18 @@ impl IdentityCleanup {
         }
     }
 
-    /// One run of both; each step's failure is logged and the other runs.
+    /// One run of every step; a step's failure is logged and the others
+    /// run. Each step logs what it removed.
     pub async fn run_once(&self) -> Cleaned {
-        let mut cleaned = Cleaned::default();
-        match self.delete_old_history().await {
-            Ok(rows) => cleaned.history_rows = rows,
-            Err(error) => {
-                tracing::warn!(%error, "login-history cleanup failed; retrying next interval")
-            }
+        Cleaned {
+            history_rows: logged("login history", self.delete_old_history().await),
+            reset_tokens: logged(
+                "password reset tokens",
+                self.delete_expired_reset_tokens().await,
+            ),
+            recovery_codes: logged("recovery codes", self.delete_spent_recovery_codes().await),
+            users_purged: logged("deleted users", self.purge_deleted_users().await),
         }
-        match self.purge_deleted_users().await {
-            Ok(users) => cleaned.users_purged = users,
-            Err(error) => {
-                tracing::warn!(%error, "purging deleted users failed; retrying next interval")
-            }
-        }
-        cleaned
     }
 
     /// Runs [`IdentityCleanup::run_once`] every interval for as long as
@@ -186,15 +255,16 @@ async fn clean(job: Arc<IdentityCleanup>) {
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
         ticks.tick().await;
-        let cleaned = job.run_once().await;
-        if cleaned != Cleaned::default() {
-            tracing::info!(
-                history_rows = cleaned.history_rows,
-                users_purged = cleaned.users_purged,
-                "identity cleanup"
-            );
-        }
+        job.run_once().await;
     }
+}
+
+/// The count of a step that went, 0 after a warning for one that failed.
+fn logged(step: &'static str, outcome: Result<u64>) -> u64 {
+    outcome.unwrap_or_else(|error| {
+        tracing::warn!(%error, step, "identity cleanup step failed; retrying next interval");
+        0
+    })
 }
 
 #[cfg(test)]

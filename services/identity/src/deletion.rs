@@ -7,8 +7,10 @@
 //!    (revoked, then deleted), refresh-token families, role assignments
 //!    and profile. From that commit on, sign-in, refresh, GetUser and
 //!    every flow find no such user.
+//!    `user:deleted` is written in that transaction too, by the call that
+//!    marks the user (a run again announces nothing new).
 //! 2. Right after, the sessions are revoked at once (the queued row does
-//!    it again, idempotently) and `user:deleted` is published.
+//!    it again, idempotently).
 //! 3. The worker runs each row until its sibling answers; every handler is
 //!    idempotent, so a row that ran halfway before a crash simply runs
 //!    again.
@@ -22,13 +24,9 @@
 
 pub(crate) mod steps;
 
-use latch_domain::{
-    Error, Result, UserId,
-    events::{Event, EventPayload},
-    model::Tombstoning,
-};
+use latch_domain::{Error, Result, UserId, model::Tombstoning};
 
-use crate::Identity;
+use crate::{Identity, user_events};
 
 /// The revocation reason of a deleted user's sessions.
 pub const ACCOUNT_DELETED: &str = "account_deleted";
@@ -40,10 +38,11 @@ impl Identity {
     pub async fn delete_user(&self, user: UserId) -> Result<()> {
         let now = self.deps.clock.now();
         let follow_up = steps::erase_everywhere(user, now)?;
+        let deleted = user_events::user_deleted(user, now)?;
         match self
             .deps
             .user_admin
-            .tombstone(user, now, &follow_up)
+            .tombstone(user, now, &follow_up, &[deleted])
             .await?
         {
             Tombstoning::NotFound => return Err(Error::not_found("user")),
@@ -56,10 +55,6 @@ impl Identity {
         // sooner, so a failure is logged, not returned.
         if let Err(error) = self.revoke_user_sessions(user, ACCOUNT_DELETED).await {
             tracing::warn!(%user, %error, "sessions of a deleted user left to the outbox");
-        }
-        let deleted = Event::new(now, EventPayload::UserDeleted { user_id: user });
-        if let Err(error) = self.deps.bus.publish(&deleted).await {
-            tracing::warn!(%user, %error, "user:deleted not published");
         }
         Ok(())
     }

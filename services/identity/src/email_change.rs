@@ -11,11 +11,15 @@ use latch_domain::{
     validate,
 };
 
-use crate::{Identity, codes::Purpose};
+use crate::{
+    Identity,
+    codes::Purpose,
+    user_events::{field, user_updated},
+};
 
 impl Identity {
-    /// Moves the caller's account to `new_email`, publishes `user:updated`
-    /// (`email`, `email_verified`) and returns the user.
+    /// Moves the caller's account to `new_email`, writing `user:updated`
+    /// (`email`, `email_verified`) with the change, and returns the user.
     ///
     /// Errors: `INVALID_ARGUMENT` naming `new_email` (malformed, or the
     /// current address); `RATE_LIMITED` (password checks per user);
@@ -57,10 +61,11 @@ impl Identity {
             .with("new_email", new_email.clone()),
             now,
         )?;
+        let updated = user_updated(user, &[field::EMAIL, field::EMAIL_VERIFIED], now)?;
         match self
             .deps
             .users
-            .change_email(user, &new_email, now, &[verification, notice])
+            .change_email(user, &new_email, now, &[verification, notice, updated])
             .await
         {
             Ok(true) => {}
@@ -72,8 +77,6 @@ impl Identity {
             // The address changed; the person asks for another code.
             tracing::warn!(%user, %error, "verification code of a new address not stored");
         }
-        self.publish_user_updated(user, &["email", "email_verified"])
-            .await;
         self.get_user(user).await
     }
 }

@@ -27,6 +27,7 @@ use uuid::Uuid;
 use crate::{
     Identity,
     codes::{Purpose, code_invalid, parse_code},
+    user_events::{field, user_updated},
 };
 
 /// Whose code an address has: an account, or a stand-in that is no one.
@@ -59,8 +60,9 @@ impl Identity {
         }
     }
 
-    /// Marks `email` verified with the code mailed to it, publishes
-    /// `user:updated` (`email_verified`) and returns the user.
+    /// Marks `email` verified with the code mailed to it, writing
+    /// `user:updated` (`email_verified`) with the change, and returns the
+    /// user.
     ///
     /// Errors: `INVALID_ARGUMENT` naming `email` or `code` (malformed;
     /// costs no try); `CODE_INVALID` for a wrong code and for an address
@@ -82,10 +84,13 @@ impl Identity {
                 return Err(code_invalid());
             };
             let now = self.deps.clock.now();
-            if self.deps.users.verify_email(user.id, &email, now).await? {
-                self.publish_user_updated(user.id, &["email_verified"])
-                    .await;
-            }
+            // Written only if this call verified it: a code used again
+            // changes nothing and announces nothing.
+            let updated = user_updated(user.id, &[field::EMAIL_VERIFIED], now)?;
+            self.deps
+                .users
+                .verify_email(user.id, &email, now, &[updated])
+                .await?;
             self.get_user(user.id).await
         })
         .await

@@ -14,7 +14,7 @@
 //! policy of every RPC. [`admin_handlers`] runs the outbox rows of user
 //! administration (revoking a suspended user's sessions, each sibling's
 //! part of a deletion) and [`IdentityCleanup`] the retention of login
-//! history and of deleted users.
+//! history, spent reset tokens and recovery codes, and deleted users.
 
 pub mod bootstrap;
 mod cleanup;
@@ -57,7 +57,7 @@ use std::sync::Arc;
 use latch_domain::{
     Clock,
     ports::{
-        EventBus, ExternalIdentityRepository, FailureCounter, FailureRecords, FlowState,
+        ExternalIdentityRepository, FailureCounter, FailureRecords, FlowState,
         LoginHistoryRepository, MessageComposer, OAuthProviders, OutboxRepository,
         PasskeyRepository, PasswordHasher, PasswordResetRepository, ProfileDirectory, RateLimiter,
         RoleDirectory, SecondFactorRepository, SessionDirectory, TokenIssuer, UserAdminRepository,
@@ -65,7 +65,7 @@ use latch_domain::{
     },
 };
 
-pub use cleanup::{Cleaned, CleanupConfig, IdentityCleanup};
+pub use cleanup::{Cleaned, CleanupConfig, CleanupStores, IdentityCleanup};
 pub use config::IdentityConfig;
 pub use deletion::{
     ACCOUNT_DELETED,
@@ -105,7 +105,6 @@ pub struct IdentityDeps {
     pub tokens: Arc<dyn TokenIssuer>,
     pub roles: Arc<dyn RoleDirectory>,
     pub profiles: Arc<dyn ProfileDirectory>,
-    pub bus: Arc<dyn EventBus>,
     pub rate_limiter: Arc<dyn RateLimiter>,
     /// Failed sign-ins per account, live (Redis, or memory).
     pub failure_counter: Arc<dyn FailureCounter>,

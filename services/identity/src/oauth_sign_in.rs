@@ -243,9 +243,11 @@ impl Identity {
             self.link(&user, provider, claims, &user.email).await?;
             if claims.email_verified {
                 let now = self.deps.clock.now();
+                // No `user:updated`: the account is not announced yet;
+                // its `user:created` comes with the activation.
                 self.deps
                     .users
-                    .verify_email(user.id, &user.email, now)
+                    .verify_email(user.id, &user.email, now, &[])
                     .await?;
             }
             Ok::<_, Error>(())
@@ -262,7 +264,6 @@ impl Identity {
             ..user
         };
         let user = self.complete(user, &first_name, &last_name).await?;
-        self.announce_created(&user).await;
         Ok(user)
     }
 }

@@ -10,7 +10,11 @@ use latch_domain::{
 };
 use uuid::Uuid;
 
-use crate::{Identity, passkey::USER_PASSKEYS};
+use crate::{
+    Identity,
+    passkey::USER_PASSKEYS,
+    user_events::{field, user_updated},
+};
 
 impl Identity {
     /// The user's passkeys, oldest first: all of them (registration stops
@@ -43,9 +47,9 @@ impl Identity {
             .ok_or_else(|| Error::not_found("passkey"))
     }
 
-    /// Deletes the user's passkey `id` and publishes `user:updated`
-    /// (`passkeys`): like turning TOTP off, it changes how the user signs
-    /// in.
+    /// Deletes the user's passkey `id`, writing `user:updated`
+    /// (`passkeys`) with it: like turning TOTP off, it changes how the
+    /// user signs in.
     ///
     /// Errors: `NOT_FOUND` (no such passkey of this user);
     /// `LAST_SIGN_IN_METHOD` (FAILED_PRECONDITION) when the user has no
@@ -53,10 +57,10 @@ impl Identity {
     /// deleted. The store judges that under the user's row lock, so two
     /// racing removals cannot both pass.
     pub async fn delete_passkey(&self, user: UserId, id: Uuid) -> Result<()> {
-        match self.deps.passkeys.delete(user, id).await? {
+        let updated = user_updated(user, &[field::PASSKEYS], self.deps.clock.now())?;
+        match self.deps.passkeys.delete(user, id, &[updated]).await? {
             PasskeyRemoval::Removed => {
                 tracing::info!(%user, passkey = %id, "passkey deleted");
-                self.publish_user_updated(user, &["passkeys"]).await;
                 Ok(())
             }
             PasskeyRemoval::NotFound => Err(Error::not_found("passkey")),

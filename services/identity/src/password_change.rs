@@ -1,6 +1,7 @@
 //! ChangePassword: a signed-in user sets a new password, proving the
 //! current one. The user's other sessions are revoked (the caller's is
-//! kept) and a notice is mailed, written with the change.
+//! kept); a notice mail and `user:updated` (`password`) are written with
+//! the change.
 
 use latch_domain::{
     Error, Reason, Result, SessionId, UserId,
@@ -9,7 +10,11 @@ use latch_domain::{
     secret::Secret,
 };
 
-use crate::{Identity, signup::check_password};
+use crate::{
+    Identity,
+    signup::check_password,
+    user_events::{field, user_updated},
+};
 
 /// The session revocation reason of a password change.
 pub(crate) const REVOKED_BY_CHANGE: &str = "password_changed";
@@ -45,10 +50,11 @@ impl Identity {
             ),
             now,
         )?;
+        let updated = user_updated(user, &[field::PASSWORD], now)?;
         if !self
             .deps
             .users
-            .change_password(user, &hash, now, &[notice])
+            .change_password(user, &hash, now, &[notice, updated])
             .await?
         {
             return Err(Error::not_found("user"));

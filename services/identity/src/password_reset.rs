@@ -12,8 +12,9 @@
 //! families; the session service announces each on `session:revoked`)
 //! before the password changes, so a reset never leaves an old session
 //! alive if it answers OK; sessions opened in the instant between are
-//! revoked once more after it. The user is mailed a notice with the change,
-//! and the account's failed sign-ins are forgotten (`lockout`).
+//! revoked once more after it. A notice mail and `user:updated`
+//! (`password`) are written with the change, and the account's failed
+//! sign-ins are forgotten (`lockout`).
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Duration;
@@ -25,7 +26,11 @@ use latch_domain::{
     validate,
 };
 
-use crate::{Identity, signup::check_password};
+use crate::{
+    Identity,
+    signup::check_password,
+    user_events::{field, user_updated},
+};
 
 /// How long a reset token is accepted.
 pub(crate) const TOKEN_TTL: Duration = Duration::minutes(15);
@@ -130,10 +135,11 @@ impl Identity {
             ),
             now,
         )?;
+        let updated = user_updated(user.id, &[field::PASSWORD], now)?;
         if !self
             .deps
             .password_resets
-            .redeem(&token, now, &password_hash, &[notice])
+            .redeem(&token, now, &password_hash, &[notice, updated])
             .await?
         {
             // A reset with the same token won the race, or it just ended.

@@ -8,12 +8,13 @@ use latch_domain::{Error, Reason, Result, UserId, model::User, ports::Recipient,
 use crate::{
     Identity,
     codes::{Purpose, code_invalid, parse_code},
+    user_events::{field, user_updated},
 };
 
 impl Identity {
     /// Texts a code to the user's phone; with `phone`, first makes that
-    /// number the user's (unverified, publishing `user:updated` with
-    /// `phone` and `phone_verified`) unless it already is.
+    /// number the user's (unverified, writing `user:updated` with `phone`
+    /// and `phone_verified`) unless it already is.
     ///
     /// Errors: `INVALID_ARGUMENT` naming `phone` (malformed, or absent
     /// with no phone on record); `ALREADY_VERIFIED` when the number is the
@@ -43,23 +44,22 @@ impl Identity {
             ));
         }
         self.throttle_code_sends(Purpose::Phone, user.0).await?;
-        if is_new
-            && self
-                .deps
+        if is_new {
+            let now = self.deps.clock.now();
+            let updated = user_updated(user, &[field::PHONE, field::PHONE_VERIFIED], now)?;
+            self.deps
                 .users
-                .set_phone(user, &number, self.deps.clock.now())
-                .await?
-        {
-            self.publish_user_updated(user, &["phone", "phone_verified"])
-                .await;
+                .set_phone(user, &number, now, &[updated])
+                .await?;
         }
         let code = self.issue_code(Purpose::Phone, user.0, &number).await?;
         let sms = self.code_message(Purpose::Phone, Recipient::Phone(number), user, &code)?;
         self.deps.outbox.enqueue(&[sms]).await
     }
 
-    /// Marks the user's phone verified with the texted code, publishes
-    /// `user:updated` (`phone_verified`) and returns the user.
+    /// Marks the user's phone verified with the texted code, writing
+    /// `user:updated` (`phone_verified`) with the change, and returns the
+    /// user.
     ///
     /// Errors: `INVALID_ARGUMENT` naming `code` (malformed; costs no try);
     /// `CODE_INVALID` (wrong, none sent, or sent to a number the user no
@@ -72,9 +72,11 @@ impl Identity {
         };
         self.use_code(Purpose::Phone, user.0, &number, &code, || async {
             let now = self.deps.clock.now();
-            if self.deps.users.verify_phone(user, &number, now).await? {
-                self.publish_user_updated(user, &["phone_verified"]).await;
-            }
+            let updated = user_updated(user, &[field::PHONE_VERIFIED], now)?;
+            self.deps
+                .users
+                .verify_phone(user, &number, now, &[updated])
+                .await?;
             self.get_user(user).await
         })
         .await

@@ -10,6 +10,8 @@ use latch_domain::{
     secret::{self, Secret},
 };
 
+use crate::user_events::{field, user_updated};
+
 use crate::Identity;
 
 /// Codes in a set.
@@ -70,15 +72,15 @@ impl Identity {
     pub async fn regenerate_recovery_codes(&self, user: UserId) -> Result<Vec<Secret<String>>> {
         let set = RecoveryCodes::generate()?;
         let now = self.deps.clock.now();
+        let updated = user_updated(user, &[field::RECOVERY_CODES], now)?;
         if !self
             .deps
             .second_factors
-            .replace_recovery_codes(user, &set.hashes, now)
+            .replace_recovery_codes(user, &set.hashes, now, &[updated])
             .await?
         {
             return Err(totp_not_enabled());
         }
-        self.publish_user_updated(user, &["recovery_codes"]).await;
         Ok(set.codes)
     }
 }

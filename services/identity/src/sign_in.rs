@@ -21,26 +21,37 @@ impl Identity {
         method: &str,
     ) -> Result<TokenPair> {
         let device = Device::of(client);
-        // Asked before this sign-in is recorded, which makes it known.
-        let new_device = self.is_new_device(user, &device).await;
-        let (session, tokens) = self.start_session(user.id, client).await?;
+        // Asked before this sign-in is recorded, which makes it known; the
+        // session does not record it, so both go at once. Each write here
+        // waits for its own commit to reach the disk: steps that do not
+        // depend on each other overlap rather than queue.
+        let (new_device, started) = tokio::join!(
+            self.is_new_device(user, &device),
+            self.start_session(user.id, client),
+        );
+        let (session, tokens) = started?;
         let now = self.deps.clock.now();
-        // The tokens exist now; failing the request over bookkeeping would
-        // leave a session nobody holds.
-        if let Err(error) = self.deps.users.record_login(user.id, now).await {
-            tracing::warn!(user = %user.id, %error, "last_login_at not recorded");
-        }
         let notice: Vec<_> = new_device
             .then(|| self.new_device_notice(user, &device, session.location.as_deref(), now))
             .flatten()
             .into_iter()
             .collect();
         let success = self.attempt(user.id, client, method, None);
-        if let Err(error) = self.deps.login_history.record(&success, &notice).await {
+        // The tokens exist now; failing the request over bookkeeping would
+        // leave a session nobody holds.
+        let (recorded, history, ()) = tokio::join!(
+            self.deps.users.record_login(user.id, now),
+            self.deps.login_history.record(&success, &notice),
+            // A sign-in ends the backoff: every failure before it is
+            // forgotten.
+            self.forget_failures(user),
+        );
+        if let Err(error) = recorded {
+            tracing::warn!(user = %user.id, %error, "last_login_at not recorded");
+        }
+        if let Err(error) = history {
             history_not_recorded(&success, &error);
         }
-        // A sign-in ends the backoff: every failure before it is forgotten.
-        self.forget_failures(user).await;
         Ok(tokens)
     }
 }

@@ -112,7 +112,6 @@ impl Identity {
             Err(err) => return Err(err),
         };
         let user = self.complete(user, &first_name, &last_name).await?;
-        self.announce_created(&user).await;
 
         let tokens = if self.config.require_verified_email {
             // They cannot sign in before they verify: the first code now.

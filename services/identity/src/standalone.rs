@@ -9,7 +9,6 @@ use latch_domain::{Result, ports::OutboxRepository};
 use latch_runtime::{
     authz_cache::AuthzCache,
     binary::{Assembled, Context},
-    outbox::{OutboxConfig, OutboxWorker},
     server::ServiceSet,
     siblings::Siblings,
 };
@@ -49,21 +48,20 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
     };
     let mut handlers = outbound.handlers;
     handlers.extend(admin_handlers(sessions.clone(), &erasers));
-    OutboxWorker::new(
-        outbox.clone(),
-        ctx.clock.clone(),
-        OutboxConfig::from_source(source)?,
-        handlers,
-    )?
-    .spawn();
+    ctx.spawn_outbox_worker(handlers)?;
     let users = Arc::new(SqlUsers::new(ctx.infra.db.clone()));
     let login_history = Arc::new(SqlLoginHistory::new(ctx.infra.db.clone()));
     IdentityCleanup::new(
-        users.clone(),
-        login_history.clone(),
+        crate::CleanupStores {
+            admin: users.clone(),
+            history: login_history.clone(),
+            resets: Arc::new(SqlPasswordResets::new(ctx.infra.db.clone())),
+            second_factors: Arc::new(SqlSecondFactors::new(ctx.infra.db.clone())),
+        },
         erasers,
         ctx.clock.clone(),
         CleanupConfig::from_source(source)?,
+        latch_runtime::metrics::CleanupCounter::global(),
     )
     .spawn();
     let identity = Identity::new(
@@ -79,7 +77,6 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
             tokens: siblings.token()?,
             roles: roles.clone(),
             profiles: siblings.profile()?,
-            bus: ctx.infra.bus.clone(),
             rate_limiter: ctx.infra.rate_limiter.clone(),
             failure_counter: ctx.infra.failure_counter.clone(),
             clock: ctx.clock.clone(),

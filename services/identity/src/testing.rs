@@ -13,6 +13,7 @@ use chrono::Duration;
 use latch_authorization::Roles;
 use latch_domain::{
     Clock, Error, ManualClock, Result, SessionId, UserId,
+    events::{DELIVER_EVENT_KIND, Event, EventPayload},
     model::LoginEvent,
     model::{ClientInfo, DeviceInfo, Session, TokenPair},
     ports::{
@@ -259,7 +260,6 @@ pub(crate) struct Harness {
     pub(crate) profiles_fail: Arc<FlakyProfiles>,
     pub(crate) roles_fail: Arc<FlakyRoles>,
     pub(crate) sessions: Arc<FakeSessions>,
-    pub(crate) bus: Arc<MemoryEventBus>,
     pub(crate) clock: ManualClock,
     /// The outbox identity queues mail and SMS into (nothing sends them
     /// here: read them with [`Harness::queued_messages`]).
@@ -306,11 +306,7 @@ impl Harness {
             fail: AtomicBool::new(false),
         });
         let bus = Arc::new(MemoryEventBus::new());
-        let roles = Roles::new(
-            Arc::new(SqlRoles::new(db.db().clone())),
-            bus.clone(),
-            clock_port.clone(),
-        );
+        let roles = Roles::new(Arc::new(SqlRoles::new(db.db().clone())), clock_port.clone());
         let profiles = Profiles::new(
             Arc::new(SqlProfiles::new(db.db().clone())),
             bus.clone(),
@@ -355,7 +351,6 @@ impl Harness {
             tokens: Arc::new(FakeTokens),
             roles: roles_fail.clone(),
             profiles: profiles_fail.clone(),
-            bus: bus.clone(),
             rate_limiter: Arc::new(MemoryRateLimiter::new(clock_port.clone())),
             failure_counter: Arc::new(MemoryFailureCounter::new(clock_port.clone())),
             clock: clock_port,
@@ -376,7 +371,6 @@ impl Harness {
             profiles_fail,
             roles_fail,
             sessions,
-            bus,
             clock,
             outbox,
             flow_state,
@@ -403,6 +397,34 @@ impl Harness {
 }
 
 impl Harness {
+    /// The `user:*` events written to the outbox about `user` (kind
+    /// `events.deliver`, key `user:{id}`), oldest first: what the worker
+    /// will deliver, each written with the change it reports. The user's
+    /// `authz:changed` (authorization's, same key) is left out.
+    pub(crate) async fn events_of(&self, user: UserId) -> Vec<EventPayload> {
+        self.outbox
+            .find_by_key(&format!("user:{user}"))
+            .await
+            .unwrap()
+            .iter()
+            .filter(|row| row.kind == DELIVER_EVENT_KIND)
+            .map(|row| Event::from_outbox(row).unwrap().payload)
+            .filter(|event| !matches!(event, EventPayload::AuthzChanged { .. }))
+            .collect()
+    }
+
+    /// The fields each `user:updated` about `user` names, oldest first.
+    pub(crate) async fn updates_of(&self, user: UserId) -> Vec<Vec<String>> {
+        self.events_of(user)
+            .await
+            .into_iter()
+            .filter_map(|event| match event {
+                EventPayload::UserUpdated { changed_fields, .. } => Some(changed_fields),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The test's database, for reading another service's table.
     pub(crate) fn db(&self) -> &latch_store::Database {
         self._db.db()

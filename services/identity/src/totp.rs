@@ -7,7 +7,7 @@
 //! associated data, the confirming code's time step counts as accepted,
 //! and ten recovery codes are returned once. DisableTotp, proven by a code
 //! or the password, removes the secret and the codes. Every change
-//! publishes `user:updated` naming the fields, never their values.
+//! writes `user:updated` with it, naming the fields, never their values.
 //!
 //! A code is accepted at most once: the last accepted time step is kept
 //! per user and advanced by one conditional UPDATE, so two replicas cannot
@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     Identity,
     recovery_codes::{RecoveryCodes, totp_not_enabled},
+    user_events::{field, user_updated},
 };
 
 pub(crate) mod code;
@@ -142,10 +143,11 @@ impl Identity {
 
         let sealed = seal::seal(self.encryption_key(), &totp_aad(user), &pending.secret)?;
         let set = RecoveryCodes::generate()?;
+        let updated = user_updated(user, &[field::TOTP_ENABLED, field::RECOVERY_CODES], now)?;
         let enabled = self
             .deps
             .second_factors
-            .enable_totp(user, &sealed, step, &set.hashes, now)
+            .enable_totp(user, &sealed, step, &set.hashes, now, &[updated])
             .await?;
         if !enabled {
             return Err(Error::new(
@@ -153,8 +155,6 @@ impl Identity {
                 "two-step sign-in is already on",
             ));
         }
-        self.publish_user_updated(user, &["totp_enabled", "recovery_codes"])
-            .await;
         Ok(set.codes)
     }
 
@@ -189,11 +189,15 @@ impl Identity {
             }
         }
         let now = self.deps.clock.now();
-        if !self.deps.second_factors.disable_totp(user, now).await? {
+        let updated = user_updated(user, &[field::TOTP_ENABLED, field::RECOVERY_CODES], now)?;
+        if !self
+            .deps
+            .second_factors
+            .disable_totp(user, now, &[updated])
+            .await?
+        {
             return Err(totp_not_enabled());
         }
-        self.publish_user_updated(user, &["totp_enabled", "recovery_codes"])
-            .await;
         Ok(())
     }
 

@@ -15,7 +15,11 @@ use latch_domain::{
     model::{StatusChange, User, UserCursor, UserQuery, UserStatus},
 };
 
-use crate::{Identity, deletion::steps};
+use crate::{
+    Identity,
+    deletion::steps,
+    user_events::{field, user_updated},
+};
 
 /// The revocation reason of a suspended or deactivated user's sessions.
 pub const ACCOUNT_SUSPENDED: &str = "account_suspended";
@@ -48,7 +52,7 @@ impl Identity {
     /// returns the user. Suspending or deactivating revokes every session
     /// (see the module), also when the status was set already, so a call
     /// run again finishes what a failed one left; `user:updated`
-    /// (`status`) is published when it changed.
+    /// (`status`) is written with the change, when it changed.
     ///
     /// Errors: `INVALID_ARGUMENT` on `status` for pending; `NOT_FOUND`
     /// (no such user, or deleted); `ACCOUNT_INACTIVE` for a user whose
@@ -64,11 +68,10 @@ impl Identity {
         }
         let revoke = status != UserStatus::Active;
         let now = self.deps.clock.now();
-        let follow_up = if revoke {
-            vec![steps::revoke_sessions(user, ACCOUNT_SUSPENDED, now)?]
-        } else {
-            Vec::new()
-        };
+        let mut follow_up = vec![user_updated(user, &[field::STATUS], now)?];
+        if revoke {
+            follow_up.push(steps::revoke_sessions(user, ACCOUNT_SUSPENDED, now)?);
+        }
         let change = self
             .deps
             .user_admin
@@ -83,7 +86,6 @@ impl Identity {
                 ));
             }
             StatusChange::Changed => {
-                self.publish_user_updated(user, &["status"]).await;
                 if revoke {
                     // The queued row finishes it if this fails.
                     if let Err(error) = self.revoke_user_sessions(user, ACCOUNT_SUSPENDED).await {

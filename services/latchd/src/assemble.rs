@@ -26,7 +26,7 @@ use latch_runtime::{
     authz_cache::{AuthzCache, AuthzCacheConfig},
     config::ConfigSource,
     infra::Infra,
-    outbox::{OutboxConfig, OutboxWorker},
+    outbox::{DeliverEvent, OutboxConfig, OutboxWorker},
     secrets::Secrets,
     server::{Guard, ServiceSet},
 };
@@ -79,7 +79,6 @@ pub async fn assemble(
     role_cache.spawn_listener();
     let roles = Roles::with_cache(
         Arc::new(SqlRoles::new(db.clone())),
-        infra.bus.clone(),
         clock.clone(),
         role_cache,
     );
@@ -93,6 +92,14 @@ pub async fn assemble(
         latch_profile::standalone::cache_ttl(source)?,
     );
     profiles.spawn_update_listener();
+    // Avatars (and their orphan cleanup); a bad store setting stops the start.
+    let avatars = latch_profile::avatar::Avatars::start(
+        source,
+        profiles.clone(),
+        Arc::new(SqlProfiles::new(db.clone())),
+        clock.clone(),
+    )
+    .await?;
 
     let refresh_tokens: Arc<dyn RefreshTokenRepository> =
         Arc::new(SqlRefreshTokens::new(db.clone()));
@@ -102,6 +109,8 @@ pub async fn assemble(
             cache: infra.cache.clone(),
             bus: infra.bus.clone(),
             clock: clock.clone(),
+            // A bad LATCH_GEOIP_DB stops the start.
+            geoip: latch_session::geo::from_source(source).await?,
         },
         SessionConfig::from_source(source)?,
     );
@@ -153,6 +162,7 @@ pub async fn assemble(
         profiles: profiles.clone(),
     };
     handlers.extend(admin_handlers(sessions.clone(), &erasers));
+    handlers.push(DeliverEvent::new(infra.bus.clone()));
     OutboxWorker::new(
         outbox.clone(),
         clock.clone(),
@@ -160,14 +170,27 @@ pub async fn assemble(
         handlers,
     )?
     .spawn();
+    // The outbox's finished rows past their retention.
+    latch_runtime::outbox_purge::OutboxPurge::new(
+        outbox.clone(),
+        clock.clone(),
+        latch_runtime::outbox_purge::OutboxPurgeConfig::from_source(source)?,
+        latch_runtime::metrics::CleanupCounter::global(),
+    )
+    .spawn();
 
     let login_history = Arc::new(SqlLoginHistory::new(db.clone()));
     IdentityCleanup::new(
-        sql_users.clone(),
-        login_history.clone(),
+        latch_identity::CleanupStores {
+            admin: sql_users.clone(),
+            history: login_history.clone(),
+            resets: Arc::new(SqlPasswordResets::new(db.clone())),
+            second_factors: Arc::new(SqlSecondFactors::new(db.clone())),
+        },
         erasers,
         clock.clone(),
         CleanupConfig::from_source(source)?,
+        latch_runtime::metrics::CleanupCounter::global(),
     )
     .spawn();
     let identity = Identity::new(
@@ -183,7 +206,6 @@ pub async fn assemble(
             tokens: tokens.clone(),
             roles: roles.clone(),
             profiles: profiles.clone(),
-            bus: infra.bus.clone(),
             rate_limiter: infra.rate_limiter.clone(),
             failure_counter: infra.failure_counter.clone(),
             clock: clock.clone(),
@@ -230,7 +252,7 @@ pub async fn assemble(
             latch_authorization::grpc::POLICY,
         )
         .add(
-            latch_profile::grpc::server(profiles),
+            latch_profile::grpc::server_with_avatars(profiles, avatars),
             latch_profile::grpc::POLICY,
         );
 

@@ -7,6 +7,7 @@
 //! applies partial updates named by a field mask ([`ProfileUpdate`]).
 //! [`grpc`] holds the `ProfileService` handlers and the caller policy.
 
+pub mod avatar;
 mod cache;
 pub mod grpc;
 mod listener;

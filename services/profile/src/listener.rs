@@ -84,8 +84,10 @@ mod tests {
 
         // Changed through another replica: user:updated drops the copy.
         h.profiles
-            .update(user, first_name("Grace"), &["first_name".to_owned()])
+            .update(user, first_name("Grace"), &["first_name".to_owned()], None)
             .await?;
+        // The event reaches the replica through the outbox worker.
+        assert_eq!(h.drain_outbox().await.len(), 1);
         let seen = tokio::time::timeout(StdDuration::from_secs(5), async {
             loop {
                 let name = replica.get(user).await?.first_name;
@@ -150,7 +152,7 @@ mod tests {
         assert_eq!(replica.get(user).await?.first_name, "Grace");
 
         replica
-            .update(user, first_name("Mary"), &["first_name".to_owned()])
+            .update(user, first_name("Mary"), &["first_name".to_owned()], None)
             .await?;
         assert_eq!(replica.get(user).await?.first_name, "Mary");
         Ok(())

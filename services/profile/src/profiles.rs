@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use latch_domain::{
-    Clock, Error, Result, UserId,
+    Clock, Error, Reason, Result, UserId,
     events::{Event, EventPayload},
     model::Profile,
-    ports::{EventBus, ProfileDirectory, ProfileRepository, UserDataEraser},
+    ports::{EventBus, ProfileDirectory, ProfileRepository, UserDataEraser, VersionedWrite},
     validate,
 };
 
@@ -62,48 +62,102 @@ impl Profiles {
     }
 
     /// Sets the fields named in `mask` (paths of [`crate::UPDATABLE_PATHS`])
-    /// from `changes`, leaving every other field as it was, and publishes
-    /// `user:updated` with the fields that really changed.
+    /// from `changes`, leaving every other field as it was, and writes
+    /// `user:updated` with the fields that really changed to the outbox in
+    /// the same transaction (its worker publishes it).
+    ///
+    /// The mask is applied to the stored row and written only over the
+    /// version read (compare-and-set): a concurrent write of the profile
+    /// makes this one read the row again and apply the mask to it, so two
+    /// updates of different fields both survive. With `expected_version`
+    /// (the version the caller read), any other version refuses the update
+    /// instead, so a client's read-modify-write never overwrites a change
+    /// it has not seen.
     ///
     /// Errors: `INVALID_ARGUMENT` naming `update_mask` for an empty mask or
     /// an unknown path, or naming the field for a bad value (nothing is
-    /// written then); `NOT_FOUND` when the user has no profile.
+    /// written then); `NOT_FOUND` when the user has no profile;
+    /// `PROFILE_VERSION_CONFLICT` when the stored version is not
+    /// `expected_version`, or (without it) when the profile kept changing
+    /// under a bounded number of tries.
     pub async fn update(
         &self,
         user: UserId,
         changes: ProfileUpdate,
         mask: &[String],
+        expected_version: Option<i64>,
     ) -> Result<Profile> {
         let paths = update::parse_mask(mask)?;
-        // Changes apply to the stored profile, never to a cached copy.
-        let current = self.load(user).await?;
         let today = self.clock.now().date_naive();
-        let mut next = update::apply(&current, &changes, &paths, today)?;
-        let changed = update::changed_fields(&current, &next);
-        if changed.is_empty() {
-            return Ok(current);
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            // Changes apply to the stored profile, never to a cached copy.
+            let current = self.load(user).await?;
+            if expected_version.is_some_and(|expected| expected != current.version) {
+                return Err(version_conflict());
+            }
+            let mut next = update::apply(&current, &changes, &paths, today)?;
+            let changed = update::changed_fields(&current, &next);
+            if changed.is_empty() {
+                return Ok(current);
+            }
+            let now = self.clock.now();
+            next.updated_at = now;
+            let event = Event::new(
+                now,
+                EventPayload::UserUpdated {
+                    user_id: user,
+                    changed_fields: changed,
+                },
+            );
+            let written = self
+                .repo
+                .update_versioned(&next, &[event.to_outbox()?])
+                .await;
+            // This replica's own copy goes at once; the others' when the
+            // worker delivers the event.
+            self.cache.invalidate(&user);
+            match written? {
+                VersionedWrite::Written { version } => {
+                    next.version = version;
+                    return Ok(next);
+                }
+                VersionedWrite::Missing => return Err(Error::not_found("profile")),
+                VersionedWrite::Stale if expected_version.is_some() => {
+                    return Err(version_conflict());
+                }
+                VersionedWrite::Stale => {}
+            }
         }
-        let now = self.clock.now();
-        next.updated_at = now;
-        let stored = self.repo.update(&next).await;
-        self.cache.invalidate(&user);
-        if !stored? {
-            return Err(Error::not_found("profile"));
-        }
-        let event = Event::new(
-            now,
-            EventPayload::UserUpdated {
-                user_id: user,
-                changed_fields: changed,
-            },
-        );
-        // The update is stored; a lost event is tolerated by subscribers
-        // (delivery is at most once), a failed request would not be.
-        if let Err(error) = self.bus.publish(&event).await {
-            tracing::warn!(%error, "user:updated not published");
-        }
-        Ok(next)
+        Err(Error::new(
+            Reason::ProfileVersionConflict,
+            "the profile kept changing during the update; retry",
+        ))
     }
+}
+
+/// How many times an update without `expected_version` is tried, each on
+/// the row as another write left it; every lost try means another update
+/// of the profile was written, so only a storm of writes to one profile
+/// exhausts it.
+pub(crate) const MAX_ATTEMPTS: u32 = 32;
+
+fn version_conflict() -> Error {
+    Error::new(
+        Reason::ProfileVersionConflict,
+        "the profile changed since expected_version; read it again",
+    )
+}
+
+/// A short random pause before another try, growing with `attempt` (at
+/// most about 8 ms), so writers that lost together do not read together.
+async fn backoff(attempt: u32) {
+    let ceiling_micros = 500u128 << attempt.min(4);
+    let micros = uuid::Uuid::new_v4().as_u128() % ceiling_micros;
+    let micros = u64::try_from(micros).unwrap_or_default();
+    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
 }
 
 #[async_trait]

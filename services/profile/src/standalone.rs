@@ -12,7 +12,7 @@ use latch_runtime::{
 };
 use latch_store::sql::SqlProfiles;
 
-use crate::{Profiles, grpc};
+use crate::{Profiles, avatar::Avatars, grpc};
 
 pub async fn assemble(ctx: Context) -> Result<Assembled> {
     let source = ctx.source.as_ref();
@@ -24,8 +24,16 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
         cache_ttl(source)?,
     );
     profiles.spawn_update_listener();
+    ctx.spawn_outbox_worker(Vec::new())?;
+    let avatars = Avatars::start(
+        source,
+        profiles.clone(),
+        Arc::new(SqlProfiles::new(ctx.infra.db.clone())),
+        ctx.clock.clone(),
+    )
+    .await?;
     let mut services = ServiceSet::new();
-    services.add(grpc::server(profiles), grpc::POLICY);
+    services.add(grpc::server_with_avatars(profiles, avatars), grpc::POLICY);
     let roles = AuthzCache::start(source, ctx.infra.bus.clone(), ctx.clock.clone())?
         .roles(siblings.authorization()?);
     Ok(Assembled {

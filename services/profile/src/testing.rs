@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use latch_authorization::Roles;
 use latch_domain::{Clock, ManualClock};
+use latch_runtime::outbox::{DeliverEvent, OutboxConfig, OutboxWorker, Outcome};
 use latch_store::{
     memory::MemoryEventBus,
-    sql::{SqlProfiles, SqlRoles},
+    sql::{SqlOutbox, SqlProfiles, SqlRoles},
 };
 use latch_testkit::TestDatabase;
 
@@ -34,11 +35,7 @@ impl Harness {
                 clock_port.clone(),
                 Profiles::DEFAULT_CACHE_TTL,
             ),
-            roles: Roles::new(
-                Arc::new(SqlRoles::new(db.db().clone())),
-                bus.clone(),
-                clock_port,
-            ),
+            roles: Roles::new(Arc::new(SqlRoles::new(db.db().clone())), clock_port),
             bus,
             clock,
             _db: db,
@@ -47,6 +44,21 @@ impl Harness {
 
     pub(crate) fn db(&self) -> &latch_store::Database {
         self._db.db()
+    }
+
+    /// Runs what is due in the outbox now (events delivered on the bus, as
+    /// every binary's worker does); what became of each row.
+    pub(crate) async fn drain_outbox(&self) -> Vec<Outcome> {
+        OutboxWorker::new(
+            Arc::new(SqlOutbox::new(self.db().clone())),
+            Arc::new(self.clock.clone()),
+            OutboxConfig::default(),
+            vec![DeliverEvent::new(self.bus.clone())],
+        )
+        .unwrap_or_else(|e| panic!("outbox worker: {e}"))
+        .drain()
+        .await
+        .unwrap_or_else(|e| panic!("outbox: {e}"))
     }
 
     /// Another replica on the same database and bus, following

@@ -146,7 +146,7 @@ mod tests {
             session.created_at = h.clock_now();
             session.last_active_at = h.clock_now();
             session.expires_at = h.clock_now() + TimeDelta::days(30);
-            h.repo.create(&session).await?;
+            h.repo.create(&session, &[]).await?;
         }
         assert_eq!(
             u64::from(sessions.revoke_many(user, None, "admin").await?),

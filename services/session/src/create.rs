@@ -13,10 +13,10 @@ impl Sessions {
     /// fields as [`client_fields::normalize`] makes them fit to store (a
     /// long user agent is cut, not refused; an IP that is not one is
     /// dropped), browser, OS and device parsed from the user agent, the
-    /// absolute end `absolute_ttl` from now. It is cached at once (it is
-    /// about to be validated) and announced on `session:created`; a cache or
-    /// bus failure is logged, not returned, because the database already
-    /// holds the truth.
+    /// absolute end `absolute_ttl` from now. Its `session:created` event is
+    /// written with it (the outbox delivers it). It is cached at once (it
+    /// is about to be validated); a cache failure is logged, not returned,
+    /// because the database already holds the truth.
     pub async fn open(&self, user: UserId, client: &ClientInfo) -> Result<Session> {
         let now = self.deps.clock.now();
         let client = client_fields::normalize(client);
@@ -25,35 +25,35 @@ impl Sessions {
             .as_deref()
             .map(parse_user_agent)
             .unwrap_or_default();
+        let location = self.locate(&client);
         let session = Session {
             id: SessionId::generate()?,
             user_id: user,
             client,
             device,
-            location: None,
+            location,
             created_at: now,
             last_active_at: now,
             expires_at: now + self.absolute_ttl,
             revoked_at: None,
             revoked_reason: None,
         };
-        self.deps.repo.create(&session).await?;
-
-        if let Err(error) = self.deps.cache.fill(&session, self.config.cache_ttl).await {
-            tracing::warn!(%error, "session cache unavailable; new session not cached");
-        }
-        self.local.insert_valid(&session, now);
-
-        let event = Event::new(
+        let created = Event::new(
             now,
             EventPayload::SessionCreated {
                 session_id: session.id.clone(),
                 user_id: user,
             },
         );
-        if let Err(error) = self.deps.bus.publish(&event).await {
-            tracing::warn!(%error, "session:created not published");
+        self.deps
+            .repo
+            .create(&session, &[created.to_outbox()?])
+            .await?;
+
+        if let Err(error) = self.deps.cache.fill(&session, self.config.cache_ttl).await {
+            tracing::warn!(%error, "session cache unavailable; new session not cached");
         }
+        self.local.insert_valid(&session, now);
         Ok(session)
     }
 }
@@ -89,6 +89,10 @@ mod tests {
         assert_eq!(
             h.cache.get(&session.id).await?,
             Some(CachedSession::Valid(Box::new(session.clone())))
+        );
+        assert!(
+            h.drain_outbox().await.len() == 1,
+            "its event, in the outbox"
         );
         let event = next_event(&mut created).await;
         assert_eq!(

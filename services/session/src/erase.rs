@@ -64,12 +64,15 @@ mod tests {
         let kept = sessions.open(other, &browser_client()).await?;
         // Cached as valid before the deletion.
         assert!(sessions.validate(&live.id).await?.is_some());
+        // The events so far (the "logout") go out first.
+        h.drain_outbox().await;
         let mut revoked = h.bus.subscribe(Channel::SessionRevoked).await?;
 
         assert_eq!(sessions.erase_user_sessions(user).await?, (1, 2));
         assert_eq!(sessions.validate(&live.id).await?, None);
         assert_eq!(h.repo.get(&live.id).await?, None);
         assert_eq!(h.repo.get(&ended.id).await?, None);
+        h.drain_outbox().await;
         let event = futures::StreamExt::next(&mut revoked).await;
         assert!(matches!(
             event.map(|e| e.payload),

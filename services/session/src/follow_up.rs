@@ -1,14 +1,15 @@
 //! The session service's outbox work: the refresh-token families of a
 //! revoked session are revoked by the token service, retried until it
 //! answers. The row is written in the transaction that revokes the session
-//! ([`revoke_families`]); this binary's outbox worker runs
-//! [`RevokeFamilies`] on it.
+//! ([`on_revoked`], with the `session:revoked` event); this binary's
+//! outbox worker runs [`RevokeFamilies`] on it.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use latch_domain::{
     Result, SessionId,
+    events::{Event, EventPayload},
     model::Session,
     ports::{NewOutboxMessage, OutboxHandler, OutboxMessage, TokenRevoker},
 };
@@ -36,6 +37,22 @@ pub(crate) fn revoke_families(session: &Session) -> Result<Vec<NewOutboxMessage>
         &payload,
         at,
     )?])
+}
+
+/// What a revocation writes with the session it revoked: the revocation
+/// of its refresh-token families and its `session:revoked` event.
+pub(crate) fn on_revoked(session: &Session) -> Result<Vec<NewOutboxMessage>> {
+    let mut rows = revoke_families(session)?;
+    let revoked = Event::new(
+        session.revoked_at.unwrap_or(session.last_active_at),
+        EventPayload::SessionRevoked {
+            session_id: session.id.clone(),
+            user_id: session.user_id,
+            reason: session.revoked_reason.clone().unwrap_or_default(),
+        },
+    );
+    rows.push(revoked.to_outbox()?);
+    Ok(rows)
 }
 
 /// Runs [`REVOKE_FAMILIES`] rows through the token service (in process in

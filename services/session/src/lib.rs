@@ -17,6 +17,7 @@ mod create;
 mod device;
 mod erase;
 pub mod follow_up;
+pub mod geo;
 pub mod grpc;
 mod listener;
 mod local_cache;

@@ -1,13 +1,14 @@
 //! Revocation, in the order that makes the database the authority:
 //!
-//! 1. the row is revoked, and in the same transaction an outbox row asks
-//!    for the session's refresh-token families to be revoked
-//!    ([`follow_up::REVOKE_FAMILIES`]);
+//! 1. the row is revoked, and in the same transaction outbox rows ask for
+//!    the session's refresh-token families to be revoked
+//!    ([`follow_up::REVOKE_FAMILIES`]) and carry its `session:revoked`
+//!    event;
 //! 2. the shared cache gets a tombstone, which replaces a cached "valid"
 //!    and blocks fills for the cache TTL, and the local cache a mark;
-//! 3. `session:revoked` is announced, so every replica drops its copy;
-//! 4. the outbox worker revokes the families, retrying with backoff until
-//!    the token service answers.
+//! 3. the outbox worker, woken by the commit, delivers `session:revoked`
+//!    (every replica drops its copy) and revokes the families, retrying
+//!    with backoff until the token service or Redis answers.
 //!
 //! Nothing after step 1 can undo it: with the token service or Redis down,
 //! the session is revoked and stays revoked once the cache TTL has passed.
@@ -17,11 +18,7 @@
 //! tombstone again.
 
 use chrono::{DateTime, Utc};
-use latch_domain::{
-    Error, Result, SessionId, UserId,
-    events::{Event, EventPayload},
-    model::Session,
-};
+use latch_domain::{Error, Result, SessionId, UserId};
 
 use crate::{Sessions, follow_up};
 
@@ -49,13 +46,9 @@ impl Sessions {
         let revoked = self
             .deps
             .repo
-            .revoke(id, now, reason, &follow_up::revoke_families)
+            .revoke(id, now, reason, &follow_up::on_revoked)
             .await?;
-        let tombstoned = self.tombstone(id, now).await;
-        if let Some(session) = &revoked {
-            self.announce_revoked(session, reason, now).await;
-        }
-        tombstoned?;
+        self.tombstone(id, now).await?;
         Ok(revoked.is_some())
     }
 
@@ -83,7 +76,7 @@ impl Sessions {
                     now,
                     reason,
                     REVOKE_BATCH,
-                    &follow_up::revoke_families,
+                    &follow_up::on_revoked,
                 )
                 .await?;
             if batch.is_empty() {
@@ -91,7 +84,6 @@ impl Sessions {
             }
             for session in &batch {
                 tombstoned = tombstoned.and(self.tombstone(&session.id, now).await);
-                self.announce_revoked(session, reason, now).await;
             }
             revoked = revoked.saturating_add(u32::try_from(batch.len()).unwrap_or(u32::MAX));
         }
@@ -115,22 +107,6 @@ impl Sessions {
                 )
                 .with_source(error)
             })
-    }
-
-    /// Publishes `session:revoked`; a failure is logged (delivery is at most
-    /// once anyway, and the local caches expire on their own).
-    async fn announce_revoked(&self, session: &Session, reason: &str, now: DateTime<Utc>) {
-        let event = Event::new(
-            now,
-            EventPayload::SessionRevoked {
-                session_id: session.id.clone(),
-                user_id: session.user_id,
-                reason: reason.to_owned(),
-            },
-        );
-        if let Err(error) = self.deps.bus.publish(&event).await {
-            tracing::warn!(%error, "session:revoked not published");
-        }
     }
 }
 
@@ -162,6 +138,8 @@ mod tests {
         let sessions = h.replica();
         let user = UserId::new();
         let session = sessions.open(user, &browser_client()).await?;
+        // Its `session:created`.
+        assert_eq!(h.drain_outbox().await, vec![Outcome::Done]);
         let mut revoked_events = h.bus.subscribe(Channel::SessionRevoked).await?;
 
         assert!(sessions.revoke(&session.id, "logout").await?);
@@ -170,7 +148,8 @@ mod tests {
         assert_eq!(stored.revoked_at, Some(h.clock_now()));
         assert_eq!(stored.revoked_reason.as_deref(), Some("logout"));
         assert!(h.tokens.revoked().is_empty(), "the outbox's work");
-        assert_eq!(h.drain_outbox().await, vec![Outcome::Done]);
+        // The families' revocation and `session:revoked`.
+        assert_eq!(h.drain_outbox().await, vec![Outcome::Done, Outcome::Done]);
         assert_eq!(
             h.tokens.revoked(),
             vec![(session.id.clone(), "logout".to_owned())]
@@ -348,6 +327,8 @@ mod tests {
         ));
 
         first.revoke(&session.id, "logout").await?;
+        // The worker delivers `session:revoked`.
+        h.drain_outbox().await;
 
         crate::testing::eventually(|| {
             second.local.get(&session.id, now) == Some(crate::local_cache::LocalHit::Revoked)
@@ -367,10 +348,18 @@ mod tests {
         let sessions = h.listening_replica().await;
         let session = sessions.open(UserId::new(), &browser_client()).await?;
         assert!(sessions.validate(&session.id).await?.is_some());
+        assert_eq!(
+            h.drain_outbox().await,
+            vec![Outcome::Done],
+            "session:created"
+        );
         h.tokens.set_down(true);
 
         assert!(sessions.revoke(&session.id, "logout").await?);
-        assert_eq!(h.drain_outbox().await, vec![Outcome::Retried]);
+        let outcomes = h.drain_outbox().await;
+        // The families' row waits for the token service; the event goes.
+        assert_eq!(outcomes.len(), 2);
+        assert!(outcomes.contains(&Outcome::Retried) && outcomes.contains(&Outcome::Done));
         let pending = h.outbox.find_by_key(session.id.as_str()).await?.remove(0);
         assert_eq!(pending.kind, REVOKE_FAMILIES);
         assert_eq!(pending.attempts, 1);
@@ -405,6 +394,7 @@ mod tests {
         for _ in 0..5 {
             opened.push(sessions.open(user, &browser_client()).await?);
         }
+        assert_eq!(h.drain_outbox().await.len(), 5, "session:created each");
         h.tokens.set_down(true);
         assert_eq!(sessions.revoke_all(user, None, "admin").await?, 5);
         for session in &opened {
@@ -413,7 +403,8 @@ mod tests {
         }
         h.tokens.set_down(false);
         h.clock.advance(Duration::minutes(1));
-        assert_eq!(h.drain_outbox().await.len(), 5);
+        // Five families' rows and five `session:revoked`.
+        assert_eq!(h.drain_outbox().await.len(), 10);
         assert_eq!(h.tokens.revoked().len(), 5);
         Ok(())
     }

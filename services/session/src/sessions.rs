@@ -13,6 +13,7 @@ use latch_domain::{
 
 use crate::{
     config::{SessionConfig, chrono_duration},
+    geo::GeoIp,
     local_cache::LocalCache,
     touch::TouchLog,
     validate::Lookup,
@@ -27,6 +28,9 @@ pub struct SessionDeps {
     /// `session:created` and `session:revoked`.
     pub bus: Arc<dyn EventBus>,
     pub clock: Arc<dyn Clock>,
+    /// Places a new session's address (`LATCH_GEOIP_DB`, [`crate::geo`]);
+    /// `None`: sessions carry no location.
+    pub geoip: Option<Arc<dyn GeoIp>>,
 }
 
 /// Creates, validates, touches and revokes sessions. Cheap to share: build

@@ -8,13 +8,12 @@ use latch_domain::Result;
 use latch_runtime::{
     authz_cache::AuthzCache,
     binary::{Assembled, Context},
-    outbox::{OutboxConfig, OutboxWorker},
     server::ServiceSet,
     siblings::Siblings,
 };
-use latch_store::sql::{SqlOutbox, SqlSessions};
+use latch_store::sql::SqlSessions;
 
-use crate::{SessionConfig, SessionDeps, Sessions, follow_up::RevokeFamilies, grpc};
+use crate::{SessionConfig, SessionDeps, Sessions, follow_up::RevokeFamilies, geo, grpc};
 
 pub async fn assemble(ctx: Context) -> Result<Assembled> {
     let source = ctx.source.as_ref();
@@ -25,18 +24,14 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
             cache: ctx.infra.cache.clone(),
             bus: ctx.infra.bus.clone(),
             clock: ctx.clock.clone(),
+            // A bad LATCH_GEOIP_DB stops the start.
+            geoip: geo::from_source(source).await?,
         },
         SessionConfig::from_source(source)?,
     );
     sessions.spawn_revocation_listener();
     sessions.spawn_cleanup();
-    OutboxWorker::new(
-        Arc::new(SqlOutbox::new(ctx.infra.db.clone())),
-        ctx.clock.clone(),
-        OutboxConfig::from_source(source)?,
-        vec![RevokeFamilies::new(siblings.token()?)],
-    )?
-    .spawn();
+    ctx.spawn_outbox_worker(vec![RevokeFamilies::new(siblings.token()?)])?;
     let mut services = ServiceSet::new();
     let roles = AuthzCache::start(source, ctx.infra.bus.clone(), ctx.clock.clone())?
         .roles(siblings.authorization()?);

@@ -21,11 +21,11 @@ use latch_domain::{
     model::SessionQuery,
     model::{ClientInfo, RevocationCursor, Session, SessionRevocation},
     ports::{
-        CachedSession, EventBus, EventStream, FollowUp, OutboxRepository, SessionCache,
-        SessionRepository, TokenRevoker,
+        CachedSession, EventBus, EventStream, FollowUp, NewOutboxMessage, OutboxRepository,
+        SessionCache, SessionRepository, TokenRevoker,
     },
 };
-use latch_runtime::outbox::{OutboxConfig, OutboxWorker, Outcome};
+use latch_runtime::outbox::{DeliverEvent, OutboxConfig, OutboxWorker, Outcome};
 use latch_store::{
     memory::{MemoryEventBus, MemorySessionCache},
     sql::{SqlOutbox, SqlSessions},
@@ -89,17 +89,21 @@ impl Harness {
             cache: self.cache.clone(),
             bus: self.bus.clone(),
             clock: Arc::new(self.clock.clone()),
+            geoip: None,
         }
     }
 
     /// This deployment's outbox worker, with the session service's
-    /// handlers on the fake token service.
+    /// handlers on the fake token service and event delivery on the bus.
     pub(crate) fn outbox_worker(&self) -> OutboxWorker {
         OutboxWorker::new(
             self.outbox.clone(),
             Arc::new(self.clock.clone()),
             OutboxConfig::default(),
-            vec![RevokeFamilies::new(self.tokens.clone())],
+            vec![
+                RevokeFamilies::new(self.tokens.clone()),
+                DeliverEvent::new(self.bus.clone()),
+            ],
         )
         .unwrap_or_else(|e| panic!("outbox worker: {e}"))
     }
@@ -197,8 +201,8 @@ impl CountingRepo {
 
 #[async_trait]
 impl SessionRepository for CountingRepo {
-    async fn create(&self, session: &Session) -> Result<()> {
-        self.inner.create(session).await
+    async fn create(&self, session: &Session, follow_up: &[NewOutboxMessage]) -> Result<()> {
+        self.inner.create(session, follow_up).await
     }
     async fn get(&self, id: &SessionId) -> Result<Option<Session>> {
         self.gets.fetch_add(1, Ordering::SeqCst);

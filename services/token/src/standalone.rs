@@ -11,11 +11,10 @@ use latch_runtime::{
     authz_cache::AuthzCache,
     binary::{Assembled, Context},
     http::{HttpConfig, HttpListener},
-    outbox::{OutboxConfig, OutboxWorker},
     server::{self, Guard, ServiceSet},
     siblings::Siblings,
 };
-use latch_store::sql::{SqlOutbox, SqlRefreshTokens, SqlSigningKeys};
+use latch_store::sql::{SqlRefreshTokens, SqlSigningKeys};
 
 use crate::{TokenConfig, TokenDeps, TokenSecrets, Tokens, follow_up::RevokeSession, grpc};
 
@@ -27,6 +26,7 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
     // process while events keep the copy coherent.
     let authz = AuthzCache::start(source, ctx.infra.bus.clone(), ctx.clock.clone())?;
     let roles = authz.roles(siblings.authorization()?);
+    ctx.spawn_outbox_worker(vec![RevokeSession::new(sessions.clone())])?;
     let tokens = Tokens::start(
         TokenDeps {
             refresh_tokens: Arc::new(SqlRefreshTokens::new(ctx.infra.db.clone())),
@@ -52,13 +52,6 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
         let routes = crate::http::routes(tokens.clone(), listener.public_url());
         latch_runtime::http::spawn(routes, listener, server::shutdown_signal());
     }
-    OutboxWorker::new(
-        Arc::new(SqlOutbox::new(ctx.infra.db.clone())),
-        ctx.clock.clone(),
-        OutboxConfig::from_source(source)?,
-        vec![RevokeSession::new(sessions.clone())],
-    )?
-    .spawn();
     let mut services = ServiceSet::new();
     services.add(grpc::server(tokens.clone(), roles.clone()), grpc::POLICY);
     Ok(Assembled {

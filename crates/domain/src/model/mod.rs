@@ -15,7 +15,7 @@ pub use external_identity::{ExternalIdentity, Unlinked};
 pub use login::{LoginCursor, LoginEvent};
 pub use passkey::{PasskeyCredential, PasskeyRemoval, PasskeyUse};
 pub use password_reset::PasswordResetToken;
-pub use profile::{Address, Profile};
+pub use profile::{Address, Profile, StoredAvatar};
 pub use role::{Permission, Role, RoleDeletion, RoleUpdate, builtin, permission};
 pub use second_factor::TotpRecord;
 pub use session::{

@@ -31,9 +31,17 @@ pub struct Profile {
     pub metadata: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The stored row's version when this copy was read: every write of a
+    /// profile increments it, and a new profile starts at
+    /// [`Profile::FIRST_VERSION`]. An update writes only over the version
+    /// it read, so it never overwrites a change it has not seen.
+    pub version: i64,
 }
 
 impl Profile {
+    /// The version a profile is created at.
+    pub const FIRST_VERSION: i64 = 1;
+
     /// A profile with only the names set, created `at` (what sign-up makes).
     pub fn named(
         user_id: UserId,
@@ -56,6 +64,17 @@ impl Profile {
             metadata: serde_json::Value::Object(serde_json::Map::new()),
             created_at: at,
             updated_at: at,
+            version: Self::FIRST_VERSION,
         }
     }
+}
+
+/// An avatar as the profile keeps it: the object's key in the avatar
+/// store, its size in bytes and its MIME type (what was stored, after
+/// re-encoding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAvatar {
+    pub key: String,
+    pub size: i64,
+    pub mime: String,
 }

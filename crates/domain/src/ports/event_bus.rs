@@ -17,6 +17,16 @@ pub type EventStream = BoxStream<'static, Event>;
 #[async_trait]
 pub trait EventBus: Send + Sync + 'static {
     async fn publish(&self, event: &Event) -> Result<()>;
+
+    /// Delivers an event the outbox held: published on its channel and,
+    /// where the adapter keeps one, appended to the channel's durable
+    /// stream, which consumer groups read without missing anything. Called
+    /// again for an event already delivered (a worker that lost its lease)
+    /// it adds nothing to the stream. Without a stream it is
+    /// [`EventBus::publish`].
+    async fn deliver(&self, event: &Event) -> Result<()> {
+        self.publish(event).await
+    }
     /// A stream of the channel's events from now on; `UNAVAILABLE` when
     /// the subscription cannot be made. The stream ends on a gap (see the
     /// trait) or when the bus is dropped.

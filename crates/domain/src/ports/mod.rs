@@ -43,6 +43,7 @@ pub use outbox::{
 pub use passkey::PasskeyRepository;
 pub use password::{PasswordHasher, PasswordVerdict};
 pub use rate_limit::{Rate, RateLimiter, ip_bucket};
+pub use repositories::VersionedWrite;
 pub use repositories::{
     LoginHistoryRepository, PasswordResetRepository, ProfileRepository, RefreshTokenRepository,
     RoleRepository, SessionRepository, SigningKeyRepository, UserRepository,

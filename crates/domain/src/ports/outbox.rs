@@ -8,7 +8,8 @@
 //! database). A worker on every replica claims due rows of the kinds it has
 //! an [`OutboxHandler`] for, runs the handler, and marks the row done, due
 //! again later (backoff), or dead after too many attempts, with the last
-//! error. Rows stay once done or dead, for incidents and a later cleanup.
+//! error. Rows stay once done or dead, for incidents, until the purge
+//! deletes them after their retention (`latch_runtime::outbox_purge`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -196,8 +197,24 @@ pub trait OutboxRepository: Send + Sync + 'static {
     /// [`OutboxRepository::complete`].
     async fn bury(&self, claimed: &OutboxMessage, at: DateTime<Utc>, error: &str) -> Result<bool>;
 
+    /// Returns when rows were committed through this process since the
+    /// last call (at once if so), or after `max`: the worker's pause
+    /// between polls, cut short by new work.
+    async fn wait_for_new(&self, max: std::time::Duration);
+
     /// Every row about `key`, oldest first (incidents, tests).
     async fn find_by_key(&self, key: &str) -> Result<Vec<OutboxMessage>>;
+
+    /// Deletes at most `limit` rows in `status` that finished before
+    /// `before`; returns how many. Only done or dead rows: pending rows
+    /// (`status` = pending) are never deleted, and the call returns 0.
+    /// Call again until it returns less than `limit`.
+    async fn purge_finished(
+        &self,
+        status: OutboxStatus,
+        before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<u64>;
 }
 
 /// Runs one kind of row. Handlers are idempotent: a row may run again

@@ -5,15 +5,21 @@ use uuid::Uuid;
 use crate::{
     Result, UserId,
     model::{PasskeyCredential, PasskeyRemoval, PasskeyUse},
+    ports::NewOutboxMessage,
 };
 
 /// Identity's `passkey_credentials`: the WebAuthn credentials of users,
 /// unique by credential id.
 #[async_trait]
 pub trait PasskeyRepository: Send + Sync + 'static {
-    /// Adds `credential`. `ALREADY_EXISTS` when its credential id is
-    /// registered already (to this user or another).
-    async fn add(&self, credential: &PasskeyCredential) -> Result<()>;
+    /// Adds `credential` and writes `follow_up` (its `user:updated`) in
+    /// the same transaction. `ALREADY_EXISTS`, writing nothing, when its
+    /// credential id is registered already (to this user or another).
+    async fn add(
+        &self,
+        credential: &PasskeyCredential,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<()>;
 
     /// The passkey with this credential id, whoever holds it.
     async fn find_by_credential_id(
@@ -43,5 +49,12 @@ pub trait PasskeyRepository: Send + Sync + 'static {
     /// sign in (no password hash, no linked identity, no other passkey),
     /// judged and done in one transaction under the user's row lock, so
     /// two racing removals (of passkeys or identities) cannot both pass.
-    async fn delete(&self, user: UserId, id: Uuid) -> Result<PasskeyRemoval>;
+    /// `follow_up` is written in the same transaction when the passkey
+    /// is removed, and only then.
+    async fn delete(
+        &self,
+        user: UserId,
+        id: Uuid,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<PasskeyRemoval>;
 }

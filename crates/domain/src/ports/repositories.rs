@@ -6,7 +6,7 @@ use crate::{
     model::{
         LoginCursor, LoginEvent, NewUser, PasswordResetToken, Permission, Profile, RefreshFamily,
         RefreshToken, RevocationCursor, Role, RoleDeletion, RoleUpdate, Session, SessionQuery,
-        SessionRevocation, SigningKeyRecord, User, UserStatus,
+        SessionRevocation, SigningKeyRecord, StoredAvatar, User, UserStatus,
     },
     ports::{FollowUp, NewOutboxMessage},
 };
@@ -21,8 +21,16 @@ pub trait UserRepository: Send + Sync + 'static {
     async fn create(&self, user: &NewUser) -> Result<User>;
     async fn get(&self, id: UserId) -> Result<Option<User>>;
     async fn find_by_email(&self, email: &str) -> Result<Option<User>>;
-    /// Returns false when the user does not exist.
-    async fn set_status(&self, id: UserId, status: UserStatus, at: DateTime<Utc>) -> Result<bool>;
+    /// Sets the status and, in the same transaction, writes `follow_up`
+    /// (the sign-up saga's `user:created`). False, writing nothing, when
+    /// the user does not exist.
+    async fn set_status(
+        &self,
+        id: UserId,
+        status: UserStatus,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool>;
     async fn set_password_hash(&self, id: UserId, hash: &str, at: DateTime<Utc>) -> Result<bool>;
     /// Sets a new password hash and, in the same transaction, writes
     /// `follow_up` (the notice mail). False, writing nothing, when the
@@ -47,14 +55,36 @@ pub trait UserRepository: Send + Sync + 'static {
     ) -> Result<bool>;
     /// Marks the email verified at `at`, only while it is still `email`
     /// and unverified (a code mailed to an address the user has since
-    /// left proves nothing). True when this call verified it.
-    async fn verify_email(&self, id: UserId, email: &str, at: DateTime<Utc>) -> Result<bool>;
+    /// left proves nothing). True when this call verified it; `follow_up`
+    /// (its `user:updated`) is written in the same transaction then, and
+    /// only then.
+    async fn verify_email(
+        &self,
+        id: UserId,
+        email: &str,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool>;
     /// Sets the sign-in phone (E.164), unverified, unless it already is
-    /// `phone`. True when it changed.
-    async fn set_phone(&self, id: UserId, phone: &str, at: DateTime<Utc>) -> Result<bool>;
+    /// `phone`. True when it changed; `follow_up` is written with the
+    /// change, and only with one.
+    async fn set_phone(
+        &self,
+        id: UserId,
+        phone: &str,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool>;
     /// Marks the phone verified at `at`, only while it is still `phone` and
-    /// unverified. True when this call verified it.
-    async fn verify_phone(&self, id: UserId, phone: &str, at: DateTime<Utc>) -> Result<bool>;
+    /// unverified. True when this call verified it; `follow_up` is written
+    /// with the change, and only with one.
+    async fn verify_phone(
+        &self,
+        id: UserId,
+        phone: &str,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool>;
     async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<()>;
     /// Removes the user and what hangs off it in identity's own tables.
     async fn delete(&self, id: UserId) -> Result<bool>;
@@ -81,6 +111,10 @@ pub trait PasswordResetRepository: Send + Sync + 'static {
         password_hash: &str,
         follow_up: &[NewOutboxMessage],
     ) -> Result<bool>;
+    /// Deletes at most `limit` tokens (of any user) that expired before
+    /// `before`, used or not (a used token still ends at its expiry);
+    /// returns how many. Call again until it returns less than `limit`.
+    async fn delete_expired(&self, before: DateTime<Utc>, limit: u64) -> Result<u64>;
 }
 
 /// `login_history`, owned by identity.
@@ -120,12 +154,62 @@ pub trait ProfileRepository: Send + Sync + 'static {
     /// Inserts unless a profile for the user exists; returns whether it inserted.
     async fn create_if_absent(&self, profile: &Profile) -> Result<bool>;
     async fn get(&self, user: UserId) -> Result<Option<Profile>>;
-    /// Replaces every column but the key and `created_at`; false if absent.
+    /// Replaces every column but the key and `created_at`, whatever the
+    /// stored version, and increments the version; false if absent. For
+    /// writes that must not lose a concurrent one, use
+    /// [`ProfileRepository::update_versioned`].
     async fn update(&self, profile: &Profile) -> Result<bool>;
+    /// Compare-and-set: replaces every column but the key and `created_at`
+    /// only while the stored version is still `profile.version` (the one
+    /// read), storing `profile.version + 1`, and writes `follow_up` (the
+    /// `user:updated` event) in the same transaction. A stale version or a
+    /// missing profile writes nothing, follow-up included.
+    async fn update_versioned(
+        &self,
+        profile: &Profile,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<VersionedWrite>;
     async fn delete(&self, user: UserId) -> Result<bool>;
+    /// Sets (`Some`) or clears (`None`) the avatar columns and `updated_at`
+    /// (and increments `version`), nothing else, only while the stored
+    /// avatar key is still `expected` (compare-and-set: uploads racing each
+    /// other never lose track of an object); writes `follow_up` (the
+    /// `user:updated` naming `avatar`) in the same transaction. False,
+    /// writing nothing, when there is no profile or its key moved on.
+    async fn set_avatar(
+        &self,
+        user: UserId,
+        expected: Option<&str>,
+        avatar: Option<&StoredAvatar>,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool>;
+    /// The avatar key of each of `users` that has a profile (`None`: a
+    /// profile without avatar); a user with no profile is absent.
+    async fn avatar_keys(
+        &self,
+        users: &[UserId],
+    ) -> Result<std::collections::HashMap<UserId, Option<String>>>;
+}
+
+/// What [`ProfileRepository::update_versioned`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionedWrite {
+    /// Written; the stored version is now the one given.
+    Written { version: i64 },
+    /// Another write came first: the stored version is no longer the one
+    /// read. Nothing was written.
+    Stale,
+    /// No such profile.
+    Missing,
 }
 
 /// `roles`, `permissions`, `role_permissions`, `user_roles`, owned by authorization.
+///
+/// Every write takes the outbox rows that announce it (its
+/// `authz:changed`) and writes them in its own transaction, only when it
+/// changed something: a change is never committed without its event, and
+/// a write that changed nothing or failed announces nothing.
 #[async_trait]
 pub trait RoleRepository: Send + Sync + 'static {
     async fn list_roles(&self) -> Result<Vec<Role>>;
@@ -134,41 +218,78 @@ pub trait RoleRepository: Send + Sync + 'static {
     /// Distinct permission names granted through any of the user's roles.
     async fn permissions_of_user(&self, user: UserId) -> Result<Vec<String>>;
     async fn permissions_of_role(&self, role: RoleId) -> Result<Vec<String>>;
-    /// Idempotent: returns false when the user already holds the role.
-    async fn assign(&self, user: UserId, role: RoleId, at: DateTime<Utc>) -> Result<bool>;
-    async fn unassign(&self, user: UserId, role: RoleId) -> Result<bool>;
+    /// Idempotent: returns false, writing no `follow_up`, when the user
+    /// already holds the role.
+    async fn assign(
+        &self,
+        user: UserId,
+        role: RoleId,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool>;
+    /// False, writing no `follow_up`, when the user did not hold the role.
+    async fn unassign(
+        &self,
+        user: UserId,
+        role: RoleId,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool>;
     /// Removes every role assignment of the user; returns how many.
-    async fn unassign_all(&self, user: UserId) -> Result<u64>;
+    /// `follow_up` is written only when there was one.
+    async fn unassign_all(&self, user: UserId, follow_up: &[NewOutboxMessage]) -> Result<u64>;
 
     // Administration. Each write is one transaction: it completes or
-    // leaves no trace.
+    // leaves no trace, its outbox rows included.
 
     /// At most `limit` roles by name, after the role named `after`.
     async fn list_roles_after(&self, after: Option<&str>, limit: u64) -> Result<Vec<Role>>;
     /// `(role, permission)` for every grant of `roles`, by permission name.
     async fn grants_of_roles(&self, roles: &[RoleId]) -> Result<Vec<(RoleId, String)>>;
     /// Inserts `role` (its name unique, else `ALREADY_EXISTS`) granting
-    /// `permissions` (each existing, else `NOT_FOUND`).
-    async fn create_role(&self, role: &Role, permissions: &[String]) -> Result<()>;
-    /// Applies `update` to the role; false when it does not exist. A new
-    /// permission set replaces the old one whole (`NOT_FOUND` for an
-    /// unknown permission).
+    /// `permissions` (each existing, else `NOT_FOUND`), with `follow_up`.
+    async fn create_role(
+        &self,
+        role: &Role,
+        permissions: &[String],
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<()>;
+    /// Applies `update` to the role; false, writing no `follow_up`, when
+    /// it does not exist. A new permission set replaces the old one whole
+    /// (`NOT_FOUND` for an unknown permission).
     async fn update_role(
         &self,
         role: RoleId,
         update: &RoleUpdate,
         at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
     ) -> Result<bool>;
     /// Deletes a custom role (never a built-in one: `NotFound`). Without
     /// `force`, a role some user holds stays (`InUse`); with it, the role
     /// is taken from its holders. Decided under a lock on the role, so an
     /// assignment racing the deletion is counted or fails `NOT_FOUND`.
-    async fn delete_role(&self, role: RoleId, force: bool) -> Result<RoleDeletion>;
-    /// Idempotent: false when the role already grants the permission;
-    /// `NOT_FOUND` when either does not exist.
-    async fn grant(&self, role: RoleId, permission: &str) -> Result<bool>;
-    /// Idempotent: false when the role did not grant the permission.
-    async fn revoke(&self, role: RoleId, permission: &str) -> Result<bool>;
+    /// `follow_up` is written only when the role is `Deleted`.
+    async fn delete_role(
+        &self,
+        role: RoleId,
+        force: bool,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<RoleDeletion>;
+    /// Idempotent: false, writing no `follow_up`, when the role already
+    /// grants the permission; `NOT_FOUND` when either does not exist.
+    async fn grant(
+        &self,
+        role: RoleId,
+        permission: &str,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool>;
+    /// Idempotent: false, writing no `follow_up`, when the role did not
+    /// grant the permission.
+    async fn revoke(
+        &self,
+        role: RoleId,
+        permission: &str,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool>;
 
     /// The permissions among `names` that exist, by name.
     async fn find_permissions(&self, names: &[String]) -> Result<Vec<Permission>>;
@@ -179,18 +300,31 @@ pub trait RoleRepository: Send + Sync + 'static {
         limit: u64,
     ) -> Result<Vec<Permission>>;
     /// Inserts `permission` (`ALREADY_EXISTS` when the name is taken) and
-    /// grants it to `grant_to` in the same transaction.
-    async fn create_permission(&self, permission: &Permission, grant_to: &[RoleId]) -> Result<()>;
-    /// Deletes a custom permission and every grant of it; the names of the
-    /// roles that granted it, or `None` when there is no such custom
-    /// permission (absent, or built in).
-    async fn delete_permission(&self, name: &str) -> Result<Option<Vec<String>>>;
+    /// grants it to `grant_to` in the same transaction, with `follow_up`.
+    async fn create_permission(
+        &self,
+        permission: &Permission,
+        grant_to: &[RoleId],
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<()>;
+    /// Deletes a custom permission and every grant of it, with the rows
+    /// `follow_up` builds from the name of each role that granted it; the
+    /// names of those roles, or `None`, writing nothing, when there is no
+    /// such custom permission (absent, or built in).
+    async fn delete_permission(
+        &self,
+        name: &str,
+        follow_up: FollowUp<'_, str>,
+    ) -> Result<Option<Vec<String>>>;
 }
 
 /// `sessions`, owned by session.
 #[async_trait]
 pub trait SessionRepository: Send + Sync + 'static {
-    async fn create(&self, session: &Session) -> Result<()>;
+    /// Inserts the session and, in the same transaction, `follow_up`
+    /// (its `session:created` event); `ALREADY_EXISTS`, writing nothing,
+    /// when the id is taken.
+    async fn create(&self, session: &Session, follow_up: &[NewOutboxMessage]) -> Result<()>;
     async fn get(&self, id: &SessionId) -> Result<Option<Session>>;
     /// At most `query.limit` of the user's sessions, most recently active
     /// first (`last_active_at`, then `id`, descending), after the cursor.

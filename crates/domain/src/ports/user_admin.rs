@@ -41,14 +41,17 @@ pub trait UserAdminRepository: Send + Sync + 'static {
     /// Marks the user deleted at `at` and, in the same transaction, clears
     /// its personal columns, deletes what hangs off it in identity's own
     /// tables (login history, reset tokens, recovery codes, linked
-    /// identities, passkeys) and writes `follow_up`. A user deleted
-    /// already keeps its tombstone and time; only `follow_up` is written
-    /// (DeleteUser run again). Nothing is written for an unknown user.
+    /// identities, passkeys) and writes `follow_up` and `on_marked` (the
+    /// `user:deleted` event). A user deleted already keeps its tombstone
+    /// and time; only `follow_up` is written (DeleteUser run again), not
+    /// `on_marked`: the deletion was announced when it happened. Nothing
+    /// is written for an unknown user.
     async fn tombstone(
         &self,
         id: UserId,
         at: DateTime<Utc>,
         follow_up: &[NewOutboxMessage],
+        on_marked: &[NewOutboxMessage],
     ) -> Result<Tombstoning>;
 
     /// At most `limit` users deleted before `before`, oldest first.

@@ -20,7 +20,7 @@ use deadpool_redis::{
 };
 use latch_domain::{Error, Result};
 
-pub use event_bus::RedisEventBus;
+pub use event_bus::{DEFAULT_STREAM_MAX_LEN, RedisEventBus, stream_name};
 pub use fallback::PROBE_EVERY;
 pub use flow_state::RedisFlowState;
 pub use lockout::RedisFailureCounter;

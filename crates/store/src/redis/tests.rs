@@ -11,6 +11,8 @@ use latch_testkit::{PrivateRedis, REDIS_URL_VAR, backend_url};
 
 use super::*;
 
+mod event_stream;
+
 #[test]
 fn versions_are_read_from_info() {
     let info =

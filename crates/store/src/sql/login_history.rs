@@ -75,7 +75,9 @@ impl LoginHistoryRepository for SqlLoginHistory {
             .await
             .map_err(db_err)?;
         outbox::write(&txn, follow_up).await?;
-        txn.commit().await.map_err(db_err)
+        txn.commit().await.map_err(db_err)?;
+        self.db.outbox_written();
+        Ok(())
     }
 
     async fn list(&self, user: UserId, limit: u64) -> Result<Vec<LoginEvent>> {

@@ -76,14 +76,15 @@ impl SqlOutbox {
         let sql = format!(
             "WITH candidates AS ( \
                 SELECT id FROM outbox \
-                WHERE status = $3 AND available_at <= $4 AND kind IN ({}) \
+                WHERE status = $3 AND available_at <= $4 AND kind IN ({}) AND {} \
                 ORDER BY available_at, id LIMIT $5 \
                 FOR UPDATE SKIP LOCKED) \
             UPDATE outbox SET available_at = $1, lease_token = $2, \
                 attempts = outbox.attempts + 1 \
             FROM candidates WHERE outbox.id = candidates.id \
             RETURNING outbox.*",
-            placeholders.join(", ")
+            placeholders.join(", "),
+            NO_EARLIER_PENDING
         );
         outbox::Entity::find()
             .from_raw_sql(Statement::from_sql_and_values(
@@ -140,7 +141,8 @@ enum Settle<'a> {
 }
 
 /// Inserts `messages` on `conn`: the caller's transaction, so the rows
-/// commit or vanish with the change they follow.
+/// commit or vanish with the change they follow. After the commit the
+/// caller calls `Database::outbox_written`, so the worker runs them now.
 pub(crate) async fn write(
     conn: &impl ConnectionTrait,
     messages: &[NewOutboxMessage],
@@ -187,12 +189,23 @@ fn to_message(row: outbox::Model) -> Result<OutboxMessage> {
     })
 }
 
-/// Pending rows of `kinds` due at `now`.
+/// Rows of one kind and key run one at a time, in creation order: a row
+/// waits while an earlier one of its kind and key is pending (due, leased
+/// or backing off). That keeps one aggregate's events in order across
+/// replicas and retries; a buried row no longer holds the rest back.
+/// Served by `idx_outbox_aggregate_key`.
+const NO_EARLIER_PENDING: &str = "NOT EXISTS (SELECT 1 FROM outbox AS earlier \
+    WHERE earlier.aggregate_key = outbox.aggregate_key AND earlier.kind = outbox.kind \
+    AND earlier.status = 'pending' AND earlier.id < outbox.id)";
+
+/// Pending rows of `kinds` due at `now` with no earlier row of their kind
+/// and key pending.
 fn due(kinds: &[&str], now: DateTime<Utc>) -> sea_orm::Condition {
     sea_orm::Condition::all()
         .add(outbox::Column::Status.eq(OutboxStatus::Pending.as_str()))
         .add(outbox::Column::Kind.is_in(kinds.iter().copied()))
         .add(outbox::Column::AvailableAt.lte(now))
+        .add(Expr::cust(NO_EARLIER_PENDING))
 }
 
 fn clip(error: &str) -> String {
@@ -202,7 +215,9 @@ fn clip(error: &str) -> String {
 #[async_trait]
 impl OutboxRepository for SqlOutbox {
     async fn enqueue(&self, messages: &[NewOutboxMessage]) -> Result<()> {
-        write(self.db.connection(), messages).await
+        write(self.db.connection(), messages).await?;
+        self.db.outbox_written();
+        Ok(())
     }
 
     async fn claim(
@@ -271,6 +286,10 @@ impl OutboxRepository for SqlOutbox {
         self.settle(claimed, Settle::Dead(at, error)).await
     }
 
+    async fn wait_for_new(&self, max: std::time::Duration) {
+        self.db.outbox_wait(max).await;
+    }
+
     async fn find_by_key(&self, key: &str) -> Result<Vec<OutboxMessage>> {
         outbox::Entity::find()
             .filter(outbox::Column::AggregateKey.eq(key))
@@ -281,5 +300,32 @@ impl OutboxRepository for SqlOutbox {
             .into_iter()
             .map(to_message)
             .collect()
+    }
+
+    async fn purge_finished(
+        &self,
+        status: OutboxStatus,
+        before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<u64> {
+        if status == OutboxStatus::Pending || limit == 0 {
+            return Ok(0);
+        }
+        // A bounded batch through `idx_outbox_status_finished_at`. No lock
+        // clause: a finished row is never claimed again, so only another
+        // replica's purge can hold it, and then this one finds it gone.
+        let batch = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::Id)
+            .filter(outbox::Column::Status.eq(status.as_str()))
+            .filter(outbox::Column::FinishedAt.lt(before))
+            .limit(limit)
+            .into_query();
+        let deleted = outbox::Entity::delete_many()
+            .filter(outbox::Column::Id.in_subquery(batch))
+            .exec(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(deleted.rows_affected)
     }
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use latch_domain::{
     Error, Result, UserId,
     model::{PasskeyCredential, PasskeyRemoval, PasskeyUse},
-    ports::PasskeyRepository,
+    ports::{NewOutboxMessage, PasskeyRepository},
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -23,6 +23,7 @@ use super::{
     db_err,
     entity::passkey_credentials::{self, Column},
     error::corrupt,
+    outbox,
     sign_in_methods::{Leaving, keeps_a_way_in, lock_user},
 };
 use crate::Database;
@@ -98,11 +99,24 @@ impl SqlPasskeys {
 
 #[async_trait]
 impl PasskeyRepository for SqlPasskeys {
-    async fn add(&self, credential: &PasskeyCredential) -> Result<()> {
-        passkey_credentials::Entity::insert(to_row(credential)?)
-            .exec_without_returning(self.db.connection())
+    async fn add(
+        &self,
+        credential: &PasskeyCredential,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<()> {
+        let row = to_row(credential)?;
+        let txn = self.db.connection().begin().await.map_err(db_err)?;
+        // A taken credential id fails here (ALREADY_EXISTS from `db_err`)
+        // and the transaction rolls back with the follow-up.
+        passkey_credentials::Entity::insert(row)
+            .exec_without_returning(&txn)
             .await
             .map_err(db_err)?;
+        outbox::write(&txn, follow_up).await?;
+        txn.commit().await.map_err(db_err)?;
+        if !follow_up.is_empty() {
+            self.db.outbox_written();
+        }
         Ok(())
     }
 
@@ -185,7 +199,12 @@ impl PasskeyRepository for SqlPasskeys {
         Ok(())
     }
 
-    async fn delete(&self, user: UserId, id: Uuid) -> Result<PasskeyRemoval> {
+    async fn delete(
+        &self,
+        user: UserId,
+        id: Uuid,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<PasskeyRemoval> {
         let txn = self.db.connection().begin().await.map_err(db_err)?;
         // Every removal of this user's ways in queues here until commit;
         // returning before the commit rolls back (nothing was written).
@@ -207,7 +226,11 @@ impl PasskeyRepository for SqlPasskeys {
             .exec(&txn)
             .await
             .map_err(db_err)?;
+        outbox::write(&txn, follow_up).await?;
         txn.commit().await.map_err(db_err)?;
+        if !follow_up.is_empty() {
+            self.db.outbox_written();
+        }
         Ok(PasskeyRemoval::Removed)
     }
 }

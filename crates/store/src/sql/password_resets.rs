@@ -11,7 +11,7 @@ use latch_domain::{
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    TransactionTrait, sea_query::Expr,
+    QuerySelect, QueryTrait, TransactionTrait, sea_query::Expr,
 };
 
 use super::{
@@ -96,7 +96,9 @@ impl PasswordResetRepository for SqlPasswordResets {
             .await
             .map_err(db_err)?;
         outbox::write(&txn, follow_up).await?;
-        txn.commit().await.map_err(db_err)
+        txn.commit().await.map_err(db_err)?;
+        self.db.outbox_written();
+        Ok(())
     }
 
     async fn find_by_hash(&self, hash: &[u8; 32]) -> Result<Option<PasswordResetToken>> {
@@ -143,6 +145,25 @@ impl PasswordResetRepository for SqlPasswordResets {
         void_others(&txn, token.user_id, token.id, at).await?;
         outbox::write(&txn, follow_up).await?;
         txn.commit().await.map_err(db_err)?;
+        self.db.outbox_written();
         Ok(true)
+    }
+
+    async fn delete_expired(&self, before: DateTime<Utc>, limit: u64) -> Result<u64> {
+        // A bounded batch through `idx_password_reset_tokens_expires_at`;
+        // no lock clause: replicas cleaning at once wait on each other's
+        // row locks, then find those rows gone.
+        let batch = resets::Entity::find()
+            .select_only()
+            .column(resets::Column::Id)
+            .filter(resets::Column::ExpiresAt.lt(before))
+            .limit(limit)
+            .into_query();
+        let deleted = resets::Entity::delete_many()
+            .filter(resets::Column::Id.in_subquery(batch))
+            .exec(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(deleted.rows_affected)
     }
 }

@@ -331,6 +331,7 @@ impl RefreshTokenRepository for SqlRefreshTokens {
             outbox::write(&txn, follow_up).await?;
         }
         txn.commit().await.map_err(db_err)?;
+        self.db.outbox_written();
         Ok(revoked)
     }
 

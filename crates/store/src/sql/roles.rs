@@ -1,23 +1,26 @@
 //! `roles`, `permissions`, `role_permissions` and `user_roles` behind
-//! [`RoleRepository`]; the administration writes are in [`admin`].
+//! [`RoleRepository`]; the assignments are in [`assignment`], the
+//! administration writes in [`admin`]. Every write commits its outbox rows
+//! (its `authz:changed`) with it, and only when it changed something.
 
 mod admin;
+mod assignment;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use latch_domain::{
     Result, RoleId, UserId,
     model::{Permission, Role, RoleDeletion, RoleUpdate},
-    ports::RoleRepository,
+    ports::{FollowUp, NewOutboxMessage, RoleRepository},
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    TryInsertResult,
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use super::{
     db_err,
     entity::{permissions, role_permissions, roles, user_roles},
+    outbox,
 };
 use crate::Database;
 
@@ -31,6 +34,25 @@ impl SqlRoles {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
+}
+
+/// Commits `txn`, with `follow_up` when the write `changed` something,
+/// and then wakes this process's outbox worker for the rows.
+async fn commit(
+    db: &Database,
+    txn: DatabaseTransaction,
+    changed: bool,
+    follow_up: &[NewOutboxMessage],
+) -> Result<()> {
+    let written = changed && !follow_up.is_empty();
+    if written {
+        outbox::write(&txn, follow_up).await?;
+    }
+    txn.commit().await.map_err(db_err)?;
+    if written {
+        db.outbox_written();
+    }
+    Ok(())
 }
 
 fn to_role(row: roles::Model) -> Role {
@@ -121,39 +143,27 @@ impl RoleRepository for SqlRoles {
             .map_err(db_err)
     }
 
-    /// Insert-if-absent: a repeated or racing assignment returns false, not
-    /// an error. `NOT_FOUND` when the role does not exist.
-    async fn assign(&self, user: UserId, role: RoleId, at: DateTime<Utc>) -> Result<bool> {
-        let row = user_roles::ActiveModel {
-            user_id: Set(user.0),
-            role_id: Set(role.0),
-            assigned_at: Set(at),
-        };
-        let result = user_roles::Entity::insert(row)
-            .on_conflict_do_nothing()
-            .exec_without_returning(self.db.connection())
-            .await
-            .map_err(db_err)?;
-        Ok(matches!(result, TryInsertResult::Inserted(n) if n > 0))
+    async fn assign(
+        &self,
+        user: UserId,
+        role: RoleId,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool> {
+        assignment::assign(&self.db, user, role, at, follow_up).await
     }
 
-    async fn unassign(&self, user: UserId, role: RoleId) -> Result<bool> {
-        let result = user_roles::Entity::delete_many()
-            .filter(user_roles::Column::UserId.eq(user.0))
-            .filter(user_roles::Column::RoleId.eq(role.0))
-            .exec(self.db.connection())
-            .await
-            .map_err(db_err)?;
-        Ok(result.rows_affected > 0)
+    async fn unassign(
+        &self,
+        user: UserId,
+        role: RoleId,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool> {
+        assignment::unassign(&self.db, user, role, follow_up).await
     }
 
-    async fn unassign_all(&self, user: UserId) -> Result<u64> {
-        let result = user_roles::Entity::delete_many()
-            .filter(user_roles::Column::UserId.eq(user.0))
-            .exec(self.db.connection())
-            .await
-            .map_err(db_err)?;
-        Ok(result.rows_affected)
+    async fn unassign_all(&self, user: UserId, follow_up: &[NewOutboxMessage]) -> Result<u64> {
+        assignment::unassign_all(&self.db, user, follow_up).await
     }
 
     /// By name (the database's collation); keyset after `after`.
@@ -187,8 +197,13 @@ impl RoleRepository for SqlRoles {
             .collect())
     }
 
-    async fn create_role(&self, role: &Role, permissions: &[String]) -> Result<()> {
-        admin::create_role(&self.db, role, permissions).await
+    async fn create_role(
+        &self,
+        role: &Role,
+        permissions: &[String],
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<()> {
+        admin::create_role(&self.db, role, permissions, follow_up).await
     }
 
     async fn update_role(
@@ -196,35 +211,36 @@ impl RoleRepository for SqlRoles {
         role: RoleId,
         update: &RoleUpdate,
         at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
     ) -> Result<bool> {
-        admin::update_role(&self.db, role, update, at).await
+        admin::update_role(&self.db, role, update, at, follow_up).await
     }
 
-    async fn delete_role(&self, role: RoleId, force: bool) -> Result<RoleDeletion> {
-        admin::delete_role(&self.db, role, force).await
+    async fn delete_role(
+        &self,
+        role: RoleId,
+        force: bool,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<RoleDeletion> {
+        admin::delete_role(&self.db, role, force, follow_up).await
     }
 
-    async fn grant(&self, role: RoleId, permission: &str) -> Result<bool> {
-        let row = role_permissions::ActiveModel {
-            role_id: Set(role.0),
-            permission: Set(permission.to_owned()),
-        };
-        let result = role_permissions::Entity::insert(row)
-            .on_conflict_do_nothing()
-            .exec_without_returning(self.db.connection())
-            .await
-            .map_err(db_err)?;
-        Ok(matches!(result, TryInsertResult::Inserted(n) if n > 0))
+    async fn grant(
+        &self,
+        role: RoleId,
+        permission: &str,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool> {
+        admin::grant(&self.db, role, permission, follow_up).await
     }
 
-    async fn revoke(&self, role: RoleId, permission: &str) -> Result<bool> {
-        let result = role_permissions::Entity::delete_many()
-            .filter(role_permissions::Column::RoleId.eq(role.0))
-            .filter(role_permissions::Column::Permission.eq(permission))
-            .exec(self.db.connection())
-            .await
-            .map_err(db_err)?;
-        Ok(result.rows_affected > 0)
+    async fn revoke(
+        &self,
+        role: RoleId,
+        permission: &str,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool> {
+        admin::revoke(&self.db, role, permission, follow_up).await
     }
 
     async fn find_permissions(&self, names: &[String]) -> Result<Vec<Permission>> {
@@ -259,11 +275,20 @@ impl RoleRepository for SqlRoles {
         Ok(rows.into_iter().map(to_permission).collect())
     }
 
-    async fn create_permission(&self, permission: &Permission, grant_to: &[RoleId]) -> Result<()> {
-        admin::create_permission(&self.db, permission, grant_to).await
+    async fn create_permission(
+        &self,
+        permission: &Permission,
+        grant_to: &[RoleId],
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<()> {
+        admin::create_permission(&self.db, permission, grant_to, follow_up).await
     }
 
-    async fn delete_permission(&self, name: &str) -> Result<Option<Vec<String>>> {
-        admin::delete_permission(&self.db, name).await
+    async fn delete_permission(
+        &self,
+        name: &str,
+        follow_up: FollowUp<'_, str>,
+    ) -> Result<Option<Vec<String>>> {
+        admin::delete_permission(&self.db, name, follow_up).await
     }
 }

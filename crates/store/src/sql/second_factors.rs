@@ -5,7 +5,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use latch_domain::{Result, UserId, model::TotpRecord, ports::SecondFactorRepository};
+use latch_domain::{
+    Result, UserId,
+    model::TotpRecord,
+    ports::{NewOutboxMessage, SecondFactorRepository},
+};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QuerySelect, TransactionTrait, UpdateMany, sea_query::Expr,
@@ -16,6 +20,7 @@ use super::{
     db_err,
     entity::{recovery_codes, users},
     error::corrupt,
+    outbox,
 };
 use crate::Database;
 
@@ -64,15 +69,17 @@ async fn write_codes(
 impl SqlSecondFactors {
     /// In one transaction: `guarded` (an UPDATE of the user's row that
     /// matches only in the TOTP state it expects), then the user's
-    /// recovery codes replaced by `codes`. False, writing nothing, when the
-    /// guard did not match. On PostgreSQL the updated row is held until
-    /// commit, so two such changes cannot interleave.
+    /// recovery codes replaced by `codes` and `follow_up` written. False,
+    /// writing nothing, when the guard did not match. On PostgreSQL the
+    /// updated row is held until commit, so two such changes cannot
+    /// interleave.
     async fn change_with_codes(
         &self,
         guarded: UpdateMany<users::Entity>,
         user: UserId,
         codes: &[[u8; 32]],
         at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
     ) -> Result<bool> {
         let txn = self.db.connection().begin().await.map_err(db_err)?;
         let matched = guarded
@@ -86,7 +93,11 @@ impl SqlSecondFactors {
             return Ok(false);
         }
         write_codes(&txn, user, codes, at).await?;
+        outbox::write(&txn, follow_up).await?;
         txn.commit().await.map_err(db_err)?;
+        if !follow_up.is_empty() {
+            self.db.outbox_written();
+        }
         Ok(true)
     }
 }
@@ -121,6 +132,7 @@ impl SecondFactorRepository for SqlSecondFactors {
         last_step: i64,
         recovery_codes: &[[u8; 32]],
         at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
     ) -> Result<bool> {
         let turn_on = users::Entity::update_many()
             .col_expr(users::Column::TotpEnabled, Expr::value(true))
@@ -131,11 +143,16 @@ impl SecondFactorRepository for SqlSecondFactors {
             .col_expr(users::Column::TotpLastStep, Expr::value(last_step))
             .col_expr(users::Column::UpdatedAt, Expr::value(at))
             .filter(users::Column::TotpEnabled.eq(false));
-        self.change_with_codes(turn_on, user, recovery_codes, at)
+        self.change_with_codes(turn_on, user, recovery_codes, at, follow_up)
             .await
     }
 
-    async fn disable_totp(&self, user: UserId, at: DateTime<Utc>) -> Result<bool> {
+    async fn disable_totp(
+        &self,
+        user: UserId,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool> {
         let turn_off = users::Entity::update_many()
             .col_expr(users::Column::TotpEnabled, Expr::value(false))
             .col_expr(
@@ -148,7 +165,8 @@ impl SecondFactorRepository for SqlSecondFactors {
             )
             .col_expr(users::Column::UpdatedAt, Expr::value(at))
             .filter(users::Column::TotpEnabled.eq(true));
-        self.change_with_codes(turn_off, user, &[], at).await
+        self.change_with_codes(turn_off, user, &[], at, follow_up)
+            .await
     }
 
     async fn accept_totp_step(&self, user: UserId, step: i64) -> Result<bool> {
@@ -172,13 +190,14 @@ impl SecondFactorRepository for SqlSecondFactors {
         user: UserId,
         recovery_codes: &[[u8; 32]],
         at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
     ) -> Result<bool> {
         // Touching the user row checks TOTP is on and holds the row, so two
         // regenerations cannot interleave.
         let still_on = users::Entity::update_many()
             .col_expr(users::Column::UpdatedAt, Expr::value(at))
             .filter(users::Column::TotpEnabled.eq(true));
-        self.change_with_codes(still_on, user, recovery_codes, at)
+        self.change_with_codes(still_on, user, recovery_codes, at, follow_up)
             .await
     }
 
@@ -206,5 +225,24 @@ impl SecondFactorRepository for SqlSecondFactors {
             .count(self.db.connection())
             .await
             .map_err(db_err)
+    }
+
+    async fn delete_spent_recovery_codes(&self, before: DateTime<Utc>, limit: u64) -> Result<u64> {
+        use sea_orm::QueryTrait as _;
+        // A bounded batch through `idx_recovery_codes_used_at` (unused
+        // codes are NULL there, never in range); no lock clause, as for
+        // the other cleanups.
+        let batch = recovery_codes::Entity::find()
+            .select_only()
+            .column(recovery_codes::Column::Id)
+            .filter(recovery_codes::Column::UsedAt.lt(before))
+            .limit(limit)
+            .into_query();
+        let deleted = recovery_codes::Entity::delete_many()
+            .filter(recovery_codes::Column::Id.in_subquery(batch))
+            .exec(self.db.connection())
+            .await
+            .map_err(db_err)?;
+        Ok(deleted.rows_affected)
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use latch_domain::{
     Result, SessionId, UserId,
     model::{ClientInfo, DeviceInfo, RevocationCursor, Session, SessionQuery, SessionRevocation},
-    ports::{FollowUp, SessionRepository},
+    ports::{FollowUp, NewOutboxMessage, SessionRepository},
 };
 use sea_orm::{
     ActiveValue::Set,
@@ -80,6 +80,7 @@ impl SqlSessions {
         outbox::write(&txn, &messages).await?;
         list_revoked(&txn, &revoked, at).await?;
         txn.commit().await.map_err(db_err)?;
+        self.db.outbox_written();
         Ok(revoked)
     }
 }
@@ -151,12 +152,15 @@ fn to_row(session: &Session) -> sessions::ActiveModel {
 
 #[async_trait]
 impl SessionRepository for SqlSessions {
-    /// `ALREADY_EXISTS` when the id is taken.
-    async fn create(&self, session: &Session) -> Result<()> {
+    async fn create(&self, session: &Session, follow_up: &[NewOutboxMessage]) -> Result<()> {
+        let txn = self.db.connection().begin().await.map_err(db_err)?;
         sessions::Entity::insert(to_row(session))
-            .exec_without_returning(self.db.connection())
+            .exec_without_returning(&txn)
             .await
             .map_err(db_err)?;
+        outbox::write(&txn, follow_up).await?;
+        txn.commit().await.map_err(db_err)?;
+        self.db.outbox_written();
         Ok(())
     }
 

@@ -127,15 +127,14 @@ impl UserRepository for SqlUsers {
             .transpose()
     }
 
-    async fn set_status(&self, id: UserId, status: UserStatus, at: DateTime<Utc>) -> Result<bool> {
-        self.update(
-            id,
-            vec![
-                (users::Column::Status, Expr::value(status.as_str())),
-                (users::Column::UpdatedAt, Expr::value(at)),
-            ],
-        )
-        .await
+    async fn set_status(
+        &self,
+        id: UserId,
+        status: UserStatus,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool> {
+        changes::set_status(&self.db, id, status, at, follow_up).await
     }
 
     async fn set_password_hash(&self, id: UserId, hash: &str, at: DateTime<Utc>) -> Result<bool> {
@@ -169,16 +168,34 @@ impl UserRepository for SqlUsers {
         changes::change_email(&self.db, id, email, at, follow_up).await
     }
 
-    async fn verify_email(&self, id: UserId, email: &str, at: DateTime<Utc>) -> Result<bool> {
-        changes::verify_email(&self.db, id, email, at).await
+    async fn verify_email(
+        &self,
+        id: UserId,
+        email: &str,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool> {
+        changes::verify_email(&self.db, id, email, at, follow_up).await
     }
 
-    async fn set_phone(&self, id: UserId, phone: &str, at: DateTime<Utc>) -> Result<bool> {
-        changes::set_phone(&self.db, id, phone, at).await
+    async fn set_phone(
+        &self,
+        id: UserId,
+        phone: &str,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool> {
+        changes::set_phone(&self.db, id, phone, at, follow_up).await
     }
 
-    async fn verify_phone(&self, id: UserId, phone: &str, at: DateTime<Utc>) -> Result<bool> {
-        changes::verify_phone(&self.db, id, phone, at).await
+    async fn verify_phone(
+        &self,
+        id: UserId,
+        phone: &str,
+        at: DateTime<Utc>,
+        follow_up: &[NewOutboxMessage],
+    ) -> Result<bool> {
+        changes::verify_phone(&self.db, id, phone, at, follow_up).await
     }
 
     async fn record_login(&self, id: UserId, at: DateTime<Utc>) -> Result<()> {

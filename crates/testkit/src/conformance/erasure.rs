@@ -20,12 +20,12 @@ pub async fn sessions(repo: Arc<dyn SessionRepository>) {
     let user = UserId::new();
     let other = UserId::new();
     for minutes in 0..5 {
-        repo.create(&new_session(user, minutes))
+        repo.create(&new_session(user, minutes), &[])
             .await
             .expect("create");
     }
     let revoked = new_session(user, 9);
-    repo.create(&revoked).await.expect("create");
+    repo.create(&revoked, &[]).await.expect("create");
     repo.revoke(
         &revoked.id,
         now(),
@@ -35,7 +35,7 @@ pub async fn sessions(repo: Arc<dyn SessionRepository>) {
     .await
     .expect("revoke");
     let kept = new_session(other, 0);
-    repo.create(&kept).await.expect("create other");
+    repo.create(&kept, &[]).await.expect("create other");
 
     assert_eq!(repo.delete_for_user(user, 4).await.expect("batch"), 4);
     assert_eq!(
@@ -98,11 +98,15 @@ pub async fn roles(repo: Arc<dyn RoleRepository>) {
     let other = UserId::new();
     for name in [builtin::USER, builtin::ADMIN] {
         let role = repo.find_role(name).await.expect("find").expect("seeded");
-        repo.assign(user, role.id, now()).await.expect("assign");
-        repo.assign(other, role.id, now()).await.expect("assign");
+        repo.assign(user, role.id, now(), &[])
+            .await
+            .expect("assign");
+        repo.assign(other, role.id, now(), &[])
+            .await
+            .expect("assign");
     }
-    assert_eq!(repo.unassign_all(user).await.expect("unassign"), 2);
-    assert_eq!(repo.unassign_all(user).await.expect("again"), 0);
+    assert_eq!(repo.unassign_all(user, &[]).await.expect("unassign"), 2);
+    assert_eq!(repo.unassign_all(user, &[]).await.expect("again"), 0);
     assert!(repo.roles_of_user(user).await.expect("roles").is_empty());
     assert_eq!(repo.roles_of_user(other).await.expect("roles").len(), 2);
 }

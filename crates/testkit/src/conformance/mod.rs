@@ -5,6 +5,7 @@
 //! Repository suites expect a database of their own (a fresh
 //! [`crate::TestDatabase`]): some assert on whole-table results.
 
+pub mod cleanup;
 pub mod erasure;
 pub mod event_bus;
 pub mod external_identities;

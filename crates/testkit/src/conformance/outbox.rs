@@ -47,6 +47,8 @@ pub async fn run(
     claims_only_the_kinds_asked(&*outbox).await;
     retries_wait_and_burials_keep_the_error(&*outbox).await;
     concurrent_claims_never_share_a_row(outbox.clone()).await;
+    one_keys_rows_run_in_order(&*outbox).await;
+    session_creation_writes_its_follow_up(&*outbox, &*sessions).await;
     session_revocations_write_their_follow_up(&*outbox, &*sessions).await;
     family_revocations_write_their_follow_up(&*outbox, &*families).await;
 }
@@ -262,6 +264,108 @@ fn follow_up_of(kind: &str) -> impl Fn(&Session) -> Result<Vec<NewOutboxMessage>
     }
 }
 
+/// A row waits while an earlier row of its kind and key is pending (due,
+/// leased or backing off), so one aggregate's events go out in order; other
+/// keys and other kinds do not wait; a buried row holds nothing back.
+async fn one_keys_rows_run_in_order(outbox: &dyn OutboxRepository) {
+    let kind = unique_kind("ordered");
+    let other_kind = unique_kind("ordered_other");
+    let t0 = now();
+    let first = message(&kind, "user:a", t0);
+    let second = message(&kind, "user:a", t0);
+    let other_key = message(&kind, "user:b", t0);
+    let other = message(&other_kind, "user:a", t0);
+    outbox
+        .enqueue(&[
+            first.clone(),
+            second.clone(),
+            other_key.clone(),
+            other.clone(),
+        ])
+        .await
+        .expect("enqueue");
+
+    let claimed = outbox
+        .claim(&[&kind, &other_kind], t0, LEASE, 10)
+        .await
+        .expect("claim");
+    let ids: HashSet<OutboxId> = claimed.iter().map(|m| m.id).collect();
+    assert_eq!(
+        ids,
+        HashSet::from([first.id, other_key.id, other.id]),
+        "the second row of user:a waits for the first"
+    );
+    // The rows that did not wait are settled, so only user:a's are left.
+    for done in claimed.iter().filter(|m| m.id != first.id) {
+        assert!(outbox.complete(done, t0).await.expect("complete"));
+    }
+    let leased = claimed.iter().find(|m| m.id == first.id).expect("first");
+    // Leased and then backing off, the first still holds the second back.
+    assert!(claim(outbox, &kind, t0 + LEASE / 2).await.is_empty());
+    assert!(
+        outbox
+            .retry(leased, t0 + LEASE * 3, "down")
+            .await
+            .expect("retry")
+    );
+    assert!(claim(outbox, &kind, t0 + LEASE * 2).await.is_empty());
+    let again = claim(outbox, &kind, t0 + LEASE * 3).await;
+    assert_eq!(
+        again.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![first.id]
+    );
+    assert!(
+        outbox
+            .bury(&again[0], t0 + LEASE * 3, "gave up")
+            .await
+            .expect("bury")
+    );
+    let next = claim(outbox, &kind, t0 + LEASE * 3).await;
+    assert_eq!(
+        next.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![second.id],
+        "a buried row no longer holds its key back"
+    );
+}
+
+/// The session's `session:created` commits with the session, or neither.
+async fn session_creation_writes_its_follow_up(
+    outbox: &dyn OutboxRepository,
+    sessions: &dyn SessionRepository,
+) {
+    let kind = unique_kind("session_created");
+    let session = new_session(UserId::new(), 0);
+    let row = message(&kind, session.id.as_str(), now());
+    sessions
+        .create(&session, std::slice::from_ref(&row))
+        .await
+        .expect("create");
+    let rows = outbox.find_by_key(session.id.as_str()).await.expect("find");
+    assert_eq!(rows.iter().map(|m| m.id).collect::<Vec<_>>(), vec![row.id]);
+
+    // A taken id writes neither the session nor its rows.
+    let again = message(&kind, session.id.as_str(), now());
+    assert_reason(
+        sessions
+            .create(&session, std::slice::from_ref(&again))
+            .await,
+        Reason::AlreadyExists,
+    );
+    assert_eq!(
+        outbox
+            .find_by_key(session.id.as_str())
+            .await
+            .expect("find")
+            .len(),
+        1
+    );
+
+    // A row that cannot be written undoes the session.
+    let fresh = new_session(UserId::new(), 1);
+    assert_reason(sessions.create(&fresh, &[row]).await, Reason::AlreadyExists);
+    assert_eq!(sessions.get(&fresh.id).await.expect("get"), None);
+}
+
 async fn session_revocations_write_their_follow_up(
     outbox: &dyn OutboxRepository,
     sessions: &dyn SessionRepository,
@@ -270,7 +374,7 @@ async fn session_revocations_write_their_follow_up(
     let follow_up = follow_up_of(&kind);
     let user = UserId::new();
     let one = new_session(user, 0);
-    sessions.create(&one).await.expect("create");
+    sessions.create(&one, &[]).await.expect("create");
     let at = now();
     sessions
         .revoke(&one.id, at, "logout", &follow_up)
@@ -288,7 +392,7 @@ async fn session_revocations_write_their_follow_up(
 
     // All or nothing: a follow-up that cannot be written undoes the revocation.
     let two = new_session(user, 1);
-    sessions.create(&two).await.expect("create");
+    sessions.create(&two, &[]).await.expect("create");
     let taken = message(&kind, "taken", at);
     outbox
         .enqueue(std::slice::from_ref(&taken))
@@ -313,7 +417,7 @@ async fn session_revocations_write_their_follow_up(
 
     // A batch writes one row per session it revoked.
     let three = new_session(user, 2);
-    sessions.create(&three).await.expect("create");
+    sessions.create(&three, &[]).await.expect("create");
     let batch = sessions
         .revoke_all_for_user(user, None, at, "admin", 10, &follow_up)
         .await

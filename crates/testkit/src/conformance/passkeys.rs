@@ -10,11 +10,14 @@ use chrono::Duration;
 use latch_domain::{
     Reason, UserId,
     model::{ExternalIdentity, PasskeyCredential, PasskeyRemoval, PasskeyUse, Unlinked},
-    ports::{ExternalIdentityRepository, PasskeyRepository, UserAdminRepository, UserRepository},
+    ports::{
+        ExternalIdentityRepository, OutboxRepository, PasskeyRepository, UserAdminRepository,
+        UserRepository,
+    },
 };
 use uuid::Uuid;
 
-use super::{assert_reason, now, race, users::new_user};
+use super::{assert_reason, now, outbox::message, race, users::new_user};
 
 /// The stores the suite needs, all on one database.
 pub struct Stores {
@@ -22,6 +25,7 @@ pub struct Stores {
     pub admin: Arc<dyn UserAdminRepository>,
     pub identities: Arc<dyn ExternalIdentityRepository>,
     pub passkeys: Arc<dyn PasskeyRepository>,
+    pub outbox: Arc<dyn OutboxRepository>,
 }
 
 pub async fn run(stores: Stores) {
@@ -38,6 +42,7 @@ pub async fn run(stores: Stores) {
     racing_removals_keep_one(&stores).await;
     a_passkey_lets_the_last_identity_go(&stores).await;
     gone_with_the_user(&stores).await;
+    follow_ups_come_only_with_a_change(&stores).await;
 }
 
 /// A fresh, random credential id (as authenticators make them).
@@ -113,7 +118,7 @@ async fn ids_of(stores: &Stores, user: UserId) -> Vec<Uuid> {
 async fn adds_and_finds(stores: &Stores) {
     let (owner, other) = (user(stores, true).await, user(stores, true).await);
     let key = passkey(owner, "Laptop");
-    stores.passkeys.add(&key).await.expect("add");
+    stores.passkeys.add(&key, &[]).await.expect("add");
 
     let repo = &stores.passkeys;
     assert_same(
@@ -160,7 +165,7 @@ async fn every_column_round_trips(stores: &Stores) {
         ..passkey(owner, "Phone")
     };
     for key in [&full, &eligible_only] {
-        stores.passkeys.add(key).await.expect("add");
+        stores.passkeys.add(key, &[]).await.expect("add");
         assert_same(stores.passkeys.get(owner, key.id).await.expect("get"), key);
     }
 }
@@ -168,19 +173,28 @@ async fn every_column_round_trips(stores: &Stores) {
 async fn one_holder_per_credential_id(stores: &Stores) {
     let (a, b) = (user(stores, true).await, user(stores, true).await);
     let first = passkey(a, "First");
-    stores.passkeys.add(&first).await.expect("add");
+    stores.passkeys.add(&first, &[]).await.expect("add");
     let again = PasskeyCredential {
         id: Uuid::now_v7(),
         ..first.clone()
     };
-    assert_reason(stores.passkeys.add(&again).await, Reason::AlreadyExists);
+    assert_reason(
+        stores.passkeys.add(&again, &[]).await,
+        Reason::AlreadyExists,
+    );
     let elsewhere = PasskeyCredential {
         id: Uuid::now_v7(),
         user_id: b,
         ..first.clone()
     };
-    assert_reason(stores.passkeys.add(&elsewhere).await, Reason::AlreadyExists);
-    assert_reason(stores.passkeys.add(&first).await, Reason::AlreadyExists);
+    assert_reason(
+        stores.passkeys.add(&elsewhere, &[]).await,
+        Reason::AlreadyExists,
+    );
+    assert_reason(
+        stores.passkeys.add(&first, &[]).await,
+        Reason::AlreadyExists,
+    );
 
     let found = stores.passkeys.find_by_credential_id(&first.credential_id);
     assert_eq!(found.await.expect("find").map(|p| p.id), Some(first.id));
@@ -200,11 +214,11 @@ async fn lists_oldest_first(stores: &Stores) {
         })
         .collect();
     for key in &keys {
-        stores.passkeys.add(key).await.expect("add");
+        stores.passkeys.add(key, &[]).await.expect("add");
     }
     stores
         .passkeys
-        .add(&passkey(user(stores, true).await, "Not theirs"))
+        .add(&passkey(user(stores, true).await, "Not theirs"), &[])
         .await
         .expect("add other");
 
@@ -222,7 +236,7 @@ async fn lists_oldest_first(stores: &Stores) {
 async fn renames_only_own(stores: &Stores) {
     let (owner, other) = (user(stores, true).await, user(stores, true).await);
     let key = passkey(owner, "Old name");
-    stores.passkeys.add(&key).await.expect("add");
+    stores.passkeys.add(&key, &[]).await.expect("add");
 
     let renamed = stores.passkeys.rename(owner, key.id, "New name").await;
     let expected = PasskeyCredential {
@@ -256,7 +270,7 @@ async fn records_a_use_against_its_counter(stores: &Stores) {
         backup_eligible: true,
         ..passkey(owner, "Counter")
     };
-    stores.passkeys.add(&key).await.expect("add");
+    stores.passkeys.add(&key, &[]).await.expect("add");
 
     let at = now() + Duration::minutes(1);
     let used = PasskeyUse {
@@ -318,7 +332,7 @@ async fn keeps_the_first_clone_mark(stores: &Stores) {
     let key = passkey(owner, "Cloned");
     let untouched = passkey(owner, "Fine");
     for k in [&key, &untouched] {
-        stores.passkeys.add(k).await.expect("add");
+        stores.passkeys.add(k, &[]).await.expect("add");
     }
     let first = now() + Duration::minutes(1);
     stores
@@ -348,20 +362,24 @@ async fn keeps_the_first_clone_mark(stores: &Stores) {
 async fn deletes_only_own(stores: &Stores) {
     let (owner, other) = (user(stores, true).await, user(stores, true).await);
     let key = passkey(owner, "Mine");
-    stores.passkeys.add(&key).await.expect("add");
+    stores.passkeys.add(&key, &[]).await.expect("add");
     for (user, id) in [
         (other, key.id),
         (UserId::new(), key.id),
         (owner, Uuid::now_v7()),
     ] {
         assert_eq!(
-            stores.passkeys.delete(user, id).await.expect("delete"),
+            stores.passkeys.delete(user, id, &[]).await.expect("delete"),
             PasskeyRemoval::NotFound
         );
     }
     assert_eq!(ids_of(stores, owner).await, vec![key.id]);
     assert_eq!(
-        stores.passkeys.delete(owner, key.id).await.expect("delete"),
+        stores
+            .passkeys
+            .delete(owner, key.id, &[])
+            .await
+            .expect("delete"),
         PasskeyRemoval::Removed,
         "a user with a password may delete the only passkey"
     );
@@ -377,7 +395,7 @@ async fn deletes_only_own(stores: &Stores) {
     assert_eq!(
         stores
             .passkeys
-            .delete(owner, key.id)
+            .delete(owner, key.id, &[])
             .await
             .expect("delete again"),
         PasskeyRemoval::NotFound
@@ -387,9 +405,13 @@ async fn deletes_only_own(stores: &Stores) {
 async fn keeps_the_last_way_in(stores: &Stores) {
     let owner = user(stores, false).await;
     let key = passkey(owner, "Only way in");
-    stores.passkeys.add(&key).await.expect("add");
+    stores.passkeys.add(&key, &[]).await.expect("add");
     assert_eq!(
-        stores.passkeys.delete(owner, key.id).await.expect("delete"),
+        stores
+            .passkeys
+            .delete(owner, key.id, &[])
+            .await
+            .expect("delete"),
         PasskeyRemoval::LastSignInMethod
     );
     assert_same(stores.passkeys.get(owner, key.id).await.expect("get"), &key);
@@ -400,12 +422,12 @@ async fn deletes_beside_another_way_in(stores: &Stores) {
     let owner = user(stores, false).await;
     let (first, second) = (passkey(owner, "First"), passkey(owner, "Second"));
     for key in [&first, &second] {
-        stores.passkeys.add(key).await.expect("add");
+        stores.passkeys.add(key, &[]).await.expect("add");
     }
     assert_eq!(
         stores
             .passkeys
-            .delete(owner, first.id)
+            .delete(owner, first.id, &[])
             .await
             .expect("delete"),
         PasskeyRemoval::Removed
@@ -413,7 +435,7 @@ async fn deletes_beside_another_way_in(stores: &Stores) {
     assert_eq!(
         stores
             .passkeys
-            .delete(owner, second.id)
+            .delete(owner, second.id, &[])
             .await
             .expect("delete"),
         PasskeyRemoval::LastSignInMethod
@@ -423,14 +445,18 @@ async fn deletes_beside_another_way_in(stores: &Stores) {
     // A linked identity.
     let owner = user(stores, false).await;
     let key = passkey(owner, "Beside an identity");
-    stores.passkeys.add(&key).await.expect("add");
+    stores.passkeys.add(&key, &[]).await.expect("add");
     stores
         .identities
         .link(&identity(owner, &format!("pk-{}", owner.0)))
         .await
         .expect("link");
     assert_eq!(
-        stores.passkeys.delete(owner, key.id).await.expect("delete"),
+        stores
+            .passkeys
+            .delete(owner, key.id, &[])
+            .await
+            .expect("delete"),
         PasskeyRemoval::Removed
     );
     assert!(ids_of(stores, owner).await.is_empty());
@@ -441,13 +467,13 @@ async fn racing_removals_keep_one(stores: &Stores) {
     let owner = user(stores, false).await;
     let keys = [passkey(owner, "Race 1"), passkey(owner, "Race 2")];
     for key in &keys {
-        stores.passkeys.add(key).await.expect("add");
+        stores.passkeys.add(key, &[]).await.expect("add");
     }
     let ids = [keys[0].id, keys[1].id];
     let repo = stores.passkeys.clone();
     let results = race(2, |i| {
         let repo = repo.clone();
-        async move { repo.delete(owner, ids[i]).await }
+        async move { repo.delete(owner, ids[i], &[]).await }
     })
     .await;
     // A loser may also be told to retry (a busy SQLite writer).
@@ -462,7 +488,7 @@ async fn racing_removals_keep_one(stores: &Stores) {
     let owner = user(stores, false).await;
     let key = passkey(owner, "Race with an identity");
     let linked = identity(owner, &format!("race-{}", owner.0));
-    stores.passkeys.add(&key).await.expect("add");
+    stores.passkeys.add(&key, &[]).await.expect("add");
     stores.identities.link(&linked).await.expect("link");
     let (passkeys, identities) = (stores.passkeys.clone(), stores.identities.clone());
     let results = race(2, |i| {
@@ -470,7 +496,7 @@ async fn racing_removals_keep_one(stores: &Stores) {
         async move {
             if i == 0 {
                 passkeys
-                    .delete(owner, key.id)
+                    .delete(owner, key.id, &[])
                     .await
                     .map(|r| r == PasskeyRemoval::Removed)
             } else {
@@ -499,7 +525,7 @@ async fn a_passkey_lets_the_last_identity_go(stores: &Stores) {
     let linked = identity(owner, &format!("only-{}", owner.0));
     stores.identities.link(&linked).await.expect("link");
     let key = passkey(owner, "Stays");
-    stores.passkeys.add(&key).await.expect("add");
+    stores.passkeys.add(&key, &[]).await.expect("add");
     assert_eq!(
         stores
             .identities
@@ -511,7 +537,11 @@ async fn a_passkey_lets_the_last_identity_go(stores: &Stores) {
     assert_eq!(ids_of(stores, owner).await, vec![key.id]);
     // Now the passkey is the last way in.
     assert_eq!(
-        stores.passkeys.delete(owner, key.id).await.expect("delete"),
+        stores
+            .passkeys
+            .delete(owner, key.id, &[])
+            .await
+            .expect("delete"),
         PasskeyRemoval::LastSignInMethod
     );
 }
@@ -520,7 +550,7 @@ async fn gone_with_the_user(stores: &Stores) {
     // Deleted outright (ON DELETE CASCADE).
     let owner = user(stores, true).await;
     let key = passkey(owner, "Leaving");
-    stores.passkeys.add(&key).await.expect("add");
+    stores.passkeys.add(&key, &[]).await.expect("add");
     assert!(stores.users.delete(owner).await.expect("delete user"));
     let found = stores.passkeys.find_by_credential_id(&key.credential_id);
     assert_eq!(found.await.expect("find"), None);
@@ -529,10 +559,10 @@ async fn gone_with_the_user(stores: &Stores) {
     // the tombstone later finds nothing in its way.
     let owner = user(stores, false).await;
     let key = passkey(owner, "Erased");
-    stores.passkeys.add(&key).await.expect("add");
+    stores.passkeys.add(&key, &[]).await.expect("add");
     stores
         .admin
-        .tombstone(owner, now(), &[])
+        .tombstone(owner, now(), &[], &[])
         .await
         .expect("tombstone");
     let found = stores.passkeys.find_by_credential_id(&key.credential_id);
@@ -545,5 +575,56 @@ async fn gone_with_the_user(stores: &Stores) {
         credential_id: key.credential_id.clone(),
         ..again
     };
-    stores.passkeys.add(&again).await.expect("add again");
+    stores.passkeys.add(&again, &[]).await.expect("add again");
+}
+
+/// Adding and deleting write their follow-up (the `user:updated`) in their
+/// transaction; a refused add or delete writes none.
+async fn follow_ups_come_only_with_a_change(stores: &Stores) {
+    let rows = async |key: &str| stores.outbox.find_by_key(key).await.expect("rows").len();
+    let unique_key = || format!("passkeys-{}", Uuid::new_v4().simple());
+    let owner = user(stores, false).await;
+    let key = passkey(owner, "Followed");
+
+    let added = unique_key();
+    let follow_up = [message("test.event", &added, now())];
+    stores.passkeys.add(&key, &follow_up).await.expect("add");
+    assert_eq!(rows(&added).await, 1);
+
+    let duplicate = unique_key();
+    let follow_up = [message("test.event", &duplicate, now())];
+    assert_reason(
+        stores.passkeys.add(&key, &follow_up).await,
+        Reason::AlreadyExists,
+    );
+    assert_eq!(rows(&duplicate).await, 0, "a refused add writes nothing");
+
+    let mut seen = Vec::new();
+    for id in [Uuid::now_v7(), key.id] {
+        let deleted = unique_key();
+        let follow_up = [message("test.event", &deleted, now())];
+        let removal = stores.passkeys.delete(owner, id, &follow_up).await;
+        seen.push((removal.expect("delete"), rows(&deleted).await));
+    }
+    assert_eq!(
+        seen,
+        [
+            (PasskeyRemoval::NotFound, 0),
+            (PasskeyRemoval::LastSignInMethod, 0),
+        ]
+    );
+
+    let spare = passkey(owner, "Spare");
+    stores.passkeys.add(&spare, &[]).await.expect("add");
+    let deleted = unique_key();
+    let follow_up = [message("test.event", &deleted, now())];
+    assert_eq!(
+        stores
+            .passkeys
+            .delete(owner, key.id, &follow_up)
+            .await
+            .expect("delete"),
+        PasskeyRemoval::Removed
+    );
+    assert_eq!(rows(&deleted).await, 1);
 }

@@ -66,6 +66,8 @@ pub async fn run(repo: Arc<dyn ProfileRepository>) {
         read,
         Profile {
             created_at: profile.created_at,
+            // Every write increments the stored version.
+            version: profile.version + 1,
             ..updated.clone()
         }
     );
@@ -104,4 +106,185 @@ pub async fn run(repo: Arc<dyn ProfileRepository>) {
         .filter(|inserted| *inserted)
         .count();
     assert_eq!(inserted, 1);
+}
+
+/// The avatar columns: set and cleared only over the key read
+/// (compare-and-set), nothing else touched, the version moved on, the
+/// follow-up written with the change and only with one; the keys of the
+/// profiles that exist.
+pub async fn avatars(
+    repo: Arc<dyn ProfileRepository>,
+    outbox: Arc<dyn latch_domain::ports::OutboxRepository>,
+) {
+    use latch_domain::{
+        events::{Event, EventPayload},
+        model::StoredAvatar,
+    };
+
+    let user = UserId::new();
+    let bare = UserId::new();
+    let profile = new_profile(user);
+    assert!(repo.create_if_absent(&profile).await.expect("create"));
+    assert!(
+        repo.create_if_absent(&new_profile(bare))
+            .await
+            .expect("create")
+    );
+    let event = |at| {
+        Event::new(
+            at,
+            EventPayload::UserUpdated {
+                user_id: user,
+                changed_fields: vec!["avatar".into()],
+            },
+        )
+        .to_outbox()
+        .expect("outbox row")
+    };
+    let stored = |name: &str| StoredAvatar {
+        key: format!("avatars/{user}/{name}.png"),
+        size: 1234,
+        mime: "image/png".into(),
+    };
+    let at = now() + Duration::minutes(1);
+
+    let first = stored("a");
+    assert!(
+        repo.set_avatar(user, None, Some(&first), at, &[event(at)])
+            .await
+            .expect("set")
+    );
+    let read = repo.get(user).await.expect("get").expect("exists");
+    assert_eq!(read.avatar_key.as_deref(), Some(first.key.as_str()));
+    assert_eq!(read.avatar_size, Some(1234));
+    assert_eq!(read.avatar_mime.as_deref(), Some("image/png"));
+    assert_eq!(read.updated_at, at);
+    assert_eq!(read.first_name, profile.first_name, "other columns kept");
+    assert!(read.version > profile.version, "the version moved on");
+
+    // A stale expectation writes nothing, event included.
+    let second = stored("b");
+    assert!(
+        !repo
+            .set_avatar(user, None, Some(&second), at, &[event(at)])
+            .await
+            .expect("stale")
+    );
+    assert!(
+        repo.set_avatar(user, Some(&first.key), Some(&second), at, &[event(at)])
+            .await
+            .expect("replace")
+    );
+    let keys = repo
+        .avatar_keys(&[user, bare, UserId::new()])
+        .await
+        .expect("keys");
+    assert_eq!(keys.len(), 2, "a user with no profile is absent");
+    assert_eq!(keys[&user].as_deref(), Some(second.key.as_str()));
+    assert_eq!(keys[&bare], None);
+    assert!(repo.avatar_keys(&[]).await.expect("none").is_empty());
+
+    assert!(
+        repo.set_avatar(user, Some(&second.key), None, at, &[event(at)])
+            .await
+            .expect("clear")
+    );
+    let read = repo.get(user).await.expect("get").expect("exists");
+    assert_eq!(
+        (read.avatar_key, read.avatar_size, read.avatar_mime),
+        (None, None, None)
+    );
+    assert!(
+        !repo
+            .set_avatar(UserId::new(), None, Some(&first), at, &[])
+            .await
+            .expect("no profile")
+    );
+    let rows = outbox
+        .find_by_key(&format!("user:{user}"))
+        .await
+        .expect("outbox rows");
+    assert_eq!(rows.len(), 3, "one row per write that happened");
+}
+
+/// Versions: create writes the first, every write increments it, and a
+/// compare-and-set over a version no longer stored writes nothing, its
+/// follow-up included.
+pub async fn versions(
+    repo: Arc<dyn ProfileRepository>,
+    outbox: Arc<dyn latch_domain::ports::OutboxRepository>,
+) {
+    use latch_domain::ports::{NewOutboxMessage, VersionedWrite};
+
+    let user = UserId::new();
+    let key = format!("user:{user}");
+    let follow_up =
+        |n: u32| NewOutboxMessage::new("profile.test", &key, &n, now()).expect("a follow-up row");
+    assert!(
+        repo.create_if_absent(&new_profile(user))
+            .await
+            .expect("create")
+    );
+    let read = repo.get(user).await.expect("get").expect("exists");
+    assert_eq!(read.version, Profile::FIRST_VERSION);
+
+    let renamed = Profile {
+        first_name: "Augusta".into(),
+        ..read.clone()
+    };
+    assert_eq!(
+        repo.update_versioned(&renamed, &[follow_up(1)])
+            .await
+            .expect("cas"),
+        VersionedWrite::Written {
+            version: read.version + 1
+        }
+    );
+    let stored = repo.get(user).await.expect("get").expect("exists");
+    assert_eq!(stored.first_name, "Augusta");
+    assert_eq!(stored.version, read.version + 1);
+    assert_eq!(outbox.find_by_key(&key).await.expect("outbox").len(), 1);
+
+    // Written over the version read before that write: nothing changes.
+    let stale = Profile {
+        last_name: "King".into(),
+        ..read.clone()
+    };
+    assert_eq!(
+        repo.update_versioned(&stale, &[follow_up(2)])
+            .await
+            .expect("cas"),
+        VersionedWrite::Stale
+    );
+    assert_eq!(repo.get(user).await.expect("get"), Some(stored.clone()));
+    assert_eq!(outbox.find_by_key(&key).await.expect("outbox").len(), 1);
+
+    // An unconditional write increments too.
+    assert!(repo.update(&stored).await.expect("update"));
+    let after = repo.get(user).await.expect("get").expect("exists");
+    assert_eq!(after.version, stored.version + 1);
+
+    assert_eq!(
+        repo.update_versioned(&new_profile(UserId::new()), &[])
+            .await
+            .expect("cas unknown"),
+        VersionedWrite::Missing
+    );
+
+    // Racing writers over one version read: exactly one is written.
+    let results = race(8, |n| {
+        let repo = repo.clone();
+        let mut profile = after.clone();
+        profile.display_name = Some(format!("writer {n}"));
+        async move { repo.update_versioned(&profile, &[]).await }
+    })
+    .await;
+    let written = results
+        .into_iter()
+        .map(|r| r.expect("cas"))
+        .filter(|w| matches!(w, VersionedWrite::Written { .. }))
+        .count();
+    assert_eq!(written, 1);
+    let last = repo.get(user).await.expect("get").expect("exists");
+    assert_eq!(last.version, after.version + 1);
 }

@@ -1,14 +1,31 @@
-//! [`RoleRepository`]: the seeded roles, permissions, idempotent assignment.
+//! [`RoleRepository`]: the seeded roles, permissions, idempotent
+//! assignment; the outbox rows of a write written with it, and only when
+//! it changed something.
 
 use std::sync::Arc;
 
 use latch_domain::{
     Reason, RoleId, UserId,
     model::{Role, builtin, permission},
-    ports::RoleRepository,
+    ports::{NewOutboxMessage, OutboxRepository, RoleRepository},
 };
 
-use super::{assert_reason, now, race};
+use super::{assert_reason, now, outbox::message, race};
+
+/// A key of this test's own, for the rows of one write.
+pub(super) fn unique_key() -> String {
+    format!("role-write-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The event row a write takes, under `key`.
+pub(super) fn event(key: &str) -> Vec<NewOutboxMessage> {
+    vec![message("test.authz_changed", key, now())]
+}
+
+/// How many rows were written under `key`.
+pub(super) async fn written(outbox: &dyn OutboxRepository, key: &str) -> usize {
+    outbox.find_by_key(key).await.expect("outbox rows").len()
+}
 
 fn all_permissions() -> Vec<String> {
     let mut all: Vec<String> = [
@@ -35,9 +52,10 @@ async fn role(repo: &dyn RoleRepository, name: &str) -> Role {
         .unwrap_or_else(|| panic!("role {name} is seeded"))
 }
 
-pub async fn run(repo: Arc<dyn RoleRepository>) {
+pub async fn run(repo: Arc<dyn RoleRepository>, outbox: Arc<dyn OutboxRepository>) {
     seeded(&*repo).await;
-    assigns(repo.clone()).await;
+    assigns(repo.clone(), outbox.clone()).await;
+    unassigns_all(&*repo, &*outbox).await;
 }
 
 async fn seeded(repo: &dyn RoleRepository) {
@@ -86,7 +104,8 @@ async fn seeded(repo: &dyn RoleRepository) {
     );
 }
 
-async fn assigns(repo: Arc<dyn RoleRepository>) {
+async fn assigns(repo: Arc<dyn RoleRepository>, outbox: Arc<dyn OutboxRepository>) {
+    let outbox = &*outbox;
     let admin = role(&*repo, builtin::ADMIN).await;
     let superadmin = role(&*repo, builtin::SUPERADMIN).await;
     let default = role(&*repo, builtin::DEFAULT).await;
@@ -99,19 +118,30 @@ async fn assigns(repo: Arc<dyn RoleRepository>) {
             .is_empty()
     );
 
-    assert!(repo.assign(user, default.id, now()).await.expect("assign"));
+    let key = unique_key();
+    assert!(
+        repo.assign(user, default.id, now(), &event(&key))
+            .await
+            .expect("assign")
+    );
+    assert_eq!(written(outbox, &key).await, 1, "written with the change");
+    let again = unique_key();
     assert!(
         !repo
-            .assign(user, default.id, now())
+            .assign(user, default.id, now(), &event(&again))
             .await
             .expect("assign again")
     );
+    assert_eq!(written(outbox, &again).await, 0, "no change, no row");
 
-    // Racing assignments of one role: one inserts, none fails.
+    // Racing assignments of one role: one inserts, none fails, and only
+    // the one that inserted writes its row.
+    let key = unique_key();
     let results = race(8, |_| {
         let repo = repo.clone();
         let role = admin.id;
-        async move { repo.assign(user, role, now()).await }
+        let rows = event(&key);
+        async move { repo.assign(user, role, now(), &rows).await }
     })
     .await;
     let inserted = results
@@ -120,6 +150,7 @@ async fn assigns(repo: Arc<dyn RoleRepository>) {
         .filter(|inserted| *inserted)
         .count();
     assert_eq!(inserted, 1);
+    assert_eq!(written(outbox, &key).await, 1);
 
     let held: Vec<String> = repo
         .roles_of_user(user)
@@ -139,7 +170,7 @@ async fn assigns(repo: Arc<dyn RoleRepository>) {
 
     // Overlapping grants are listed once.
     assert!(
-        repo.assign(user, superadmin.id, now())
+        repo.assign(user, superadmin.id, now(), &[])
             .await
             .expect("assign")
     );
@@ -148,13 +179,21 @@ async fn assigns(repo: Arc<dyn RoleRepository>) {
         all_permissions()
     );
 
-    assert!(repo.unassign(user, superadmin.id).await.expect("unassign"));
+    let key = unique_key();
+    assert!(
+        repo.unassign(user, superadmin.id, &event(&key))
+            .await
+            .expect("unassign")
+    );
+    assert_eq!(written(outbox, &key).await, 1);
+    let again = unique_key();
     assert!(
         !repo
-            .unassign(user, superadmin.id)
+            .unassign(user, superadmin.id, &event(&again))
             .await
             .expect("unassign again")
     );
+    assert_eq!(written(outbox, &again).await, 0);
     assert!(
         !repo
             .permissions_of_user(user)
@@ -163,10 +202,13 @@ async fn assigns(repo: Arc<dyn RoleRepository>) {
             .contains(&permission::KEYS_WRITE.to_owned())
     );
 
+    let refused = unique_key();
     assert_reason(
-        repo.assign(user, RoleId::new(), now()).await,
+        repo.assign(user, RoleId::new(), now(), &event(&refused))
+            .await,
         Reason::NotFound,
     );
+    assert_eq!(written(outbox, &refused).await, 0, "a failed write, no row");
     // Another user's roles are their own.
     assert!(
         repo.roles_of_user(UserId::new())
@@ -174,4 +216,33 @@ async fn assigns(repo: Arc<dyn RoleRepository>) {
             .expect("roles")
             .is_empty()
     );
+}
+
+async fn unassigns_all(repo: &dyn RoleRepository, outbox: &dyn OutboxRepository) {
+    let (user, other) = (UserId::new(), UserId::new());
+    for name in [builtin::USER, builtin::ADMIN] {
+        let role = role(repo, name).await;
+        for holder in [user, other] {
+            repo.assign(holder, role.id, now(), &[])
+                .await
+                .expect("assign");
+        }
+    }
+    let key = unique_key();
+    assert_eq!(
+        repo.unassign_all(user, &event(&key))
+            .await
+            .expect("unassign"),
+        2
+    );
+    assert_eq!(written(outbox, &key).await, 1);
+    let again = unique_key();
+    assert_eq!(
+        repo.unassign_all(user, &event(&again))
+            .await
+            .expect("again"),
+        0
+    );
+    assert_eq!(written(outbox, &again).await, 0);
+    assert_eq!(repo.roles_of_user(other).await.expect("roles").len(), 2);
 }

@@ -7,18 +7,22 @@ use chrono::Duration;
 use latch_domain::{
     UserId,
     model::TotpRecord,
-    ports::{SecondFactorRepository, UserRepository},
+    ports::{OutboxRepository, SecondFactorRepository, UserRepository},
 };
 
-use super::{now, race, users::new_user};
+use super::{now, outbox::message, race, users::new_user};
 
 fn codes(seed: u8, n: u8) -> Vec<[u8; 32]> {
     (0..n).map(|i| [seed.wrapping_add(i); 32]).collect()
 }
 
 /// The rows need their user (identity keeps both), so the suite takes the
-/// user repository of the same store.
-pub async fn run(users: Arc<dyn UserRepository>, repo: Arc<dyn SecondFactorRepository>) {
+/// user repository of the same store, and its outbox for the follow-ups.
+pub async fn run(
+    users: Arc<dyn UserRepository>,
+    repo: Arc<dyn SecondFactorRepository>,
+    outbox: Arc<dyn OutboxRepository>,
+) {
     let user = new_user();
     users.create(&user).await.expect("create user");
 
@@ -31,6 +35,7 @@ pub async fn run(users: Arc<dyn UserRepository>, repo: Arc<dyn SecondFactorRepos
     regenerating_kills_the_old_set(&*repo, user.id).await;
     disabling_clears_everything(&*repo, user.id).await;
     gone_with_the_user(&*repo, &*users).await;
+    follow_ups_come_only_with_a_change(&*repo, &*users, &*outbox).await;
 }
 
 async fn off_by_default(repo: &dyn SecondFactorRepository, user: UserId) {
@@ -43,13 +48,13 @@ async fn off_by_default(repo: &dyn SecondFactorRepository, user: UserId) {
     );
     assert!(
         !repo
-            .replace_recovery_codes(user, &codes(1, 2), now())
+            .replace_recovery_codes(user, &codes(1, 2), now(), &[])
             .await
             .expect("codes while off")
     );
     assert!(
         !repo
-            .disable_totp(user, now())
+            .disable_totp(user, now(), &[])
             .await
             .expect("disable while off")
     );
@@ -58,7 +63,7 @@ async fn off_by_default(repo: &dyn SecondFactorRepository, user: UserId) {
     assert_eq!(repo.totp(nobody).await.expect("totp"), None);
     assert!(
         !repo
-            .enable_totp(nobody, b"sealed", 1, &codes(1, 2), now())
+            .enable_totp(nobody, b"sealed", 1, &codes(1, 2), now(), &[])
             .await
             .expect("enable nobody")
     );
@@ -67,7 +72,7 @@ async fn off_by_default(repo: &dyn SecondFactorRepository, user: UserId) {
 async fn enables_once(repo: &dyn SecondFactorRepository, users: &dyn UserRepository, user: UserId) {
     let at = now() + Duration::minutes(1);
     assert!(
-        repo.enable_totp(user, b"sealed secret", 100, &codes(10, 10), at)
+        repo.enable_totp(user, b"sealed secret", 100, &codes(10, 10), at, &[])
             .await
             .expect("enable")
     );
@@ -86,7 +91,7 @@ async fn enables_once(repo: &dyn SecondFactorRepository, users: &dyn UserReposit
     // A second enrolment racing the first loses and writes nothing.
     assert!(
         !repo
-            .enable_totp(user, b"other secret", 5, &codes(50, 3), at)
+            .enable_totp(user, b"other secret", 5, &codes(50, 3), at, &[])
             .await
             .expect("enable again")
     );
@@ -160,7 +165,7 @@ async fn one_of_racing_code_uses_wins(repo: Arc<dyn SecondFactorRepository>, use
 async fn regenerating_kills_the_old_set(repo: &dyn SecondFactorRepository, user: UserId) {
     let fresh = codes(100, 10);
     assert!(
-        repo.replace_recovery_codes(user, &fresh, now())
+        repo.replace_recovery_codes(user, &fresh, now(), &[])
             .await
             .expect("replace")
     );
@@ -183,7 +188,7 @@ async fn regenerating_kills_the_old_set(repo: &dyn SecondFactorRepository, user:
 }
 
 async fn disabling_clears_everything(repo: &dyn SecondFactorRepository, user: UserId) {
-    assert!(repo.disable_totp(user, now()).await.expect("disable"));
+    assert!(repo.disable_totp(user, now(), &[]).await.expect("disable"));
     assert_eq!(repo.totp(user).await.expect("totp"), None);
     assert_eq!(repo.recovery_codes_left(user).await.expect("left"), 0);
     assert!(
@@ -192,11 +197,16 @@ async fn disabling_clears_everything(repo: &dyn SecondFactorRepository, user: Us
             .await
             .expect("step while off")
     );
-    assert!(!repo.disable_totp(user, now()).await.expect("disable again"));
+    assert!(
+        !repo
+            .disable_totp(user, now(), &[])
+            .await
+            .expect("disable again")
+    );
 
     // On again: a new secret, steps start over from the confirming one.
     assert!(
-        repo.enable_totp(user, b"new secret", 7, &codes(200, 10), now())
+        repo.enable_totp(user, b"new secret", 7, &codes(200, 10), now(), &[])
             .await
             .expect("enable again")
     );
@@ -210,11 +220,55 @@ async fn gone_with_the_user(repo: &dyn SecondFactorRepository, users: &dyn UserR
     let user = new_user();
     users.create(&user).await.expect("create user");
     assert!(
-        repo.enable_totp(user.id, b"sealed", 1, &codes(1, 10), now())
+        repo.enable_totp(user.id, b"sealed", 1, &codes(1, 10), now(), &[])
             .await
             .expect("enable")
     );
     assert!(users.delete(user.id).await.expect("delete user"));
     assert_eq!(repo.recovery_codes_left(user.id).await.expect("left"), 0);
     assert_eq!(repo.totp(user.id).await.expect("totp"), None);
+}
+
+/// Each change writes its follow-up (its `user:updated`) in its
+/// transaction when it changed the factor, and nothing when its guard
+/// refused it.
+async fn follow_ups_come_only_with_a_change(
+    repo: &dyn SecondFactorRepository,
+    users: &dyn UserRepository,
+    outbox: &dyn OutboxRepository,
+) {
+    let user = new_user();
+    users.create(&user).await.expect("create user");
+    let user = user.id;
+    let (first, second, third) = (codes(1, 2), codes(3, 2), codes(5, 2));
+    let mut seen = Vec::new();
+    for step in 0..7 {
+        let key = format!("second-factors-{}", uuid::Uuid::new_v4().simple());
+        let follow_up = [message("test.event", &key, now())];
+        let changed = match step {
+            0 => repo.replace_recovery_codes(user, &first, now(), &follow_up),
+            1 => repo.disable_totp(user, now(), &follow_up),
+            2 => repo.enable_totp(user, b"sealed", 1, &first, now(), &follow_up),
+            3 => repo.enable_totp(user, b"again", 1, &second, now(), &follow_up),
+            4 => repo.replace_recovery_codes(user, &third, now(), &follow_up),
+            5 => repo.disable_totp(user, now(), &follow_up),
+            _ => repo.disable_totp(user, now(), &follow_up),
+        }
+        .await
+        .expect("change");
+        let rows = outbox.find_by_key(&key).await.expect("rows").len();
+        seen.push((changed, rows));
+    }
+    assert_eq!(
+        seen,
+        [
+            (false, 0), // codes while off
+            (false, 0), // off while off
+            (true, 1),  // on
+            (false, 0), // on again
+            (true, 1),  // new codes
+            (true, 1),  // off
+            (false, 0), // off again
+        ]
+    );
 }

@@ -73,9 +73,9 @@ async fn records_touches_and_revokes_once(repo: &dyn SessionRepository) {
     };
     let someone_else = new_session(UserId::new(), 2);
     for session in [&older, &newer, &someone_else] {
-        repo.create(session).await.expect("create");
+        repo.create(session, &[]).await.expect("create");
     }
-    assert_reason(repo.create(&older).await, Reason::AlreadyExists);
+    assert_reason(repo.create(&older, &[]).await, Reason::AlreadyExists);
 
     assert_eq!(repo.get(&older.id).await.expect("get"), Some(older.clone()));
     assert_eq!(repo.get(&newer.id).await.expect("get"), Some(newer.clone()));
@@ -156,7 +156,7 @@ async fn lists_live_ones_in_pages(repo: &dyn SessionRepository) {
     idle.expires_at = start + Duration::days(20);
     let revoked = new_session(user, 11);
     for session in live.iter().chain([&expired, &idle, &revoked]) {
-        repo.create(session).await.expect("create");
+        repo.create(session, &[]).await.expect("create");
     }
     let at = start + Duration::hours(1);
     repo.revoke(&revoked.id, at, "logout", &no_follow_up)
@@ -212,7 +212,7 @@ async fn revokes_all_but_one_in_batches(repo: &dyn SessionRepository) {
     let already = new_session(user, 6);
     let stranger = new_session(UserId::new(), 0);
     for session in [&keep, &already, &stranger].into_iter().chain(&others) {
-        repo.create(session).await.expect("create");
+        repo.create(session, &[]).await.expect("create");
     }
     let at = now() + Duration::hours(1);
     repo.revoke(&already.id, at, "logout", &no_follow_up)
@@ -286,7 +286,7 @@ async fn revokes_all_but_one_in_batches(repo: &dyn SessionRepository) {
 
 async fn one_of_racing_revocations_wins(repo: Arc<dyn SessionRepository>) {
     let session = new_session(UserId::new(), 0);
-    repo.create(&session).await.expect("create");
+    repo.create(&session, &[]).await.expect("create");
     let results = race(8, |i| {
         let repo = repo.clone();
         let id = session.id.clone();
@@ -318,7 +318,7 @@ async fn deletes_what_ended_in_batches(repo: &dyn SessionRepository) {
         let mut s = new_session(user, 0);
         s.expires_at = t0 + Duration::days(365);
         s.last_active_at = cutoff;
-        repo.create(&s).await.expect("create");
+        repo.create(&s, &[]).await.expect("create");
         repo.revoke(&s.id, t0, "logout", &no_follow_up)
             .await
             .expect("revoke");
@@ -326,12 +326,12 @@ async fn deletes_what_ended_in_batches(repo: &dyn SessionRepository) {
     }
     // Past its absolute end.
     let ended = new_session(user, 0);
-    repo.create(&ended).await.expect("create");
+    repo.create(&ended, &[]).await.expect("create");
     doomed.push(ended.id);
     // Idle for too long, its absolute end still ahead.
     let mut idle = new_session(user, 0);
     idle.expires_at = t0 + Duration::days(365);
-    repo.create(&idle).await.expect("create");
+    repo.create(&idle, &[]).await.expect("create");
     doomed.push(idle.id);
 
     let mut kept = Vec::new();
@@ -339,12 +339,12 @@ async fn deletes_what_ended_in_batches(repo: &dyn SessionRepository) {
     let mut live = new_session(user, 0);
     live.expires_at = t0 + Duration::days(365);
     live.last_active_at = idle_cutoff + Duration::minutes(1);
-    repo.create(&live).await.expect("create");
+    repo.create(&live, &[]).await.expect("create");
     kept.push(live.id.clone());
     // Revoked after the cut-off.
     let mut recent = live.clone();
     recent.id = SessionId::generate().expect("a session id");
-    repo.create(&recent).await.expect("create");
+    repo.create(&recent, &[]).await.expect("create");
     repo.revoke(
         &recent.id,
         cutoff + Duration::minutes(1),
@@ -393,7 +393,7 @@ async fn lists_revocations_until_pruned(repo: &dyn SessionRepository) {
     let user = UserId::new();
     let sessions: Vec<Session> = (0..3).map(|i| new_session(user, i)).collect();
     for session in &sessions {
-        repo.create(session).await.expect("create");
+        repo.create(session, &[]).await.expect("create");
     }
     repo.revoke(&sessions[0].id, base, "logout", &no_follow_up)
         .await

@@ -111,12 +111,12 @@ async fn filters(stores: &Stores) {
     let created = create_all(stores, &new).await;
     stores
         .users
-        .set_status(created[1].id, UserStatus::Active, now())
+        .set_status(created[1].id, UserStatus::Active, now(), &[])
         .await
         .expect("activate");
     stores
         .users
-        .set_status(created[2].id, UserStatus::Suspended, now())
+        .set_status(created[2].id, UserStatus::Suspended, now(), &[])
         .await
         .expect("suspend");
 
@@ -209,7 +209,7 @@ async fn changes_status_with_its_follow_up(stores: &Stores) {
 
     stores
         .users
-        .set_status(pending.id, UserStatus::Active, now())
+        .set_status(pending.id, UserStatus::Active, now(), &[])
         .await
         .expect("activate");
     let at = now() + Duration::minutes(1);
@@ -276,7 +276,7 @@ async fn a_tombstone_is_no_user(stores: &Stores) {
     let user = stores.users.create(&new).await.expect("create");
     stores
         .users
-        .set_status(user.id, UserStatus::Active, now())
+        .set_status(user.id, UserStatus::Active, now(), &[])
         .await
         .expect("activate");
     stores
@@ -299,10 +299,13 @@ async fn a_tombstone_is_no_user(stores: &Stores) {
         message("identity.erase_sessions", &key, at),
         message("identity.erase_profile", &key, at),
     ];
+    // The event under a key of its own, as `user:{id}` is.
+    let event_key = format!("user:{}", user.id);
+    let event = || [message("test.event", &event_key, at)];
     assert_eq!(
         stores
             .admin
-            .tombstone(user.id, at, &steps)
+            .tombstone(user.id, at, &steps, &event())
             .await
             .expect("tombstone"),
         Tombstoning::Marked
@@ -310,6 +313,15 @@ async fn a_tombstone_is_no_user(stores: &Stores) {
     assert_eq!(
         stores.outbox.find_by_key(&key).await.expect("rows").len(),
         2
+    );
+    assert_eq!(
+        stores
+            .outbox
+            .find_by_key(&event_key)
+            .await
+            .expect("rows")
+            .len(),
+        1
     );
     assert_eq!(stores.users.get(user.id).await.expect("get"), None);
     assert_eq!(
@@ -337,7 +349,7 @@ async fn a_tombstone_is_no_user(stores: &Stores) {
     assert!(
         !stores
             .users
-            .set_status(user.id, UserStatus::Active, now())
+            .set_status(user.id, UserStatus::Active, now(), &[])
             .await
             .expect("set status")
     );
@@ -374,6 +386,7 @@ async fn a_tombstone_is_no_user(stores: &Stores) {
                 user.id,
                 at + Duration::minutes(1),
                 &[message("identity.erase_sessions", &key, at)],
+                &event(),
             )
             .await
             .expect("again"),
@@ -385,8 +398,18 @@ async fn a_tombstone_is_no_user(stores: &Stores) {
     );
     assert_eq!(
         stores
+            .outbox
+            .find_by_key(&event_key)
+            .await
+            .expect("rows")
+            .len(),
+        1,
+        "a deletion run again announces nothing new"
+    );
+    assert_eq!(
+        stores
             .admin
-            .tombstone(UserId::new(), at, &[])
+            .tombstone(UserId::new(), at, &[], &[])
             .await
             .expect("unknown"),
         Tombstoning::NotFound
@@ -395,7 +418,7 @@ async fn a_tombstone_is_no_user(stores: &Stores) {
     // Never listed.
     stores
         .admin
-        .tombstone(listed.id, at, &[])
+        .tombstone(listed.id, at, &[], &[])
         .await
         .expect("tombstone listed");
     assert!(
@@ -413,7 +436,12 @@ async fn racing_deletions_mark_once(stores: &Stores) {
     let admin = stores.admin.clone();
     let outcomes = race(4, move |_| {
         let admin = admin.clone();
-        async move { admin.tombstone(user.id, now(), &[]).await.expect("race") }
+        async move {
+            admin
+                .tombstone(user.id, now(), &[], &[])
+                .await
+                .expect("race")
+        }
     })
     .await;
     let marked = outcomes
@@ -429,7 +457,7 @@ async fn purges_only_tombstones(stores: &Stores) {
     let at = now() + Duration::days(400);
     stores
         .admin
-        .tombstone(doomed.id, at, &[])
+        .tombstone(doomed.id, at, &[], &[])
         .await
         .expect("tombstone");
 
@@ -456,7 +484,7 @@ async fn purges_only_tombstones(stores: &Stores) {
     assert_eq!(
         stores
             .admin
-            .tombstone(doomed.id, at, &[])
+            .tombstone(doomed.id, at, &[], &[])
             .await
             .expect("after purge"),
         Tombstoning::NotFound,

@@ -1,12 +1,13 @@
 //! [`UserRepository`]'s account changes (password, email, verification,
-//! phone): each conditional, and the mails that follow a password or
-//! email change written with it or not at all.
+//! phone, activation): each conditional, and the rows that follow a
+//! change (mails, its `user:*` event) written with it or not at all.
 
 use std::sync::Arc;
 
 use chrono::Duration;
 use latch_domain::{
     Reason, UserId,
+    model::UserStatus,
     ports::{NewOutboxMessage, OutboxRepository, UserRepository},
 };
 
@@ -18,6 +19,7 @@ pub async fn run(users: Arc<dyn UserRepository>, outbox: Arc<dyn OutboxRepositor
     one_of_racing_email_changes_wins(users.clone()).await;
     verification_holds_only_for_the_address_it_names(&*users).await;
     phone_changes_unverify_and_verification_names_the_number(&*users).await;
+    follow_ups_come_only_with_a_change(&*users, &*outbox).await;
 }
 
 /// A follow-up row under a key of this test's own.
@@ -67,7 +69,7 @@ async fn email_changes_unverify_and_stay_unique(
     let at = new.created_at + Duration::minutes(1);
     assert!(
         users
-            .verify_email(new.id, &new.email, at)
+            .verify_email(new.id, &new.email, at, &[])
             .await
             .expect("verify")
     );
@@ -150,7 +152,7 @@ async fn verification_holds_only_for_the_address_it_names(users: &dyn UserReposi
     let at = new.created_at + Duration::minutes(1);
     assert!(
         !users
-            .verify_email(new.id, &unique_email(), at)
+            .verify_email(new.id, &unique_email(), at, &[])
             .await
             .expect("another address"),
         "a code for an address the user left proves nothing"
@@ -166,7 +168,7 @@ async fn verification_holds_only_for_the_address_it_names(users: &dyn UserReposi
 
     assert!(
         users
-            .verify_email(new.id, &new.email, at)
+            .verify_email(new.id, &new.email, at, &[])
             .await
             .expect("verify")
     );
@@ -175,14 +177,14 @@ async fn verification_holds_only_for_the_address_it_names(users: &dyn UserReposi
     assert_eq!(user.updated_at, at);
     assert!(
         !users
-            .verify_email(new.id, &new.email, at)
+            .verify_email(new.id, &new.email, at, &[])
             .await
             .expect("again"),
         "only the first verification changes the user"
     );
     assert!(
         !users
-            .verify_email(UserId::new(), &new.email, at)
+            .verify_email(UserId::new(), &new.email, at, &[])
             .await
             .expect("nobody")
     );
@@ -194,18 +196,21 @@ async fn phone_changes_unverify_and_verification_names_the_number(users: &dyn Us
     let at = new.created_at + Duration::minutes(1);
     let first = new.phone.clone().expect("a phone");
     assert!(
-        !users.set_phone(new.id, &first, at).await.expect("same"),
+        !users
+            .set_phone(new.id, &first, at, &[])
+            .await
+            .expect("same"),
         "setting the number it has changes nothing"
     );
     assert!(
         !users
-            .verify_phone(new.id, "+442079460958", at)
+            .verify_phone(new.id, "+442079460958", at, &[])
             .await
             .expect("other")
     );
     assert!(
         users
-            .verify_phone(new.id, &first, at)
+            .verify_phone(new.id, &first, at, &[])
             .await
             .expect("verify")
     );
@@ -217,10 +222,15 @@ async fn phone_changes_unverify_and_verification_names_the_number(users: &dyn Us
             .expect("exists")
             .phone_verified
     );
-    assert!(!users.verify_phone(new.id, &first, at).await.expect("again"));
     assert!(
         !users
-            .set_phone(new.id, &first, at)
+            .verify_phone(new.id, &first, at, &[])
+            .await
+            .expect("again")
+    );
+    assert!(
+        !users
+            .set_phone(new.id, &first, at, &[])
             .await
             .expect("same again")
     );
@@ -236,7 +246,7 @@ async fn phone_changes_unverify_and_verification_names_the_number(users: &dyn Us
 
     assert!(
         users
-            .set_phone(new.id, "+442079460958", at)
+            .set_phone(new.id, "+442079460958", at, &[])
             .await
             .expect("new number")
     );
@@ -252,7 +262,7 @@ async fn phone_changes_unverify_and_verification_names_the_number(users: &dyn Us
     users.create(&bare).await.expect("create");
     assert!(
         users
-            .set_phone(bare.id, &first, at)
+            .set_phone(bare.id, &first, at, &[])
             .await
             .expect("first phone")
     );
@@ -262,8 +272,59 @@ async fn phone_changes_unverify_and_verification_names_the_number(users: &dyn Us
     );
     assert!(
         !users
-            .set_phone(UserId::new(), "+14155550100", at)
+            .set_phone(UserId::new(), "+14155550100", at, &[])
             .await
             .expect("nobody")
+    );
+}
+
+/// Each change takes its follow-up (the event it causes) and writes it in
+/// its transaction exactly when it changed the user: a call that changed
+/// nothing, or found no user, leaves no row.
+async fn follow_ups_come_only_with_a_change(
+    users: &dyn UserRepository,
+    outbox: &dyn OutboxRepository,
+) {
+    let new = new_user();
+    users.create(&new).await.expect("create");
+    let at = new.created_at + Duration::minutes(1);
+    let phone = new.phone.clone().expect("a phone");
+    let other_phone = "+442079460958";
+    let elsewhere = unique_email();
+    let rows = async |key: &str| outbox.find_by_key(key).await.expect("rows").len();
+
+    // (what the call returned, how many rows it left under its key)
+    let mut seen = Vec::new();
+    for step in 0..9 {
+        let key = unique_key();
+        let follow_up = [mail(&key)];
+        let changed = match step {
+            0 => users.set_status(new.id, UserStatus::Active, at, &follow_up),
+            1 => users.set_status(UserId::new(), UserStatus::Active, at, &follow_up),
+            2 => users.verify_email(new.id, &elsewhere, at, &follow_up),
+            3 => users.verify_email(new.id, &new.email, at, &follow_up),
+            4 => users.verify_email(new.id, &new.email, at, &follow_up),
+            5 => users.verify_phone(new.id, &phone, at, &follow_up),
+            6 => users.verify_phone(new.id, &phone, at, &follow_up),
+            7 => users.set_phone(new.id, &phone, at, &follow_up),
+            _ => users.set_phone(new.id, other_phone, at, &follow_up),
+        }
+        .await
+        .expect("change");
+        seen.push((changed, rows(&key).await));
+    }
+    assert_eq!(
+        seen,
+        [
+            (true, 1),  // activated
+            (false, 0), // nobody
+            (false, 0), // an address the user does not have
+            (true, 1),  // verified
+            (false, 0), // verified already
+            (true, 1),  // phone verified
+            (false, 0), // phone verified already
+            (false, 0), // the number it has
+            (true, 1),  // a new number
+        ]
     );
 }

@@ -107,7 +107,7 @@ async fn updates(repo: &dyn UserRepository) {
     let later = new.created_at + Duration::minutes(5);
 
     assert!(
-        repo.set_status(new.id, UserStatus::Active, later)
+        repo.set_status(new.id, UserStatus::Active, later, &[])
             .await
             .expect("status")
     );
@@ -134,7 +134,7 @@ async fn updates(repo: &dyn UserRepository) {
     let unknown = UserId::new();
     assert!(
         !repo
-            .set_status(unknown, UserStatus::Active, later)
+            .set_status(unknown, UserStatus::Active, later, &[])
             .await
             .expect("status")
     );

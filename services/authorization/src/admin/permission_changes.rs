@@ -24,12 +24,13 @@ impl Roles {
             builtin: false,
             created_at: self.clock.now(),
         };
+        let scope = AuthzScope::Role(superadmin.name);
+        let event = self.authz_changed(scope.clone())?;
         self.repo
-            .create_permission(&permission, &[superadmin.id])
+            .create_permission(&permission, &[superadmin.id], &[event])
             .await
             .map_err(|err| already_exists(err, &permission.name))?;
-        self.publish_authz_changed(AuthzScope::Role(superadmin.name))
-            .await;
+        self.forget_scope(&scope);
         Ok(permission)
     }
 
@@ -43,14 +44,19 @@ impl Roles {
                 format!("{name} is a built-in permission and cannot be deleted"),
             ));
         }
-        let Some(granting) = self.repo.delete_permission(name).await? else {
+        // One event per role that granted it: its holders lost it.
+        let announce = |role: &str| {
+            self.authz_changed(AuthzScope::Role(role.to_owned()))
+                .map(|event| vec![event])
+        };
+        let Some(granting) = self.repo.delete_permission(name, &announce).await? else {
             return Err(Error::new(
                 Reason::NotFound,
                 format!("permission {name} does not exist"),
             ));
         };
         for role in granting {
-            self.publish_authz_changed(AuthzScope::Role(role)).await;
+            self.forget_scope(&AuthzScope::Role(role));
         }
         Ok(())
     }

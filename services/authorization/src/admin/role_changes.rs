@@ -44,12 +44,12 @@ impl Roles {
             builtin: false,
             created_at: self.clock.now(),
         };
+        let scope = AuthzScope::Role(role.name.clone());
         self.repo
-            .create_role(&role, &permissions)
+            .create_role(&role, &permissions, &[self.authz_changed(scope.clone())?])
             .await
             .map_err(|err| already_exists(err, &role.name))?;
-        self.publish_authz_changed(AuthzScope::Role(role.name.clone()))
-            .await;
+        self.forget_scope(&scope);
         Ok(RoleWithPermissions { role, permissions })
     }
 
@@ -90,9 +90,11 @@ impl Roles {
             }
             update.permissions = Some(wanted);
         }
+        let scope = AuthzScope::Role(role.name.clone());
+        let event = self.authz_changed(scope.clone())?;
         if !self
             .repo
-            .update_role(role.id, &update, self.clock.now())
+            .update_role(role.id, &update, self.clock.now(), &[event])
             .await?
         {
             return Err(Error::new(
@@ -100,8 +102,7 @@ impl Roles {
                 format!("role {name} does not exist"),
             ));
         }
-        self.publish_authz_changed(AuthzScope::Role(role.name.clone()))
-            .await;
+        self.forget_scope(&scope);
         let role = self.existing_role(name).await?;
         let permissions = self.repo.permissions_of_role(role.id).await?;
         Ok(RoleWithPermissions { role, permissions })
@@ -122,11 +123,12 @@ impl Roles {
                 format!("{name} is a built-in role and cannot be deleted"),
             ));
         }
-        match self.repo.delete_role(role.id, force).await? {
+        let scope = AuthzScope::Role(role.name);
+        let event = self.authz_changed(scope.clone())?;
+        match self.repo.delete_role(role.id, force, &[event]).await? {
             RoleDeletion::Deleted { unassigned } => {
                 tracing::info!(role = %name, unassigned, "role deleted");
-                self.publish_authz_changed(AuthzScope::Role(role.name))
-                    .await;
+                self.forget_scope(&scope);
                 Ok(())
             }
             RoleDeletion::InUse { holders } => Err(Error::new(
@@ -156,10 +158,11 @@ impl Roles {
             bounds.may_change(&role)?;
             bounds.may_grant(permission)?;
         }
-        let granted = self.repo.grant(role.id, permission).await?;
+        let scope = AuthzScope::Role(role.name);
+        let event = self.authz_changed(scope.clone())?;
+        let granted = self.repo.grant(role.id, permission, &[event]).await?;
         if granted {
-            self.publish_authz_changed(AuthzScope::Role(role.name))
-                .await;
+            self.forget_scope(&scope);
         }
         Ok(granted)
     }
@@ -180,10 +183,14 @@ impl Roles {
             bounds.may_revoke(&permission.name)?;
         }
         keep_builtin_grant(&role, &permission)?;
-        let revoked = self.repo.revoke(role.id, &permission.name).await?;
+        let scope = AuthzScope::Role(role.name);
+        let event = self.authz_changed(scope.clone())?;
+        let revoked = self
+            .repo
+            .revoke(role.id, &permission.name, &[event])
+            .await?;
         if revoked {
-            self.publish_authz_changed(AuthzScope::Role(role.name))
-                .await;
+            self.forget_scope(&scope);
         }
         Ok(revoked)
     }

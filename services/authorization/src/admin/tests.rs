@@ -65,7 +65,7 @@ async fn cast(h: &Harness) -> Cast {
         .assign(manager, "ROLE_MANAGER")
         .await
         .expect("manager");
-    h.bus.take_authz();
+    h.take_authz().await;
     Cast {
         root: Actor::User(root),
         manager: Actor::User(manager),
@@ -87,7 +87,7 @@ async fn a_superadmin_administers_roles_and_each_change_is_announced() -> Result
             .await
             .contains(&invoices.name)
     );
-    assert_eq!(h.bus.take_authz(), [role_scope(builtin::SUPERADMIN)]);
+    assert_eq!(h.take_authz().await, [role_scope(builtin::SUPERADMIN)]);
 
     let billing = h
         .roles
@@ -103,7 +103,7 @@ async fn a_superadmin_administers_roles_and_each_change_is_announced() -> Result
         billing.permissions,
         names(&["invoices.read", permission::USERS_READ])
     );
-    assert_eq!(h.bus.take_authz(), [role_scope("BILLING")]);
+    assert_eq!(h.take_authz().await, [role_scope("BILLING")]);
 
     let updated = h
         .roles
@@ -122,7 +122,7 @@ async fn a_superadmin_administers_roles_and_each_change_is_announced() -> Result
         grants(&h, "BILLING").await,
         names(&[permission::KEYS_WRITE])
     );
-    assert_eq!(h.bus.take_authz(), [role_scope("BILLING")]);
+    assert_eq!(h.take_authz().await, [role_scope("BILLING")]);
 
     assert!(
         h.roles
@@ -145,7 +145,7 @@ async fn a_superadmin_administers_roles_and_each_change_is_announced() -> Result
             .await?
     );
     assert_eq!(
-        h.bus.take_authz(),
+        h.take_authz().await,
         [role_scope("BILLING"), role_scope("BILLING")],
         "repeats change nothing and announce nothing"
     );
@@ -156,18 +156,18 @@ async fn a_superadmin_administers_roles_and_each_change_is_announced() -> Result
             .assign_as(c.root, h.users.as_ref(), holder, "BILLING")
             .await?
     );
-    assert_eq!(h.bus.take_authz(), [AuthzScope::User(holder)]);
+    assert_eq!(h.take_authz().await, [AuthzScope::User(holder)]);
     h.roles.delete_role(c.root, "BILLING", true).await?;
-    assert_eq!(h.bus.take_authz(), [role_scope("BILLING")]);
+    assert_eq!(h.take_authz().await, [role_scope("BILLING")]);
     assert!(h.roles.repo.find_role("BILLING").await?.is_none());
     assert!(h.roles.role_names(holder).await?.is_empty());
 
     h.roles
         .grant_permission(c.root, builtin::ADMIN, "invoices.read")
         .await?;
-    h.bus.take_authz();
+    h.take_authz().await;
     h.roles.delete_permission("invoices.read").await?;
-    let mut announced = h.bus.take_authz();
+    let mut announced = h.take_authz().await;
     announced.sort_by_key(|scope| format!("{scope:?}"));
     assert_eq!(
         announced,
@@ -188,7 +188,7 @@ async fn a_manager_who_is_no_superadmin_cannot_escalate() -> Result<()> {
     h.roles
         .create_permission("invoices.read".into(), None)
         .await?;
-    h.bus.take_authz();
+    h.take_authz().await;
 
     // No role with what the manager lacks, nor with a SUPERADMIN-only
     // permission, even one the manager holds.
@@ -225,7 +225,7 @@ async fn a_manager_who_is_no_superadmin_cannot_escalate() -> Result<()> {
             .assign_as(c.manager, h.users.as_ref(), c.manager_id, "HELPDESK")
             .await?
     );
-    h.bus.take_authz();
+    h.take_authz().await;
 
     // Not through the custom role either.
     for wanted in [
@@ -334,7 +334,7 @@ async fn a_manager_who_is_no_superadmin_cannot_escalate() -> Result<()> {
             .await,
         Reason::AccessDenied,
     );
-    assert!(h.bus.take_authz().is_empty(), "refusals announce nothing");
+    assert!(h.take_authz().await.is_empty(), "refusals announce nothing");
 
     // The manager's own permissions never grew past what it was given.
     let held = h.roles.user_permissions(c.manager_id).await?;
@@ -445,7 +445,7 @@ async fn a_role_in_use_is_deleted_only_when_forced() -> Result<()> {
     let (ada, bob) = (UserId::new(), UserId::new());
     h.roles.assign(ada, "SUPPORT").await?;
     h.roles.assign(bob, "SUPPORT").await?;
-    h.bus.take_authz();
+    h.take_authz().await;
 
     let err = h
         .roles
@@ -455,12 +455,12 @@ async fn a_role_in_use_is_deleted_only_when_forced() -> Result<()> {
     assert_eq!(err.reason(), Reason::RoleInUse);
     assert!(err.message().contains("2 user"), "{err:?}");
     assert_eq!(h.roles.role_names(ada).await?, names(&["SUPPORT"]));
-    assert!(h.bus.take_authz().is_empty());
+    assert!(h.take_authz().await.is_empty());
 
     h.roles.delete_role(c.manager, "SUPPORT", true).await?;
     assert!(h.roles.role_names(ada).await?.is_empty());
     assert!(h.roles.user_permissions(bob).await?.is_empty());
-    assert_eq!(h.bus.take_authz(), [role_scope("SUPPORT")]);
+    assert_eq!(h.take_authz().await, [role_scope("SUPPORT")]);
     Ok(())
 }
 
@@ -516,7 +516,7 @@ async fn unknowns_and_duplicates_are_answered_and_change_nothing() -> Result<()>
     assert_eq!(err.reason(), Reason::NotFound);
     assert!(err.message().contains("user"), "{err:?}");
     assert!(h.roles.role_names(ghost).await?.is_empty());
-    h.bus.take_authz();
+    h.take_authz().await;
     let err = h
         .roles
         .create_role(c.root, "GHOSTS".into(), None, names(&["ghosts.read"]))
@@ -544,7 +544,7 @@ async fn unknowns_and_duplicates_are_answered_and_change_nothing() -> Result<()>
             .await,
         Reason::AlreadyExists,
     );
-    assert!(h.bus.take_authz().is_empty());
+    assert!(h.take_authz().await.is_empty());
     Ok(())
 }
 
@@ -559,24 +559,33 @@ async fn assignments_and_erasure_are_announced_per_user() -> Result<()> {
     assert!(!h.roles.unassign(ada, builtin::ADMIN).await?);
     assert_eq!(h.roles.erase_user(ada).await?, 1);
     assert_eq!(h.roles.erase_user(ada).await?, 0);
-    assert_eq!(h.bus.take_authz(), vec![AuthzScope::User(ada); 4]);
+    assert_eq!(h.take_authz().await, vec![AuthzScope::User(ada); 4]);
     Ok(())
 }
 
 #[tokio::test]
-async fn a_bus_that_is_down_fails_no_committed_change() -> Result<()> {
+async fn a_bus_that_is_down_fails_no_change_and_loses_no_event() -> Result<()> {
     let h = Harness::new().await;
     let c = cast(&h).await;
     h.bus.fail(true);
     h.roles
         .create_role(c.root, "QUIET".into(), None, Vec::new())
         .await?;
+    let holder = UserId::new();
     assert!(
         h.roles
-            .assign_as(c.root, h.users.as_ref(), UserId::new(), "QUIET")
+            .assign_as(c.root, h.users.as_ref(), holder, "QUIET")
             .await?
     );
     assert!(h.roles.repo.find_role("QUIET").await?.is_some());
+    assert!(h.take_authz().await.is_empty(), "nothing got through");
+
+    // The rows wait in the outbox and go once the bus is back.
+    h.bus.fail(false);
+    h.clock.advance(chrono::Duration::seconds(1));
+    let mut announced = h.take_authz().await;
+    announced.sort_by_key(|scope| format!("{scope:?}"));
+    assert_eq!(announced, [role_scope("QUIET"), AuthzScope::User(holder)]);
     Ok(())
 }
 

@@ -119,7 +119,7 @@ impl Roles {
 
     /// Drops this process's copies that a committed change of `scope`
     /// voids, right after the write.
-    pub(super) fn forget_scope(&self, scope: &AuthzScope) {
+    pub(crate) fn forget_scope(&self, scope: &AuthzScope) {
         if let Some(cache) = &self.cache {
             cache.forget(match scope {
                 AuthzScope::User(user) => AuthzChange::User(*user),

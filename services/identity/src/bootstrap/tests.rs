@@ -116,7 +116,7 @@ async fn refusals_create_and_assign_nothing() -> Result<()> {
     // A suspended account is not made SUPERADMIN behind the operator's back.
     let other = h.sign_up("ops@example.com").await?;
     h.users
-        .set_status(other.user.id, UserStatus::Suspended, h.clock_now())
+        .set_status(other.user.id, UserStatus::Suspended, h.clock_now(), &[])
         .await?;
     let suspended = BootstrapAdmin::new("ops@example.com", None)?;
     let err = h.identity.bootstrap_admin(&suspended).await.unwrap_err();

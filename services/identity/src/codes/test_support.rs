@@ -1,16 +1,16 @@
 //! What the verification, reset and change tests share: reading a code or
-//! token out of a queued message, the `user:updated` events, and checking
-//! a refusal's reason.
+//! token out of a queued message, the `user:updated` rows written with
+//! each change, and checking a refusal's reason.
 
-use std::time::Duration;
+use std::sync::Arc;
 
-use futures::StreamExt;
 use latch_domain::{
     Error, Reason, Result, UserId,
-    events::{Channel, EventPayload},
-    ports::{EventBus, EventStream, Mail, Sms},
+    events::{DELIVER_EVENT_KIND, Event, EventPayload},
+    ports::{Mail, OutboxRepository as _, Sms},
 };
 use latch_messaging::Rendered;
+use latch_store::sql::SqlOutbox;
 
 use crate::testing::Harness;
 
@@ -59,29 +59,59 @@ pub(crate) fn other_than(code: &str) -> String {
     format!("{:06}", (n + 1) % 1_000_000)
 }
 
-pub(crate) async fn updates(h: &Harness) -> Result<EventStream> {
-    h.bus.subscribe(Channel::UserUpdated).await
+/// The `user:updated` rows written about one user, read in order from
+/// where [`updates`] started: each is written with the change it reports,
+/// so a change that answered is already there, and one that failed or
+/// changed nothing never is.
+pub(crate) struct Updates {
+    outbox: Arc<SqlOutbox>,
+    user: UserId,
+    seen: usize,
 }
 
-/// The fields of the next `user:updated`.
-pub(crate) async fn next_update(events: &mut EventStream) -> (UserId, Vec<String>) {
-    let event = tokio::time::timeout(Duration::from_secs(5), events.next())
-        .await
-        .expect("an event in time")
-        .expect("the stream goes on");
-    match event.payload {
-        EventPayload::UserUpdated {
-            user_id,
-            changed_fields,
-        } => (user_id, changed_fields),
-        other => panic!("expected user:updated, got {other:?}"),
+impl Updates {
+    async fn all(&self) -> Vec<Vec<String>> {
+        let key = format!("user:{}", self.user);
+        let rows = self.outbox.find_by_key(&key).await;
+        rows.expect("outbox rows")
+            .iter()
+            .filter(|row| row.kind == DELIVER_EVENT_KIND)
+            .filter_map(
+                |row| match Event::from_outbox(row).expect("an event").payload {
+                    EventPayload::UserUpdated { changed_fields, .. } => Some(changed_fields),
+                    _ => None,
+                },
+            )
+            .collect()
     }
 }
 
-/// No `user:updated` follows.
-pub(crate) async fn no_update(events: &mut EventStream) {
-    let next = tokio::time::timeout(Duration::from_millis(50), events.next()).await;
-    assert!(next.is_err(), "unexpected {next:?}");
+/// Reads `user`'s `user:updated` rows written from now on.
+pub(crate) async fn updates(h: &Harness, user: UserId) -> Result<Updates> {
+    let mut updates = Updates {
+        outbox: h.outbox.clone(),
+        user,
+        seen: 0,
+    };
+    updates.seen = updates.all().await.len();
+    Ok(updates)
+}
+
+/// The user and fields of the next `user:updated` written.
+pub(crate) async fn next_update(events: &mut Updates) -> (UserId, Vec<String>) {
+    let all = events.all().await;
+    let fields = all
+        .get(events.seen)
+        .unwrap_or_else(|| panic!("no user:updated written after {all:?}"))
+        .clone();
+    events.seen += 1;
+    (events.user, fields)
+}
+
+/// No `user:updated` was written since the last one read.
+pub(crate) async fn no_update(events: &mut Updates) {
+    let all = events.all().await;
+    assert_eq!(all.len(), events.seen, "unexpected user:updated in {all:?}");
 }
 
 #[track_caller]

@@ -11,11 +11,11 @@ use async_trait::async_trait;
 use chrono::Duration;
 use latch_domain::{
     Error, Reason, Result, UserId,
-    events::{Channel, EventPayload},
+    events::EventPayload,
     model::{ClientInfo, Tombstoning},
     ports::{
-        EventBus as _, LoginHistoryRepository as _, OutboxRepository as _, OutboxStatus,
-        ProfileRepository as _, UserAdminRepository as _, UserDataEraser, UserDirectory as _,
+        LoginHistoryRepository as _, OutboxRepository as _, OutboxStatus, ProfileRepository as _,
+        UserAdminRepository as _, UserDataEraser, UserDirectory as _,
     },
 };
 use latch_runtime::outbox::{OutboxConfig, OutboxWorker, Outcome};
@@ -105,11 +105,16 @@ fn worker(h: &Harness, erasers: &UserErasers) -> OutboxWorker {
 
 fn cleanup(h: &Harness, erasers: UserErasers) -> Arc<IdentityCleanup> {
     IdentityCleanup::new(
-        h.users.clone(),
-        h.history.clone(),
+        crate::CleanupStores {
+            admin: h.users.clone(),
+            history: h.history.clone(),
+            resets: Arc::new(latch_store::sql::SqlPasswordResets::new(h.db().clone())),
+            second_factors: h.second_factors.clone(),
+        },
         erasers,
         Arc::new(h.clock.clone()),
         CleanupConfig::default(),
+        latch_runtime::metrics::CleanupCounter::global(),
     )
 }
 
@@ -139,7 +144,6 @@ async fn a_deleted_user_is_gone_at_once_and_everywhere_after_a_crash_halfway() -
     h.log_in(email, PASSWORD, client()).await?;
     assert!(!h.history.list(user, 10).await?.is_empty());
     assert!(!h.roles.user_roles(user).await?.is_empty());
-    let mut deleted_events = h.bus.subscribe(Channel::UserDeleted).await?;
 
     h.identity.delete_user(user).await?;
 
@@ -158,7 +162,8 @@ async fn a_deleted_user_is_gone_at_once_and_everywhere_after_a_crash_halfway() -
         h.history.list(user, 10).await?.is_empty(),
         "identity's own rows go with the tombstone"
     );
-    // Its sessions are revoked at once, and the event is out.
+    // Its sessions are revoked at once, and the event is written with
+    // the tombstone.
     let revoked = h
         .sessions
         .revoked
@@ -167,11 +172,8 @@ async fn a_deleted_user_is_gone_at_once_and_everywhere_after_a_crash_halfway() -
         .clone();
     assert!(!revoked.is_empty());
     assert!(revoked.iter().all(|(_, reason)| reason == ACCOUNT_DELETED));
-    let event = futures::StreamExt::next(&mut deleted_events).await;
-    assert_eq!(
-        event.map(|e| e.payload),
-        Some(EventPayload::UserDeleted { user_id: user })
-    );
+    let deleted = EventPayload::UserDeleted { user_id: user };
+    assert_eq!(h.events_of(user).await.last(), Some(&deleted));
 
     // One row per sibling, pending.
     let rows = erase_rows(&h, user).await;
@@ -217,9 +219,12 @@ async fn a_deleted_user_is_gone_at_once_and_everywhere_after_a_crash_halfway() -
             .all(|(_, status)| *status == OutboxStatus::Done)
     );
 
-    // Run again: answered OK, every part queued (and done) again.
+    // Run again: answered OK, every part queued (and done) again; the
+    // deletion is not announced twice.
     h.identity.delete_user(user).await?;
     assert_eq!(erase_rows(&h, user).await.len(), 8);
+    let events = h.events_of(user).await;
+    assert_eq!(events.iter().filter(|e| **e == deleted).count(), 1);
     assert_eq!(worker.drain().await?.len(), 4);
 
     // Within the retention the tombstone stays; after it, one last sweep
@@ -230,7 +235,7 @@ async fn a_deleted_user_is_gone_at_once_and_everywhere_after_a_crash_halfway() -
     assert_eq!(job.run_once().await.users_purged, 1);
     assert_eq!(saga.sessions.erased(), vec![user, user, user]);
     assert_eq!(
-        h.users.tombstone(user, h.clock_now(), &[]).await?,
+        h.users.tombstone(user, h.clock_now(), &[], &[]).await?,
         Tombstoning::NotFound,
         "the users row is gone"
     );

@@ -13,7 +13,7 @@ fn secret(value: &str) -> Secret<String> {
 async fn the_new_address_starts_unverified_gets_a_code_and_the_old_one_is_told() -> Result<()> {
     let h = Harness::new().await;
     let ada = h.sign_up("ada@example.com").await?.user.id;
-    let mut events = updates(&h).await?;
+    let mut events = updates(&h, ada).await?;
 
     let user = h
         .identity
@@ -46,6 +46,10 @@ async fn the_new_address_starts_unverified_gets_a_code_and_the_old_one_is_told()
         )
         .await?;
     assert!(verified.email_verified);
+    assert_eq!(
+        next_update(&mut events).await,
+        (ada, vec!["email_verified".to_owned()])
+    );
     Ok(())
 }
 
@@ -54,7 +58,7 @@ async fn a_taken_same_or_malformed_address_or_a_wrong_password_changes_nothing()
     let h = Harness::new().await;
     let ada = h.sign_up("ada@example.com").await?.user.id;
     h.sign_up("bob@example.com").await?;
-    let mut events = updates(&h).await?;
+    let mut events = updates(&h, ada).await?;
 
     for (address, password, refused) in [
         ("BOB@example.com", PASSWORD, Reason::EmailTaken),

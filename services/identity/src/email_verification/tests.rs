@@ -36,7 +36,7 @@ async fn unverified(h: &Harness, email: &str) -> latch_domain::UserId {
 async fn a_mailed_code_verifies_the_address_once() -> Result<()> {
     let h = Harness::new().await;
     let ada = unverified(&h, "ada@example.com").await;
-    let mut events = updates(&h).await?;
+    let mut events = updates(&h, ada).await?;
 
     h.identity
         .send_email_verification("  ADA@example.com ", &client())
@@ -86,7 +86,7 @@ async fn a_mailed_code_verifies_the_address_once() -> Result<()> {
 async fn expired_over_tried_and_malformed_codes_change_nothing() -> Result<()> {
     let h = Harness::new().await;
     let ada = unverified(&h, "ada@example.com").await;
-    let mut events = updates(&h).await?;
+    let mut events = updates(&h, ada).await?;
 
     // Malformed: refused before the record is read, so it costs no try.
     h.identity

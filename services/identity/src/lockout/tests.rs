@@ -374,6 +374,7 @@ async fn every_attempt_is_in_the_history_with_its_device() -> Result<()> {
             ada,
             latch_domain::model::UserStatus::Suspended,
             h.clock_now(),
+            &[],
         )
         .await?;
     h.clock.advance(Duration::seconds(1));

@@ -117,7 +117,7 @@ async fn an_inactive_account_is_told_only_to_the_right_password() -> Result<()> 
     let h = Harness::new().await;
     let user = signed_up(&h, "ada@example.com").await;
     for status in [UserStatus::Suspended, UserStatus::Deactivated] {
-        h.users.set_status(user, status, h.clock.now()).await?;
+        h.users.set_status(user, status, h.clock.now(), &[]).await?;
 
         let wrong = h
             .identity

@@ -204,25 +204,31 @@ impl Identity {
             Err(err) => return Err(refuse(named, err).await),
         };
         let webauthn = self.config.passkeys.webauthn()?;
-        let accepted = match pending.ceremony {
-            Ceremony::User { state, .. } => {
-                self.accept_assertion(&stored, |_| {
-                    webauthn.finish_passkey_authentication(&assertion, &state)
-                })
-                .await
+        let accept = async {
+            match pending.ceremony {
+                Ceremony::User { state, .. } => {
+                    self.accept_assertion(&stored, |_| {
+                        webauthn.finish_passkey_authentication(&assertion, &state)
+                    })
+                    .await
+                }
+                Ceremony::Discoverable { state } => {
+                    self.accept_assertion(&stored, |passkey| {
+                        webauthn.finish_discoverable_authentication_v2(&assertion, state, passkey)
+                    })
+                    .await
+                }
+                Ceremony::Decoy => Err(passkey_invalid(None)),
             }
-            Ceremony::Discoverable { state } => {
-                self.accept_assertion(&stored, |passkey| {
-                    webauthn.finish_discoverable_authentication_v2(&assertion, state, passkey)
-                })
-                .await
-            }
-            Ceremony::Decoy => Err(passkey_invalid(None)),
         };
+        // The account is read while the use is recorded (a write that
+        // waits for its commit); it is looked at only once the assertion
+        // was accepted, and a refusal wins over a failed read.
+        let (accepted, user) = tokio::join!(accept, self.deps.users.get(stored.user_id));
         if let Err(err) = accepted {
             return Err(refuse(Some(stored.user_id), err).await);
         }
-        let Some(user) = self.deps.users.get(stored.user_id).await? else {
+        let Some(user) = user? else {
             return Err(passkey_invalid(None));
         };
         if let Some(err) = self.status_refusal(&user, passkey_invalid(None)) {

@@ -166,9 +166,10 @@ impl Identity {
         let now = self.deps.clock.now();
         let credential =
             new_credential(user, &passkey, &response, name, request.second_factor, now)?;
-        self.deps.passkeys.add(&credential).await?;
+        let updated =
+            crate::user_events::user_updated(user, &[crate::user_events::field::PASSKEYS], now)?;
+        self.deps.passkeys.add(&credential, &[updated]).await?;
         tracing::info!(%user, passkey = %credential.id, "passkey registered");
-        self.publish_user_updated(user, &["passkeys"]).await;
         Ok(credential)
     }
 

@@ -338,7 +338,7 @@ async fn registration_stops_at_as_many_passkeys_as_a_ceremony_lists() {
     let ada = new_user(&h, "ada@example.com").await;
     for n in 0..super::USER_PASSKEYS {
         let stored = latch_testkit::conformance::passkeys::passkey(ada, &format!("key {n}"));
-        h.passkeys.add(&stored).await.unwrap();
+        h.passkeys.add(&stored, &[]).await.unwrap();
     }
     let refused = h.identity.start_passkey_registration(ada).await;
     assert_eq!(reason(refused), Reason::PasskeyLimit);

@@ -1,6 +1,7 @@
 //! Listing, renaming and deleting passkeys over the SQL store (SQLite, and
 //! PostgreSQL when the run has it). Passkeys are put in through the port:
-//! registering one is the ceremony's business, tested there.
+//! registering one is the ceremony's business, tested there, but for the
+//! `user:updated` it writes, which is tested here with the others.
 
 use chrono::Duration;
 use latch_domain::{
@@ -12,6 +13,7 @@ use latch_domain::{
 use uuid::Uuid;
 
 use crate::{
+    PasskeyRegistered,
     codes::test_support::{assert_refused, assert_refused_on, next_update, no_update, updates},
     testing::Harness,
 };
@@ -40,7 +42,7 @@ pub(crate) fn credential(h: &Harness, user: UserId, name: &str) -> PasskeyCreden
 /// [`credential`], stored through the port.
 pub(crate) async fn add(h: &Harness, user: UserId, name: &str) -> Result<PasskeyCredential> {
     let credential = credential(h, user, name);
-    h.passkeys.add(&credential).await?;
+    h.passkeys.add(&credential, &[]).await?;
     Ok(credential)
 }
 
@@ -77,10 +79,10 @@ async fn list_shows_the_users_passkeys_oldest_first_with_their_marks() -> Result
         synced.second_factor = true;
         synced.backup_eligible = true;
         synced.backup_state = true;
-        h.passkeys.add(&synced).await?;
+        h.passkeys.add(&synced, &[]).await?;
         let mut laptop = credential(&h, ada, "Laptop");
         laptop.created_at = start;
-        h.passkeys.add(&laptop).await?;
+        h.passkeys.add(&laptop, &[]).await?;
         add(&h, grace, "Grace's key").await?;
         let suspected = h.clock_now();
         h.passkeys
@@ -143,7 +145,7 @@ async fn delete_removes_the_passkey_and_says_so() -> Result<()> {
     let grace = h.sign_up("grace@example.com").await?.user.id;
     let laptop = add(&h, ada, "Laptop").await?;
     let phone = add(&h, ada, "Phone").await?;
-    let mut events = updates(&h).await?;
+    let mut events = updates(&h, ada).await?;
 
     let refused = h.identity.delete_passkey(grace, laptop.id).await;
     assert_refused(refused, Reason::NotFound);
@@ -185,7 +187,7 @@ async fn delete_keeps_the_last_way_to_sign_in() -> Result<()> {
     for h in Harness::on_every_backend().await {
         let ada = passwordless(&h, "ada@example.com").await?;
         let first = add(&h, ada, "First").await?;
-        let mut events = updates(&h).await?;
+        let mut events = updates(&h, ada).await?;
 
         let refused = h.identity.delete_passkey(ada, first.id).await;
         assert_refused(refused, Reason::LastSignInMethod);
@@ -199,5 +201,39 @@ async fn delete_keeps_the_last_way_to_sign_in() -> Result<()> {
         assert_refused(refused, Reason::LastSignInMethod);
         assert_eq!(h.identity.list_passkeys(ada).await?, vec![second]);
     }
+    Ok(())
+}
+
+/// A registration writes `user:updated` (`passkeys`) with the passkey; one
+/// that fails (the ceremony spent) stores and writes nothing.
+#[tokio::test]
+async fn registering_a_passkey_writes_its_update_with_it() -> Result<()> {
+    let h = Harness::new().await;
+    let ada = h.sign_up("ada@example.com").await?.user.id;
+    let mut events = updates(&h, ada).await?;
+    let mut authenticator = latch_testkit::passkey::Authenticator::new("http://localhost:8080");
+    let start = h.identity.start_passkey_registration(ada).await?;
+    let created = authenticator
+        .create(&start.creation_options_json)
+        .expect("the authenticator creates a credential");
+    let request = PasskeyRegistered {
+        registration_id: start.registration_id.clone(),
+        attestation_json: created.json,
+        name: String::new(),
+        second_factor: false,
+    };
+
+    h.identity
+        .finish_passkey_registration(ada, request.clone())
+        .await?;
+    assert_eq!(
+        next_update(&mut events).await,
+        (ada, vec!["passkeys".to_owned()])
+    );
+
+    let again = h.identity.finish_passkey_registration(ada, request).await;
+    assert_refused(again, Reason::TokenInvalid);
+    assert_eq!(h.identity.list_passkeys(ada).await?.len(), 1);
+    no_update(&mut events).await;
     Ok(())
 }

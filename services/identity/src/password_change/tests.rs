@@ -59,6 +59,8 @@ async fn the_current_password_changes_it_and_ends_the_other_sessions() -> Result
     let notice = mails(&h, ada).await.pop().expect("a notice");
     assert_eq!(notice.to, "ada@example.com");
     assert!(!notice.text.contains(NEW_PASSWORD));
+    // Written with the change: backends may act on a new password.
+    assert_eq!(h.updates_of(ada).await, [["password"]]);
     Ok(())
 }
 
@@ -85,6 +87,7 @@ async fn a_wrong_or_weak_password_changes_nothing() -> Result<()> {
     assert_refused(right, Reason::RateLimited);
     assert!(revoked(&h).is_empty());
     assert!(mails(&h, ada).await.is_empty());
+    assert!(h.updates_of(ada).await.is_empty());
     assert!(log_in(&h, PASSWORD).await.is_ok());
     Ok(())
 }

@@ -112,12 +112,18 @@ async fn a_mailed_token_resets_the_password_once_and_ends_every_session() -> Res
     let notice = mails(&h, ada.id).await.pop().expect("the notice");
     assert!(!notice.text.contains(&token));
     assert!(!notice.subject.to_lowercase().contains("reset your"));
+    assert_eq!(h.updates_of(ada.id).await, [["password"]]);
 
     assert_refused(
         reset(&h, &token, "yet another passphrase 77").await,
         Reason::TokenUsed,
     );
     assert!(can_log_in(&h, NEW_PASSWORD).await);
+    assert_eq!(
+        h.updates_of(ada.id).await.len(),
+        1,
+        "a used token changes nothing"
+    );
     Ok(())
 }
 
@@ -149,6 +155,7 @@ async fn any_address_gets_the_same_answer_after_the_same_work() -> Result<()> {
             bob.id,
             UserStatus::Suspended,
             latch_domain::Clock::now(&h.clock),
+            &[],
         )
         .await?;
     let counting = Arc::new(CountingComposer {
@@ -231,6 +238,7 @@ async fn bad_expired_voided_and_weak_attempts_change_nothing() -> Result<()> {
         2,
         "no notice for a refused reset"
     );
+    assert!(h.updates_of(ada).await.is_empty(), "no user:updated either");
     Ok(())
 }
 
@@ -245,12 +253,16 @@ async fn a_token_survives_a_refused_reset_and_an_inactive_account_is_told() -> R
     h.sessions.revoke_all_fails.store(false, Ordering::SeqCst);
 
     let now = latch_domain::Clock::now(&h.clock);
-    h.users.set_status(ada, UserStatus::Suspended, now).await?;
+    h.users
+        .set_status(ada, UserStatus::Suspended, now, &[])
+        .await?;
     assert_refused(
         reset(&h, &token, NEW_PASSWORD).await,
         Reason::AccountInactive,
     );
-    h.users.set_status(ada, UserStatus::Active, now).await?;
+    h.users
+        .set_status(ada, UserStatus::Active, now, &[])
+        .await?;
 
     reset(&h, &token, NEW_PASSWORD).await?;
     assert!(can_log_in(&h, NEW_PASSWORD).await);

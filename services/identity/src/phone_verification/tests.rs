@@ -26,7 +26,7 @@ async fn last_texted_code(h: &Harness, user: UserId) -> String {
 async fn a_new_number_is_stored_in_e164_and_verified_by_its_code() -> Result<()> {
     let h = Harness::new().await;
     let ada = user(&h, None).await;
-    let mut events = updates(&h).await?;
+    let mut events = updates(&h, ada).await?;
 
     h.identity
         .send_phone_verification(ada, Some(" +44 20 7946 0958 "))
@@ -117,7 +117,12 @@ async fn a_code_proves_only_the_number_it_was_sent_to() -> Result<()> {
     let code = last_texted_code(&h, ada).await;
     // The number changes; the code is for the old one.
     h.users
-        .set_phone(ada, "+442079460958", latch_domain::Clock::now(&h.clock))
+        .set_phone(
+            ada,
+            "+442079460958",
+            latch_domain::Clock::now(&h.clock),
+            &[],
+        )
         .await?;
     assert_refused(
         h.identity.verify_phone(ada, &code).await,

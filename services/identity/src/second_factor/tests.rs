@@ -335,7 +335,7 @@ async fn a_user_suspended_meanwhile_is_not_signed_in() -> Result<()> {
     let ada = enrolled(&h, "ada@example.com").await;
     let challenge = challenge(&h, &ada.email).await;
     h.users
-        .set_status(ada.user, UserStatus::Suspended, h.clock.now())
+        .set_status(ada.user, UserStatus::Suspended, h.clock.now(), &[])
         .await?;
     assert_eq!(
         refused(&h, with_totp(&challenge, &ada.code(&h))).await,
@@ -350,7 +350,7 @@ async fn totp_turned_off_meanwhile_accepts_no_code() -> Result<()> {
     let ada = enrolled(&h, "ada@example.com").await;
     let challenge = challenge(&h, &ada.email).await;
     h.second_factors
-        .disable_totp(ada.user, h.clock.now())
+        .disable_totp(ada.user, h.clock.now(), &[])
         .await?;
     assert_eq!(
         refused(&h, with_totp(&challenge, &ada.code(&h))).await,
@@ -373,7 +373,7 @@ async fn rfc6238_sha1_vectors_complete_a_login() -> Result<()> {
         let sealed = seal::seal(h.secrets.encryption_key.expose(), aad.as_bytes(), &secret)?;
         assert!(
             h.second_factors
-                .enable_totp(user, &sealed, 0, &[], h.clock.now())
+                .enable_totp(user, &sealed, 0, &[], h.clock.now(), &[])
                 .await?
         );
         let challenge = challenge(&h, &email).await;

@@ -4,11 +4,10 @@
 use chrono::{DateTime, Duration, Utc};
 use latch_domain::{
     Error, Result, UserId,
-    events::{Event, EventPayload},
     model::{User, UserStatus, builtin},
 };
 
-use crate::Identity;
+use crate::{Identity, user_events};
 
 /// A pending user older than this belongs to a sign-up that died half-way
 /// (a crash between steps): a new sign-up for the address may reclaim it.
@@ -22,7 +21,9 @@ struct Attempted {
 }
 
 impl Identity {
-    /// Profile, default role, activation; undoes what it attempted on failure.
+    /// Profile, default role, activation; undoes what it attempted on
+    /// failure. `user:created` is written with the activation: an account
+    /// is announced once it is live, and a sign-up undone announces nothing.
     pub(crate) async fn complete(
         &self,
         user: User,
@@ -32,6 +33,7 @@ impl Identity {
         let mut attempted = Attempted::default();
         let now = self.deps.clock.now();
         let outcome = async {
+            let created = user_events::user_created(&user, now)?;
             attempted.profile = true;
             self.deps
                 .profiles
@@ -42,7 +44,7 @@ impl Identity {
             if !self
                 .deps
                 .users
-                .set_status(user.id, UserStatus::Active, now)
+                .set_status(user.id, UserStatus::Active, now, &[created])
                 .await?
             {
                 return Err(Error::internal_msg("user vanished during sign-up"));
@@ -60,22 +62,6 @@ impl Identity {
                 self.undo(user.id, attempted).await;
                 Err(err)
             }
-        }
-    }
-
-    /// Publishes `user:created` for an account that is now active. The
-    /// account exists either way, so a failure is logged, not returned:
-    /// subscribers tolerate a lost event.
-    pub(crate) async fn announce_created(&self, user: &User) {
-        let created = Event::new(
-            self.deps.clock.now(),
-            EventPayload::UserCreated {
-                user_id: user.id,
-                email: user.email.clone(),
-            },
-        );
-        if let Err(error) = self.deps.bus.publish(&created).await {
-            tracing::warn!(%error, "user:created not published");
         }
     }
 

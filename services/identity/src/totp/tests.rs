@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use latch_domain::{
     Clock, ManualClock, Reason, UserId,
-    ports::{EventStream, FlowState, SecondFactorRepository, UserRepository},
+    ports::{FlowState, SecondFactorRepository, UserRepository},
     secret,
 };
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use totp_rs::Algorithm;
 
 use super::*;
 use crate::{
-    codes::test_support::{assert_refused, next_update, updates},
+    codes::test_support::{Updates, assert_refused, next_update, no_update, updates},
     testing::*,
 };
 
@@ -195,13 +195,12 @@ pub(crate) async fn enrolled(h: &Harness, email: &str) -> Enrolled {
     }
 }
 
-/// A harness where ada@example.com has TOTP on, and the `user:updated`
-/// events after the enrolment's.
-async fn ada_enrolled() -> Result<(Harness, Enrolled, EventStream)> {
+/// A harness where ada@example.com has TOTP on, and her `user:updated`
+/// rows after the enrolment's.
+async fn ada_enrolled() -> Result<(Harness, Enrolled, Updates)> {
     let h = Harness::new().await;
-    let mut events = updates(&h).await?;
     let ada = enrolled(&h, "ada@example.com").await;
-    next_update(&mut events).await;
+    let events = updates(&h, ada.user).await?;
     Ok((h, ada, events))
 }
 
@@ -216,8 +215,8 @@ fn fields(names: &[&str]) -> Vec<String> {
 #[tokio::test]
 async fn enrolment_turns_totp_on_with_ten_codes_and_a_sealed_secret() -> Result<()> {
     let h = Harness::new().await;
-    let mut events = updates(&h).await?;
     let user = h.sign_up("ada@example.com").await?.user.id;
+    let mut events = updates(&h, user).await?;
 
     let enrollment = h.identity.begin_totp_enrollment(user).await?;
     assert_eq!(enrollment.secret.expose().len(), 32, "160 bits in base32");
@@ -237,6 +236,7 @@ async fn enrolment_turns_totp_on_with_ten_codes_and_a_sealed_secret() -> Result<
     let right = code::code_at(Params::LATCH, &secret, h.clock.now().timestamp());
     if right != "000000" {
         assert_eq!(wrong.unwrap_err().reason(), Reason::CodeInvalid);
+        no_update(&mut events).await;
     }
     let codes = h.identity.confirm_totp_enrollment(user, &right).await?;
     assert_eq!(codes.len(), 10);
@@ -368,6 +368,7 @@ async fn disabling_takes_the_password_or_a_fresh_code() -> Result<()> {
         h.users.get(ada.user).await?.expect("user").totp_enabled,
         "refusals change nothing"
     );
+    no_update(&mut events).await;
 
     h.identity
         .disable_totp(ada.user, TotpProof::Code(ada.code(&h)))
@@ -385,6 +386,7 @@ async fn disabling_takes_the_password_or_a_fresh_code() -> Result<()> {
             .await,
         Reason::TotpNotEnabled,
     );
+    no_update(&mut events).await;
 
     let bob = enrolled(&h, "bob@example.com").await;
     h.identity
@@ -429,6 +431,7 @@ async fn regenerating_recovery_codes_kills_the_old_set() -> Result<()> {
         h.identity.regenerate_recovery_codes(user).await,
         Reason::TotpNotEnabled,
     );
+    assert_eq!(h.updates_of(user).await, Vec::<Vec<String>>::new());
     Ok(())
 }
 

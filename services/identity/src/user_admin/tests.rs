@@ -6,9 +6,8 @@ use std::sync::{PoisonError, atomic::Ordering};
 use chrono::Duration;
 use latch_domain::{
     Reason, Result, UserId,
-    events::{Channel, EventPayload},
     model::{ClientInfo, UserQuery, UserStatus},
-    ports::{EventBus as _, OutboxRepository as _, UserRepository as _},
+    ports::{OutboxRepository as _, UserRepository as _},
 };
 
 use super::ACCOUNT_SUSPENDED;
@@ -49,7 +48,6 @@ async fn suspending_ends_every_session_at_once_and_queues_it_too() -> Result<()>
     let h = Harness::new().await;
     let user = h.sign_up("suspend@example.com").await?.user.id;
     h.log_in("suspend@example.com", PASSWORD, client()).await?;
-    let mut updates = h.bus.subscribe(Channel::UserUpdated).await?;
 
     let suspended = h
         .identity
@@ -58,24 +56,20 @@ async fn suspending_ends_every_session_at_once_and_queues_it_too() -> Result<()>
     assert_eq!(suspended.status, UserStatus::Suspended);
     assert_eq!(revocations(&h), vec![ACCOUNT_SUSPENDED; 2]);
     assert_eq!(queued_revocations(&h, user).await, 1);
-    let event = futures::StreamExt::next(&mut updates).await;
-    assert!(matches!(
-        event.map(|e| e.payload),
-        Some(EventPayload::UserUpdated { user_id, changed_fields })
-            if user_id == user && changed_fields == ["status"]
-    ));
+    assert_eq!(h.updates_of(user).await, [["status"]]);
     let err = h
         .log_in("suspend@example.com", PASSWORD, client())
         .await
         .unwrap_err();
     assert_eq!(err.reason(), Reason::AccountInactive);
 
-    // Again: nothing changes and nothing is queued, the sessions are
-    // revoked once more (none left).
+    // Again: nothing changes and nothing is queued (no event either),
+    // the sessions are revoked once more (none left).
     h.identity
         .set_user_status(user, UserStatus::Suspended)
         .await?;
     assert_eq!(queued_revocations(&h, user).await, 1);
+    assert_eq!(h.updates_of(user).await.len(), 1);
 
     // Deactivating is a change; activating revokes nothing.
     h.identity
@@ -85,6 +79,7 @@ async fn suspending_ends_every_session_at_once_and_queues_it_too() -> Result<()>
     let active = h.identity.set_user_status(user, UserStatus::Active).await?;
     assert_eq!(active.status, UserStatus::Active);
     assert_eq!(queued_revocations(&h, user).await, 2);
+    assert_eq!(h.updates_of(user).await, [["status"]; 3]);
     h.log_in("suspend@example.com", PASSWORD, client()).await?;
     Ok(())
 }
@@ -134,7 +129,7 @@ async fn refusals_change_nothing() -> Result<()> {
 
     // A sign-up that has not finished is left to its saga.
     h.users
-        .set_status(user, UserStatus::Pending, h.clock_now())
+        .set_status(user, UserStatus::Pending, h.clock_now(), &[])
         .await?;
     let err = h
         .identity

@@ -31,7 +31,19 @@ pub(crate) fn profile_to_proto(profile: Profile) -> pb::Profile {
         },
         created_at: Some(timestamp(profile.created_at)),
         updated_at: Some(timestamp(profile.updated_at)),
+        // Never negative: it starts at 1 and only grows.
+        version: u64::try_from(profile.version).unwrap_or_default(),
     }
+}
+
+/// `UpdateProfileRequest.expected_version`: 0 is no precondition.
+pub(crate) fn expected_version(raw: u64) -> Result<Option<i64>> {
+    if raw == 0 {
+        return Ok(None);
+    }
+    i64::try_from(raw)
+        .map(Some)
+        .map_err(|_| Error::invalid_field("expected_version", "is not a version of any profile"))
 }
 
 /// The new values of an UpdateProfile request (`user_id` inside is ignored).

@@ -1,8 +1,9 @@
 //! `latch.profile.v1.ProfileService`: thin handlers (the auth layer already
 //! applied [`POLICY`]) that convert the request, call [`crate::Profiles`] and convert back. Avatars
-//! are not built yet and answer UNIMPLEMENTED through the generated
-//! defaults.
+//! go through [`crate::avatar::Avatars`] (`avatar.rs`); a server built
+//! without them answers their RPCs UNIMPLEMENTED.
 
+mod avatar;
 mod convert;
 mod policy;
 
@@ -16,7 +17,7 @@ use latch_proto::latch::profile::v1::{
 use latch_runtime::{ResultExt, auth::Caller};
 use tonic::{Request, Response, Status};
 
-use crate::Profiles;
+use crate::{Profiles, avatar::Avatars};
 pub use convert::{json_to_value, object_to_struct, struct_to_json};
 pub use policy::POLICY;
 
@@ -25,13 +26,40 @@ pub fn server(profiles: Arc<Profiles>) -> ProfileServiceServer<ProfileGrpc> {
     ProfileServiceServer::new(ProfileGrpc::new(profiles))
 }
 
+/// As [`server`], with UploadAvatar and DeleteAvatar served by `avatars`
+/// and every profile's `avatar_url` derived from its key.
+pub fn server_with_avatars(
+    profiles: Arc<Profiles>,
+    avatars: Arc<Avatars>,
+) -> ProfileServiceServer<ProfileGrpc> {
+    ProfileServiceServer::new(ProfileGrpc::new(profiles).with_avatars(avatars))
+}
+
 pub struct ProfileGrpc {
     profiles: Arc<Profiles>,
+    avatars: Option<Arc<Avatars>>,
 }
 
 impl ProfileGrpc {
     pub fn new(profiles: Arc<Profiles>) -> Self {
-        Self { profiles }
+        Self {
+            profiles,
+            avatars: None,
+        }
+    }
+
+    pub fn with_avatars(mut self, avatars: Arc<Avatars>) -> Self {
+        self.avatars = Some(avatars);
+        self
+    }
+
+    /// A profile as sent: `avatar_url` from its key when avatars are served.
+    fn out(&self, profile: latch_domain::model::Profile) -> pb::Profile {
+        let profile = match &self.avatars {
+            Some(avatars) => avatars.with_url(profile),
+            None => profile,
+        };
+        convert::profile_to_proto(profile)
     }
 }
 
@@ -50,7 +78,7 @@ impl ProfileService for ProfileGrpc {
             .or_status()?;
         let profile = self.profiles.get(user).await.or_status()?;
         Ok(Response::new(pb::CreateProfileResponse {
-            profile: Some(convert::profile_to_proto(profile)),
+            profile: Some(self.out(profile)),
             created,
         }))
     }
@@ -74,7 +102,7 @@ impl ProfileService for ProfileGrpc {
             .or_status()?;
         let profile = self.profiles.get(target).await.or_status()?;
         Ok(Response::new(pb::GetProfileResponse {
-            profile: Some(convert::profile_to_proto(profile)),
+            profile: Some(self.out(profile)),
         }))
     }
 
@@ -87,14 +115,29 @@ impl ProfileService for ProfileGrpc {
         let target = caller.target_user("user_id", &req.user_id).or_status()?;
         let mask = req.update_mask.map(|m| m.paths).unwrap_or_default();
         let changes = convert::update_from_proto(req.profile).or_status()?;
+        let expected = convert::expected_version(req.expected_version).or_status()?;
         let profile = self
             .profiles
-            .update(target, changes, &mask)
+            .update(target, changes, &mask, expected)
             .await
             .or_status()?;
         Ok(Response::new(pb::UpdateProfileResponse {
-            profile: Some(convert::profile_to_proto(profile)),
+            profile: Some(self.out(profile)),
         }))
+    }
+
+    async fn upload_avatar(
+        &self,
+        request: Request<tonic::Streaming<pb::UploadAvatarRequest>>,
+    ) -> Result<Response<pb::UploadAvatarResponse>, Status> {
+        avatar::upload(self.avatars.as_deref(), request).await
+    }
+
+    async fn delete_avatar(
+        &self,
+        request: Request<pb::DeleteAvatarRequest>,
+    ) -> Result<Response<pb::DeleteAvatarResponse>, Status> {
+        avatar::delete(self.avatars.as_deref(), request).await
     }
 }
 

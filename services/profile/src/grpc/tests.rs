@@ -84,6 +84,7 @@ fn update(user_id: &str, profile: pb::Profile, paths: &[&str]) -> pb::UpdateProf
         update_mask: Some(prost_types::FieldMask {
             paths: paths.iter().map(|p| (*p).to_owned()).collect(),
         }),
+        expected_version: 0,
     }
 }
 
@@ -194,6 +195,58 @@ async fn metadata_and_dates_round_trip_through_the_wire() {
     assert_eq!(struct_to_json(updated.metadata.unwrap()).unwrap(), json);
 }
 
+/// A client's read-modify-write: it sends the version it read and gets
+/// FAILED_PRECONDITION (PROFILE_VERSION_CONFLICT), not a lost write, when
+/// another write came first.
+#[tokio::test]
+async fn an_update_over_a_version_not_read_is_refused() {
+    let h = Harness::new().await;
+    let grpc = grpc(&h);
+    let ada = UserId::new();
+    let read = create(&grpc, ada).await.profile.unwrap();
+    assert_eq!(read.version, 1);
+    let as_ada = || Caller::for_user(ada, SessionId::generate().unwrap());
+    let rename = |name: &str, version: u64| pb::UpdateProfileRequest {
+        expected_version: version,
+        ..update(
+            "",
+            pb::Profile {
+                first_name: name.into(),
+                ..pb::Profile::default()
+            },
+            &["first_name"],
+        )
+    };
+
+    let first = grpc
+        .update_profile(via(as_ada(), rename("Augusta", read.version)))
+        .await
+        .unwrap()
+        .into_inner()
+        .profile
+        .unwrap();
+    assert_eq!(first.version, read.version + 1);
+
+    let status = grpc
+        .update_profile(via(as_ada(), rename("Grace", read.version)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(
+        latch_runtime::status::reason_of(&status).as_deref(),
+        Some("PROFILE_VERSION_CONFLICT")
+    );
+    let stored = h.profiles.get(ada).await.unwrap();
+    assert_eq!(stored.first_name, "Augusta");
+
+    // A version beyond any profile's is bad input, not a conflict.
+    let status = grpc
+        .update_profile(via(as_ada(), rename("Grace", u64::MAX)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+}
+
 #[tokio::test]
 async fn a_missing_mask_is_refused() {
     let h = Harness::new().await;
@@ -207,6 +260,7 @@ async fn a_missing_mask_is_refused() {
                 user_id: String::new(),
                 profile: Some(pb::Profile::default()),
                 update_mask: None,
+                expected_version: 0,
             },
         ))
         .await

@@ -28,6 +28,7 @@ fn profile() -> Profile {
         metadata: json!({"theme": "dark"}),
         created_at: at,
         updated_at: at,
+        version: Profile::FIRST_VERSION,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The administration writes of [`super::SqlRoles`], each one transaction:
-//! it completes or leaves no trace.
+//! it completes or leaves no trace, and its outbox rows are written in it
+//! when it changed something.
 //!
 //! Deletions decide under a lock on the row they delete. The first
 //! statement writes, so SQLite takes its write lock at once (a transaction
@@ -11,12 +12,14 @@
 use latch_domain::{
     Result, RoleId,
     model::{Permission, Role, RoleDeletion, RoleUpdate},
+    ports::{FollowUp, NewOutboxMessage},
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, TransactionTrait, sea_query::Expr,
+    QueryOrder, QuerySelect, QueryTrait, TransactionTrait, TryInsertResult, sea_query::Expr,
 };
 
+use super::commit;
 use crate::{
     Database,
     sql::{
@@ -25,7 +28,12 @@ use crate::{
     },
 };
 
-pub(super) async fn create_role(db: &Database, role: &Role, granted: &[String]) -> Result<()> {
+pub(super) async fn create_role(
+    db: &Database,
+    role: &Role,
+    granted: &[String],
+    follow_up: &[NewOutboxMessage],
+) -> Result<()> {
     let txn = db.connection().begin().await.map_err(db_err)?;
     roles::Entity::insert(roles::ActiveModel {
         id: Set(role.id.0),
@@ -39,7 +47,7 @@ pub(super) async fn create_role(db: &Database, role: &Role, granted: &[String]) 
     .await
     .map_err(db_err)?;
     insert_grants(&txn, &[role.id], granted).await?;
-    txn.commit().await.map_err(db_err)
+    commit(db, txn, true, follow_up).await
 }
 
 pub(super) async fn update_role(
@@ -47,6 +55,7 @@ pub(super) async fn update_role(
     role: RoleId,
     update: &RoleUpdate,
     at: chrono::DateTime<chrono::Utc>,
+    follow_up: &[NewOutboxMessage],
 ) -> Result<bool> {
     let txn = db.connection().begin().await.map_err(db_err)?;
     let mut statement = roles::Entity::update_many()
@@ -67,11 +76,16 @@ pub(super) async fn update_role(
             .map_err(db_err)?;
         insert_grants(&txn, &[role], granted).await?;
     }
-    txn.commit().await.map_err(db_err)?;
+    commit(db, txn, true, follow_up).await?;
     Ok(true)
 }
 
-pub(super) async fn delete_role(db: &Database, role: RoleId, force: bool) -> Result<RoleDeletion> {
+pub(super) async fn delete_role(
+    db: &Database,
+    role: RoleId,
+    force: bool,
+    follow_up: &[NewOutboxMessage],
+) -> Result<RoleDeletion> {
     let txn = db.connection().begin().await.map_err(db_err)?;
     let custom = roles::Entity::update_many()
         .col_expr(
@@ -106,7 +120,7 @@ pub(super) async fn delete_role(db: &Database, role: RoleId, force: bool) -> Res
         .exec(&txn)
         .await
         .map_err(db_err)?;
-    txn.commit().await.map_err(db_err)?;
+    commit(db, txn, true, follow_up).await?;
     Ok(RoleDeletion::Deleted {
         unassigned: holders,
     })
@@ -116,6 +130,7 @@ pub(super) async fn create_permission(
     db: &Database,
     permission: &Permission,
     grant_to: &[RoleId],
+    follow_up: &[NewOutboxMessage],
 ) -> Result<()> {
     let txn = db.connection().begin().await.map_err(db_err)?;
     permissions::Entity::insert(permissions::ActiveModel {
@@ -128,10 +143,14 @@ pub(super) async fn create_permission(
     .await
     .map_err(db_err)?;
     insert_grants(&txn, grant_to, std::slice::from_ref(&permission.name)).await?;
-    txn.commit().await.map_err(db_err)
+    commit(db, txn, true, follow_up).await
 }
 
-pub(super) async fn delete_permission(db: &Database, name: &str) -> Result<Option<Vec<String>>> {
+pub(super) async fn delete_permission(
+    db: &Database,
+    name: &str,
+    follow_up: FollowUp<'_, str>,
+) -> Result<Option<Vec<String>>> {
     let txn = db.connection().begin().await.map_err(db_err)?;
     let custom = permissions::Entity::update_many()
         .col_expr(
@@ -172,8 +191,53 @@ pub(super) async fn delete_permission(db: &Database, name: &str) -> Result<Optio
         .exec(&txn)
         .await
         .map_err(db_err)?;
-    txn.commit().await.map_err(db_err)?;
+    let mut messages = Vec::new();
+    for role in &roles {
+        messages.extend(follow_up(role)?);
+    }
+    commit(db, txn, true, &messages).await?;
     Ok(Some(roles))
+}
+
+/// Insert-if-absent: false when the role already grants the permission.
+/// `NOT_FOUND` (the foreign keys) when either does not exist.
+pub(super) async fn grant(
+    db: &Database,
+    role: RoleId,
+    permission: &str,
+    follow_up: &[NewOutboxMessage],
+) -> Result<bool> {
+    let txn = db.connection().begin().await.map_err(db_err)?;
+    let row = role_permissions::ActiveModel {
+        role_id: Set(role.0),
+        permission: Set(permission.to_owned()),
+    };
+    let result = role_permissions::Entity::insert(row)
+        .on_conflict_do_nothing()
+        .exec_without_returning(&txn)
+        .await
+        .map_err(db_err)?;
+    let granted = matches!(result, TryInsertResult::Inserted(n) if n > 0);
+    commit(db, txn, granted, follow_up).await?;
+    Ok(granted)
+}
+
+pub(super) async fn revoke(
+    db: &Database,
+    role: RoleId,
+    permission: &str,
+    follow_up: &[NewOutboxMessage],
+) -> Result<bool> {
+    let txn = db.connection().begin().await.map_err(db_err)?;
+    let removed = role_permissions::Entity::delete_many()
+        .filter(role_permissions::Column::RoleId.eq(role.0))
+        .filter(role_permissions::Column::Permission.eq(permission))
+        .exec(&txn)
+        .await
+        .map_err(db_err)?
+        .rows_affected;
+    commit(db, txn, removed > 0, follow_up).await?;
+    Ok(removed > 0)
 }
 
 /// Grants each of `granted` to each of `roles`; a grant already there is

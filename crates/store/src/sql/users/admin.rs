@@ -182,6 +182,7 @@ impl UserAdminRepository for SqlUsers {
         if changed {
             outbox::write(&txn, follow_up).await?;
             txn.commit().await.map_err(db_err)?;
+            self.db.outbox_written();
             return Ok(StatusChange::Changed);
         }
         drop(txn);
@@ -202,6 +203,7 @@ impl UserAdminRepository for SqlUsers {
         id: UserId,
         at: DateTime<Utc>,
         follow_up: &[NewOutboxMessage],
+        on_marked: &[NewOutboxMessage],
     ) -> Result<Tombstoning> {
         let txn = self.db.connection().begin().await.map_err(db_err)?;
         // The conditional UPDATE first: it takes the write lock at once
@@ -216,6 +218,9 @@ impl UserAdminRepository for SqlUsers {
         let marked = update.exec(&txn).await.map_err(db_err)?.rows_affected > 0;
         let outcome = if marked {
             delete_dependents(&txn, id).await?;
+            // `user:deleted` only with the mark: a run again announces
+            // nothing new.
+            outbox::write(&txn, on_marked).await?;
             Tombstoning::Marked
         } else {
             let row = users::Entity::find_by_id(id.0)
@@ -230,6 +235,7 @@ impl UserAdminRepository for SqlUsers {
         };
         outbox::write(&txn, follow_up).await?;
         txn.commit().await.map_err(db_err)?;
+        self.db.outbox_written();
         Ok(outcome)
     }
 

@@ -1,9 +1,10 @@
-//! The account changes of verification, password change and email change:
-//! each one conditional UPDATE, with its follow-up rows (mails) in the same
-//! transaction where it has any.
+//! The account changes of activation, verification, password, email and
+//! phone: each one conditional UPDATE, with its follow-up rows (mails, the
+//! `user:*` event it causes) in the same transaction, written only when
+//! the UPDATE changed the user.
 
 use chrono::{DateTime, Utc};
-use latch_domain::{Result, UserId, ports::NewOutboxMessage};
+use latch_domain::{Result, UserId, model::UserStatus, ports::NewOutboxMessage};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
     sea_query::Expr,
@@ -40,6 +41,7 @@ async fn update_with_follow_up(
     if changed {
         outbox::write(&txn, follow_up).await?;
         txn.commit().await.map_err(db_err)?;
+        db.outbox_written();
     }
     Ok(changed)
 }
@@ -86,11 +88,26 @@ pub(super) async fn change_email(
     update_with_follow_up(db, of(id), columns, follow_up).await
 }
 
+pub(super) async fn set_status(
+    db: &Database,
+    id: UserId,
+    status: UserStatus,
+    at: DateTime<Utc>,
+    follow_up: &[NewOutboxMessage],
+) -> Result<bool> {
+    let columns = vec![
+        (users::Column::Status, Expr::value(status.as_str())),
+        (users::Column::UpdatedAt, Expr::value(at)),
+    ];
+    update_with_follow_up(db, of(id), columns, follow_up).await
+}
+
 pub(super) async fn verify_email(
     db: &Database,
     id: UserId,
     email: &str,
     at: DateTime<Utc>,
+    follow_up: &[NewOutboxMessage],
 ) -> Result<bool> {
     let filter = of(id)
         .add(users::Column::Email.eq(email))
@@ -100,7 +117,7 @@ pub(super) async fn verify_email(
         (users::Column::EmailVerifiedAt, Expr::value(at)),
         (users::Column::UpdatedAt, Expr::value(at)),
     ];
-    update_on(db.connection(), filter, columns).await
+    update_with_follow_up(db, filter, columns, follow_up).await
 }
 
 pub(super) async fn set_phone(
@@ -108,6 +125,7 @@ pub(super) async fn set_phone(
     id: UserId,
     phone: &str,
     at: DateTime<Utc>,
+    follow_up: &[NewOutboxMessage],
 ) -> Result<bool> {
     let other = Condition::any()
         .add(users::Column::Phone.is_null())
@@ -121,7 +139,7 @@ pub(super) async fn set_phone(
         ),
         (users::Column::UpdatedAt, Expr::value(at)),
     ];
-    update_on(db.connection(), of(id).add(other), columns).await
+    update_with_follow_up(db, of(id).add(other), columns, follow_up).await
 }
 
 pub(super) async fn verify_phone(
@@ -129,6 +147,7 @@ pub(super) async fn verify_phone(
     id: UserId,
     phone: &str,
     at: DateTime<Utc>,
+    follow_up: &[NewOutboxMessage],
 ) -> Result<bool> {
     let filter = of(id)
         .add(users::Column::Phone.eq(phone))
@@ -138,5 +157,5 @@ pub(super) async fn verify_phone(
         (users::Column::PhoneVerifiedAt, Expr::value(at)),
         (users::Column::UpdatedAt, Expr::value(at)),
     ];
-    update_on(db.connection(), filter, columns).await
+    update_with_follow_up(db, filter, columns, follow_up).await
 }

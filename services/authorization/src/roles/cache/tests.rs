@@ -38,12 +38,7 @@ impl Harness {
         let clock = ManualClock::starting_now();
         let cache = RoleCache::new(bus.clone(), AuthzCacheConfig::default());
         Self {
-            roles: Roles::with_cache(
-                repo.clone(),
-                bus.clone(),
-                Arc::new(clock.clone()),
-                cache.clone(),
-            ),
+            roles: Roles::with_cache(repo.clone(), Arc::new(clock.clone()), cache.clone()),
             cache,
             repo,
             bus,
@@ -61,7 +56,7 @@ impl Harness {
     async fn unassign_elsewhere(&self, user: UserId, role: &str) {
         assert!(
             self.repo
-                .unassign(user, self.role_id(role).await)
+                .unassign(user, self.role_id(role).await, &[])
                 .await
                 .unwrap()
         );
@@ -271,7 +266,7 @@ async fn the_listener_drops_entries_on_published_events() -> Result<()> {
         };
         // Behind the cache's back: Roles would announce its own write.
         let admin = h.role_id(builtin::ADMIN).await;
-        assert!(h.repo.assign(user, admin, h.clock.now()).await?);
+        assert!(h.repo.assign(user, admin, h.clock.now(), &[]).await?);
         assert!(h.may_read_users(user).await);
         h.unassign_elsewhere(user, builtin::ADMIN).await;
         assert!(h.may_read_users(user).await, "cached");

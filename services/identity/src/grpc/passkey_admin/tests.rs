@@ -127,7 +127,7 @@ async fn the_owner_lists_renames_and_deletes_their_passkeys() {
     synced.second_factor = true;
     synced.backup_state = true;
     synced.backup_eligible = true;
-    h.passkeys.add(&synced).await.unwrap();
+    h.passkeys.add(&synced, &[]).await.unwrap();
     let suspected = h.clock_now();
     h.passkeys
         .mark_clone_suspected(laptop.id, suspected)
