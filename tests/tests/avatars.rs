@@ -19,12 +19,13 @@ use std::{
 };
 
 use futures::{Stream, StreamExt as _, stream};
-use image::{ImageFormat, RgbaImage};
+use image::ImageFormat;
 use latch_proto::latch::profile::v1::{
     AvatarMetadata, DeleteAvatarRequest, GetProfileRequest, Profile, UploadAvatarRequest,
     upload_avatar_request::Part,
 };
 use latch_runtime::config::MapSource;
+use latch_testkit::images::picture;
 use latch_testkit::moto::{self, Moto};
 use latch_tests::{Backend, TestLatchd, bearer, reason};
 use object_store::{ObjectStore as _, ObjectStoreExt as _};
@@ -82,21 +83,6 @@ fn files(dir: &Path) -> Vec<String> {
     walk(dir, &dir.join("avatars"), &mut out);
     out.sort();
     out
-}
-
-fn picture(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
-    let img = RgbaImage::from_fn(width, height, |x, y| {
-        image::Rgba([(x % 256) as u8, (y * 3 % 256) as u8, 90, 255])
-    });
-    let img = image::DynamicImage::ImageRgba8(img);
-    let img = if format == ImageFormat::Jpeg {
-        image::DynamicImage::ImageRgb8(img.to_rgb8())
-    } else {
-        img
-    };
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, format).unwrap();
-    out.into_inner()
 }
 
 fn metadata(content_type: &str, size: u64) -> UploadAvatarRequest {

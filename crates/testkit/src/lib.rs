@@ -18,6 +18,7 @@
 
 pub mod conformance;
 mod database;
+pub mod images;
 mod logs;
 mod mail;
 mod metrics;

@@ -5,34 +5,18 @@ use std::sync::{
 
 use chrono::Duration as ChronoDuration;
 use futures::{StreamExt as _, TryStreamExt as _, stream};
-use image::{ImageFormat, RgbaImage};
+use image::ImageFormat;
 use latch_domain::{
     Error, Reason, Result, UserId,
     ports::{OutboxRepository as _, ProfileDirectory as _, ProfileRepository},
 };
 use latch_runtime::metrics::CleanupCounter;
 use latch_store::sql::{SqlOutbox, SqlProfiles};
+use latch_testkit::images::picture;
 use object_store::{ObjectStore, PutPayload, memory::InMemory, path::Path};
 
 use super::*;
 use crate::testing::Harness;
-
-/// An image of `width`×`height` in `format`, with a gradient (so encoders
-/// have something to chew on) and, for PNG and WebP, half-transparent.
-pub(crate) fn picture(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
-    let img = RgbaImage::from_fn(width, height, |x, y| {
-        image::Rgba([(x % 256) as u8, (y % 256) as u8, 128, 200])
-    });
-    let img = image::DynamicImage::ImageRgba8(img);
-    let img = if format == ImageFormat::Jpeg {
-        image::DynamicImage::ImageRgb8(img.to_rgb8())
-    } else {
-        img
-    };
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, format).unwrap();
-    out.into_inner()
-}
 
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
