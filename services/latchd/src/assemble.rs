@@ -252,7 +252,7 @@ pub async fn assemble(
             latch_authorization::grpc::POLICY,
         )
         .add(
-            latch_profile::grpc::server_with_avatars(profiles, avatars),
+            latch_profile::grpc::server(profiles, avatars),
             latch_profile::grpc::POLICY,
         );
 

@@ -33,7 +33,7 @@ pub async fn assemble(ctx: Context) -> Result<Assembled> {
     )
     .await?;
     let mut services = ServiceSet::new();
-    services.add(grpc::server_with_avatars(profiles, avatars), grpc::POLICY);
+    services.add(grpc::server(profiles, avatars), grpc::POLICY);
     let roles = AuthzCache::start(source, ctx.infra.bus.clone(), ctx.clock.clone())?
         .roles(siblings.authorization()?);
     Ok(Assembled {

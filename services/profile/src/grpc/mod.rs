@@ -21,17 +21,10 @@ use crate::{Profiles, avatar::Avatars};
 pub use convert::{json_to_value, object_to_struct, struct_to_json};
 pub use policy::POLICY;
 
-/// The tonic service; wrap it with the auth layer and [`POLICY`].
-pub fn server(profiles: Arc<Profiles>) -> ProfileServiceServer<ProfileGrpc> {
-    ProfileServiceServer::new(ProfileGrpc::new(profiles))
-}
-
-/// As [`server`], with UploadAvatar and DeleteAvatar served by `avatars`
-/// and every profile's `avatar_url` derived from its key.
-pub fn server_with_avatars(
-    profiles: Arc<Profiles>,
-    avatars: Arc<Avatars>,
-) -> ProfileServiceServer<ProfileGrpc> {
+/// The tonic service, with UploadAvatar and DeleteAvatar served by
+/// `avatars` and every profile's `avatar_url` derived from its key; wrap
+/// it with the auth layer and [`POLICY`].
+pub fn server(profiles: Arc<Profiles>, avatars: Arc<Avatars>) -> ProfileServiceServer<ProfileGrpc> {
     ProfileServiceServer::new(ProfileGrpc::new(profiles).with_avatars(avatars))
 }
 
